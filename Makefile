@@ -1,0 +1,41 @@
+# The two commands of the README:
+#   make run    set up, then start the district server, the sync agent and the kiosk UI in a window
+#   make test   set up, then run every test (Xvfb, PostgreSQL and Chromium included)
+SHELL := /bin/bash
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+APT_PACKAGES := xvfb xdotool x11-utils chromium chromium-driver libgl1 libgl1-mesa-dri \
+	libegl1 libmtdev1 fonts-noto-core shellcheck systemd gettext postgresql
+
+.PHONY: setup system-packages venv test run lint catalogs bench
+
+setup: system-packages venv
+
+# Debian packages the tests and the local run need; skipped when already present.
+system-packages:
+	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  fi; \
+	fi
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: setup.py
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+catalogs: venv
+	$(PY) -m kiosk.i18n compile
+
+test: setup
+	bash tests/start-services.sh
+	$(PY) -m pytest -q -rs
+
+lint: venv
+	$(VENV)/bin/ruff check kiosk district tests bench
+
+run: setup
+	bash scripts/run-local.sh

@@ -1,0 +1,60 @@
+"""Hài Lòng: citizen-satisfaction terminals and their district server.
+
+One distribution, two packages: ``kiosk`` (the Raspberry Pi terminal) and
+``district`` (the server). Extras pick what a machine needs:
+
+- ``[pi]``      the lgpio pin backend for gpiozero on a Raspberry Pi
+- ``[ui]``      Kivy, for the rating screen (kept apart: the sync agent does not need it)
+- ``[server]``  the district server
+- ``[dev]``     everything the tests and benchmarks use
+"""
+
+from setuptools import find_packages, setup
+
+CORE = [
+    "pydantic>=2.6",        # validates kiosk.toml into a typed object with exact error locations
+    "sqlite-utils>=3.36",   # the vote store (WAL, atomic writes, table creation)
+    "sqlite-migrate>=0.1",  # numbered migrations of the vote store
+    "gpiozero>=2.0",        # buttons and LEDs, with a mock pin factory off the Pi
+    "pyserial>=3.5",        # the serial button box
+    "requests>=2.31",       # the sync agent's HTTPS client
+    "tqdm>=4.66",           # the progress bar of `kiosk sync --once`
+    "sdnotify>=0.3",        # READY=1 / WATCHDOG=1 to systemd, a no-op without it
+]
+UI = ["kivy[base]>=2.3"]
+PI = ["lgpio>=0.2; platform_machine=='aarch64' or platform_machine=='armv7l'"]
+SERVER = [
+    "fastapi>=0.110",       # the HTTP API and dashboard routes, OpenAPI for free
+    "uvicorn>=0.29",        # the ASGI server behind `district serve`
+    "sqlalchemy>=2.0",      # one storage layer for SQLite and PostgreSQL
+    "alembic>=1.13",        # schema migrations of the district database
+    "psycopg[binary]>=3.1", # PostgreSQL driver
+    "argon2-cffi>=23.1",    # officials' password hashing
+    "openpyxl>=3.1",        # Excel exports
+    "jinja2>=3.1",          # dashboard templates (autoescaped)
+    "python-multipart>=0.0.9",  # sign-in form parsing
+    "itsdangerous>=2.1",    # signed session cookies
+]
+DEV = [
+    "pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6", "schemathesis>=3.30",
+    "playwright>=1.44", "aiosmtpd>=1.4", "httpx>=0.27", "babel>=2.14", "ruff>=0.5",
+]
+
+setup(
+    name="hailong",
+    version="0.1.0",
+    description="Citizen-satisfaction terminals for one-stop government counters, and their district server",
+    long_description=__doc__,
+    python_requires=">=3.11",
+    packages=find_packages(include=["kiosk", "kiosk.*", "district", "district.*"]),
+    include_package_data=True,
+    package_data={
+        "kiosk": ["locale/*/LC_MESSAGES/*.mo", "locale/*/LC_MESSAGES/*.po", "defaults.toml"],
+        "kiosk.ui": ["*.kv", "fonts/*", "sounds/*"],
+        "district": ["locale/*/LC_MESSAGES/*.mo", "locale/*/LC_MESSAGES/*.po",
+                     "templates/*", "static/**/*", "migrations/*", "migrations/**/*"],
+    },
+    install_requires=CORE,
+    extras_require={"pi": PI, "ui": UI, "server": SERVER, "dev": UI + SERVER + DEV},
+    entry_points={"console_scripts": ["kiosk=kiosk.cli:main", "district=district.cli:main"]},
+)
