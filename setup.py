@@ -13,8 +13,7 @@ from setuptools import find_packages, setup
 
 CORE = [
     "pydantic>=2.6",        # validates kiosk.toml into a typed object with exact error locations
-    "sqlite-utils>=3.36",   # the vote store (WAL, atomic writes, table creation)
-    "sqlite-migrate>=0.1",  # numbered migrations of the vote store
+    "sqlite-utils>=4.0",    # the vote store: WAL, transactions, numbered Migrations
     "gpiozero>=2.0",        # buttons and LEDs, with a mock pin factory off the Pi
     "pyserial>=3.5",        # the serial button box
     "requests>=2.31",       # the sync agent's HTTPS client

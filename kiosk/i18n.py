@@ -13,26 +13,32 @@ from __future__ import annotations
 
 import gettext
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 DEFAULT_LANGUAGE = "vi"
 LANGUAGES = ("vi", "en")
 ROOT = Path(__file__).resolve().parent.parent
-CATALOG_DIRS = {  # domain -> locale folder
+# Each part keeps its own domain (kiosk, kiosk_ui, kiosk_sync, district, district_web…) so
+# parts never edit one catalog; a domain's folder is that of the package it starts with.
+CATALOG_DIRS = {
     "kiosk": ROOT / "kiosk" / "locale",
     "district": ROOT / "district" / "locale",
 }
 
 
-@lru_cache(maxsize=None)
+def catalog_dir(domain: str) -> Path:
+    return CATALOG_DIRS[domain.split("_", 1)[0]]
+
+
+@cache
 def translation(domain: str, language: str = DEFAULT_LANGUAGE) -> gettext.NullTranslations:
     """The catalog of ``domain`` in ``language``; English (the source strings) as fallback."""
     if language not in LANGUAGES:
         raise ValueError(f"unknown language {language!r}: use one of {', '.join(LANGUAGES)}")
     if language == "en":
         return gettext.NullTranslations()
-    return gettext.translation(domain, CATALOG_DIRS[domain], languages=[language], fallback=True)
+    return gettext.translation(domain, catalog_dir(domain), languages=[language], fallback=True)
 
 
 def compile_catalogs() -> list[Path]:

@@ -1,0 +1,235 @@
+"""Capture: the one path from a button event to a durable vote, shared by every input source.
+
+A single worker thread owns the store and the rules, so votes are committed one at a time in
+the order presses happened; sources only put events on a queue and never wait. After the
+commit (and only then) the pressed button's LED lights and listeners — the UI — are told.
+
+Storage that fails (disk full, read-only card) is reported to listeners once; no vote is
+acknowledged while it lasts, and the worker probes every few seconds until it works again.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kiosk import clock
+from kiosk.config import KioskConfig
+from kiosk.rules import ButtonEvent, Decision, Edge, Outcome, VotingRules
+from kiosk.store import StorageError, VoteStore
+from kiosk.vote import Flag, Reason, Source, Vote, new_vote
+
+log = logging.getLogger(__name__)
+PROBE_INTERVAL_S = 2.0
+_TICK = object()  # the queue wait timed out: time-based rules may fall due
+
+
+class Indicator(Protocol):
+    """Something that acknowledges a counted vote to the citizen: the buttons' LEDs."""
+
+    def acknowledge(self, level: int, seconds: float) -> None: ...
+
+
+class Listener(Protocol):
+    """What the UI implements (every method is called on the capture thread)."""
+
+    def vote_recorded(self, vote: Vote) -> None: ...
+    def press_ignored(self, decision: Decision) -> None: ...
+    def storage_failed(self, error: StorageError) -> None: ...
+    def storage_recovered(self) -> None: ...
+    def button_test(self, event: ButtonEvent) -> None: ...
+
+
+@dataclass
+class Capture:
+    config: KioskConfig
+    store_factory: Callable[[], VoteStore]
+    indicators: list[Indicator] = field(default_factory=list)
+    listeners: list[Listener] = field(default_factory=list)
+    #: technician's live button test: events are shown, never counted.
+    button_test: bool = False
+
+    def __post_init__(self) -> None:
+        self.rules = VotingRules(self.config.rules, self.config.scale.levels)
+        self.events: queue.Queue[ButtonEvent | Callable[[], None] | None] = queue.Queue()
+        self.store: VoteStore | None = None
+        self.storage_error: StorageError | None = None
+        self._last_vote_of: dict[int, str] = {}
+        self._thread: threading.Thread | None = None
+        self._next_probe = 0.0
+
+    # -- the sources' side (any thread) ------------------------------------------------
+
+    def submit(self, event: ButtonEvent) -> None:
+        self.events.put(event)
+
+    def press(self, level: int, source: Source) -> None:
+        """A whole press from a source without edges (touch, keyboard, serial box)."""
+        self.submit(ButtonEvent(level, Edge.CLICK, source, time.monotonic_ns()))
+
+    def add_reasons(self, vote_id: str, reasons: list[Reason]) -> None:
+        self.events.put(lambda: self._store().add_reasons(vote_id, reasons))
+
+    def release(self, vote_id: str) -> None:
+        self.events.put(lambda: self._store().release(vote_id))
+
+    # -- the worker --------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._open_store()
+        self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5) -> None:
+        self.events.put(None)
+        if self._thread:
+            self._thread.join(timeout)
+        if self.store:
+            self.store.close()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self.events.get(timeout=self._wait_s() if self._waiting() else None)
+            except queue.Empty:
+                item = _TICK
+            if item is None:
+                return
+            try:
+                self._step(item)
+            except Exception:  # never let one bad event stop the terminal
+                log.exception("capture: unexpected error")
+
+    def _waiting(self) -> bool:
+        return self.rules.next_deadline_ns() is not None or self.storage_error is not None
+
+    def _wait_s(self) -> float:
+        waits = []
+        deadline = self.rules.next_deadline_ns()
+        if deadline is not None:
+            waits.append((deadline - time.monotonic_ns()) / 1e9)
+        if self.storage_error is not None:
+            waits.append(self._next_probe - time.monotonic())
+        return max(0.0, min(waits))
+
+    def _step(self, item: object) -> None:
+        if item is _TICK:
+            pass
+        elif callable(item):
+            item()
+        elif isinstance(item, ButtonEvent):
+            self.process(item)
+        self._poll()
+
+    def _poll(self) -> None:
+        for decision in self.rules.poll(time.monotonic_ns()):
+            self._act(decision)
+        if self.storage_error is not None and time.monotonic() >= self._next_probe:
+            self._probe()
+
+    # -- the one path, also used synchronously by `kiosk vote` -------------------------
+
+    def process(self, event: ButtonEvent, *, extra_flags: tuple[Flag, ...] = ()) -> Vote | None:
+        """Apply the rules to one event; store a vote if it counts. Returns the stored vote."""
+        if self.button_test:
+            self._tell("button_test", event)
+            return None
+        return self._act(self.rules.handle(event), extra_flags)
+
+    def _act(self, decision: Decision, extra_flags: tuple[Flag, ...] = ()) -> Vote | None:
+        if decision.outcome is Outcome.COUNT:
+            return self._record(decision, extra_flags)
+        if decision.outcome in (Outcome.STUCK, Outcome.UNSTUCK):
+            self._stuck_changed(decision)
+        elif decision.outcome not in (Outcome.RELEASE, Outcome.PENDING):
+            log.info("press not counted: level %s from %s: %s", decision.level,
+                     decision.source, decision.outcome)
+        self._tell("press_ignored", decision)
+        return None
+
+    def _record(self, decision: Decision, extra_flags: tuple[Flag, ...]) -> Vote | None:
+        if self.storage_error is not None:
+            log.warning("press not counted: storage is failing (%s)", self.storage_error)
+            return None
+        ui = self.config.ui
+        vote = new_vote(decision.level, self.config.scale.levels, decision.source, clock.now(),
+                        flags=decision.flags + extra_flags, counter=ui.counter,
+                        officer=ui.officer)
+        held = self._asks_followup(vote)
+        try:
+            stored = self._store().record(vote, held=held)
+        except StorageError as error:
+            self._storage_failed(error)
+            return None
+        self._last_vote_of[decision.level] = stored.id
+        for indicator in self.indicators:
+            indicator.acknowledge(decision.level, self.config.rules.lockout_s)
+        self._tell("vote_recorded", stored)
+        return stored
+
+    def _asks_followup(self, vote: Vote) -> bool:
+        followup = self.config.followup
+        return followup.enabled and vote.level <= followup.at_or_below and \
+            vote.source is not Source.CLI
+
+    def _stuck_changed(self, decision: Decision) -> None:
+        log.warning("button of level %s %s", decision.level, decision.outcome)
+        try:
+            store = self._store()
+            store.set_meta(stuck_buttons=self.rules.stuck_levels)
+            last = self._last_vote_of.get(decision.level)
+            if decision.outcome is Outcome.STUCK and last:
+                store.flag_unsynced(last, Flag.STUCK_BUTTON)
+        except StorageError as error:
+            self._storage_failed(error)
+
+    # -- storage health ----------------------------------------------------------------
+
+    def _store(self) -> VoteStore:
+        if self.store is None:
+            self._open_store()
+        assert self.store is not None
+        return self.store
+
+    def _open_store(self) -> None:
+        try:
+            self.store = self.store_factory()
+            self.store.release()  # held votes of a previous run: their follow-up is over
+        except StorageError as error:
+            self.store = None
+            self._storage_failed(error)
+
+    def _storage_failed(self, error: StorageError) -> None:
+        log.error("storage failing: %s", error)
+        self._next_probe = time.monotonic() + PROBE_INTERVAL_S
+        if self.storage_error is None:
+            self.storage_error = error
+            self._tell("storage_failed", error)
+
+    def _probe(self) -> None:
+        """A real durable write: reopen the store and commit a small row."""
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        try:
+            store = self.store_factory()
+            store.set_meta(last_storage_probe=clock.utc_now().isoformat())
+        except StorageError:
+            self._next_probe = time.monotonic() + PROBE_INTERVAL_S
+            return
+        self.store = store
+        self.storage_error = None
+        log.info("storage works again")
+        self._tell("storage_recovered")
+
+    def _tell(self, method: str, *args: object) -> None:
+        for listener in self.listeners:
+            try:
+                getattr(listener, method)(*args)
+            except Exception:
+                log.exception("listener %r failed in %s", listener, method)

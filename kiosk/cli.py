@@ -1,0 +1,216 @@
+"""``kiosk``: the terminal's command line (DESIGN.md, "Command lines").
+
+Messages are Vietnamese by default; ``--lang en`` (or ``KIOSK_LANG=en``) switches to English.
+Every command loads and validates the configuration first: a bad file stops here, with the
+reason, before anything is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from kiosk import __version__, clock
+from kiosk.config import ConfigError, KioskConfig, load
+from kiosk.i18n import DEFAULT_LANGUAGE, LANGUAGES, translation
+from kiosk.store import StorageError, VoteStore
+from kiosk.vote import Flag, Source
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_STORAGE = 0, 1, 2, 3
+
+
+def _language(argv: list[str]) -> str:
+    """The language is needed before argparse runs (its help texts are translated)."""
+    for index, arg in enumerate(argv):
+        if arg == "--lang" and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return os.environ.get("KIOSK_LANG", DEFAULT_LANGUAGE)
+
+
+def build_parser(t: Callable[[str], str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kiosk",
+        description=t("Hài Lòng rating terminal: records citizens' votes at a one-stop counter "
+                      "and sends them to the district server."))
+    parser.add_argument("--config", metavar="FILE",
+                        help=t("configuration file (default: $KIOSK_CONFIG, else "
+                               "/etc/kiosk/kiosk.toml and /boot/firmware/kiosk.toml)"))
+    parser.add_argument("--lang", choices=LANGUAGES, help=t("language of messages: vi or en"))
+    parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
+    verbs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = verbs.add_parser("run", help=t("show the rating screen (fullscreen)"))
+    run.add_argument("--windowed", action="store_true",
+                     help=t("in a window, for development; keys 1, 2, 3… vote"))
+
+    sync = verbs.add_parser("sync", help=t("send stored votes to the district server"))
+    sync.add_argument("--once", action="store_true",
+                      help=t("send the whole backlog with a progress bar, then stop"))
+
+    vote = verbs.add_parser("vote", help=t("record one vote, as if a button was pressed"))
+    vote.add_argument("level", type=int, metavar="LEVEL",
+                      help=t("1 = not satisfied … highest = very satisfied"))
+    vote.add_argument("--test", action="store_true",
+                      help=t("mark it as a test vote (not counted in reports)"))
+
+    status = verbs.add_parser("status", help=t("votes stored, waiting and sent; last sync; clock"))
+    status.add_argument("--json", action="store_true", help=t("machine-readable output"))
+
+    export = verbs.add_parser("export", help=t("write all votes to a CSV file (USB collection)"))
+    export.add_argument("file", metavar="FILE", type=Path, help=t("the CSV file to write"))
+
+    doctor = verbs.add_parser("doctor", help=t("check everything and say in plain words what "
+                                               "is wrong"))
+    doctor.add_argument("--json", action="store_true", help=t("machine-readable output"))
+
+    config = verbs.add_parser("config", help=t("check or show a configuration file"))
+    config_verbs = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    check = config_verbs.add_parser("check", help=t("validate a file; exit 0 when it is good"))
+    check.add_argument("file", metavar="FILE", nargs="?", help=t("the file to check"))
+    config_verbs.add_parser("show", help=t("print the configuration in effect"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    language = _language(argv)
+    if language not in LANGUAGES:
+        language = DEFAULT_LANGUAGE
+    t = translation("kiosk", language).gettext
+    args = build_parser(t).parse_args(argv)
+    if args.command == "config" and args.config_command == "check" and args.file:
+        args.config = args.file
+    try:
+        config = load(args.config)
+    except ConfigError as error:
+        print(t("Configuration error:"), file=sys.stderr)
+        print(error, file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    if not args.lang and "KIOSK_LANG" not in os.environ:
+        language = config.terminal.language
+        t = translation("kiosk", language).gettext
+    command = COMMANDS[args.command]
+    try:
+        return command(config, args, t, language)
+    except StorageError as error:
+        print(t("Storage error: {error}. Fix: check that the card is not full or read-only "
+                "(kiosk doctor).").format(error=error), file=sys.stderr)
+        return EXIT_STORAGE
+
+
+def open_store(config: KioskConfig) -> VoteStore:
+    return VoteStore(config.storage.path, config.terminal.id)
+
+
+def cmd_vote(config: KioskConfig, args, t, language) -> int:
+    from kiosk.capture import Capture
+    from kiosk.rules import ButtonEvent, Edge
+
+    levels = config.scale.levels
+    if not 1 <= args.level <= levels:
+        print(t("Level {level} does not exist: this terminal has levels 1 to {levels}.")
+              .format(level=args.level, levels=levels), file=sys.stderr)
+        return EXIT_FAILED
+    capture = Capture(config, lambda: open_store(config))
+    flags = (Flag.TEST,) if args.test else ()
+    import time
+    vote = capture.process(ButtonEvent(args.level, Edge.CLICK, Source.CLI, time.monotonic_ns()),
+                           extra_flags=flags)
+    if capture.store:
+        capture.store.close()
+    if vote is None:
+        error = capture.storage_error
+        print(t("The vote was NOT recorded: {error}").format(error=error), file=sys.stderr)
+        return EXIT_STORAGE
+    print(vote.id)
+    return EXIT_OK
+
+
+def status_report(config: KioskConfig) -> dict:
+    with open_store(config) as store:
+        counts = store.counts()
+        return {
+            "terminal_id": config.terminal.id,
+            "unit": config.terminal.unit,
+            "votes_total": counts["total"],
+            "votes_pending": counts["pending"] + counts["held"] + counts["inflight"],
+            "votes_synced": counts["synced"],
+            "votes_rejected": counts["rejected"],
+            "last_sync_at": store.meta("last_sync_at"),
+            "last_sync_error": store.meta("last_sync_error"),
+            "stuck_buttons": store.meta("stuck_buttons", []),
+            "clock_synced": clock.is_synchronised(),
+            "clock_utc": clock.utc_now().isoformat(),
+            "software_version": __version__,
+        }
+
+
+def cmd_status(config: KioskConfig, args, t, language) -> int:
+    report = status_report(config)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    yes_no = {True: t("yes"), False: t("no")}
+    lines = [
+        (t("Terminal"), f"{report['terminal_id']} ({report['unit']})"),
+        (t("Votes stored"), report["votes_total"]),
+        (t("Waiting to be sent"), report["votes_pending"]),
+        (t("Sent to the server"), report["votes_synced"]),
+        (t("Rejected by the server"), report["votes_rejected"]),
+        (t("Last successful sync"), report["last_sync_at"] or t("never")),
+        (t("Clock synchronised (NTP)"), yes_no[report["clock_synced"]]),
+    ]
+    width = max(len(label) for label, _ in lines)
+    for label, value in lines:
+        print(f"{label:<{width}}  {value}")
+    return EXIT_OK
+
+
+def cmd_export(config: KioskConfig, args, t, language) -> int:
+    target: Path = args.file
+    partial = target.with_name(target.name + ".part")
+    with open_store(config) as store, partial.open("w", encoding="utf-8", newline="") as out:
+        count = store.export_csv(out)
+        out.flush()
+        os.fsync(out.fileno())  # a USB stick pulled right after must still hold the file
+    partial.replace(target)
+    print(t("{count} votes written to {file}").format(count=count, file=target))
+    return EXIT_OK
+
+
+def cmd_config(config: KioskConfig, args, t, language) -> int:
+    if args.config_command == "check":
+        print(t("Configuration is valid: terminal {id}, unit {unit}, {levels} levels.")
+              .format(id=config.terminal.id, unit=config.terminal.unit,
+                      levels=config.scale.levels))
+    else:
+        print(json.dumps(config.model_dump(mode="json"), ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def cmd_run(config: KioskConfig, args, t, language) -> int:
+    from kiosk.ui.app import run
+    return run(config, windowed=args.windowed)
+
+
+def cmd_sync(config: KioskConfig, args, t, language) -> int:
+    from kiosk.sync.agent import main as sync_main
+    return sync_main(config, once=args.once, language=language)
+
+
+def cmd_doctor(config: KioskConfig, args, t, language) -> int:
+    from kiosk.doctor import main as doctor_main
+    return doctor_main(config, as_json=args.json, language=language)
+
+
+COMMANDS = {"run": cmd_run, "sync": cmd_sync, "vote": cmd_vote, "status": cmd_status,
+            "export": cmd_export, "doctor": cmd_doctor, "config": cmd_config}
+
+if __name__ == "__main__":
+    sys.exit(main())

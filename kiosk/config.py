@@ -1,0 +1,350 @@
+"""The terminal's configuration: TOML files, layered, validated once into a typed object.
+
+Where it comes from (DESIGN.md): ``--config FILE``, else ``$KIOSK_CONFIG``, else the layers
+package defaults → ``/etc/kiosk/kiosk.toml`` → ``/boot/firmware/kiosk.toml``; in every case
+``KIOSK_<SECTION>__<KEY>`` environment variables come last (``KIOSK_STORAGE__PATH=/tmp/v.db``).
+
+Every key is documented in ``config/kiosk.example.toml``. A bad file stops the program with a
+:class:`ConfigError` that names the file, the key and the fix, in the technician's language.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from kiosk.i18n import DEFAULT_LANGUAGE, translation
+
+LAYER_FILES = (Path("/etc/kiosk/kiosk.toml"), Path("/boot/firmware/kiosk.toml"))
+ENV_PREFIX = "KIOSK_"
+ENV_NOT_KEYS = {"KIOSK_CONFIG", "KIOSK_LANG"}
+
+# Default wiring (BCM numbers), worst level first; docs/technician.md has the diagram.
+DEFAULT_BUTTON_PINS = (17, 27, 22, 23, 24)
+DEFAULT_LED_PINS = (5, 6, 13, 19, 26)
+
+# Labels of the rating scales used by Vietnamese one-stop counters, worst first.
+SCALE_LABELS = {
+    3: {
+        "vi": ("Không hài lòng", "Hài lòng", "Rất hài lòng"),
+        "en": ("Not satisfied", "Satisfied", "Very satisfied"),
+    },
+    4: {
+        "vi": ("Không hài lòng", "Chưa hài lòng", "Hài lòng", "Rất hài lòng"),
+        "en": ("Not satisfied", "Somewhat unsatisfied", "Satisfied", "Very satisfied"),
+    },
+    5: {
+        "vi": ("Rất không hài lòng", "Không hài lòng", "Bình thường", "Hài lòng",
+               "Rất hài lòng"),
+        "en": ("Very unsatisfied", "Unsatisfied", "Neutral", "Satisfied", "Very satisfied"),
+    },
+}
+DEFAULT_QUESTION = {
+    "vi": "Ông/Bà có hài lòng với sự phục vụ hôm nay không?",
+    "en": "Are you satisfied with our service today?",
+}
+TERMINAL_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says where and how to fix it."""
+
+
+class Section(BaseModel):
+    """A TOML table: unknown keys are errors (a typo must not silently use a default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TerminalSection(Section):
+    id: str = "dev-terminal"
+    unit: str = "dev-unit"
+    name: str = "Bộ phận một cửa"
+    language: Literal["vi", "en"] = "vi"
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str) -> str:
+        if not TERMINAL_ID.match(value):
+            raise ValueError("use lowercase letters, digits and dashes, e.g. hbt-thanh-nhan")
+        return value
+
+
+class ScaleSection(Section):
+    levels: Literal[3, 4, 5] = 3
+    labels_vi: list[str] | None = None
+    labels_en: list[str] | None = None
+    question_vi: str = DEFAULT_QUESTION["vi"]
+    question_en: str = DEFAULT_QUESTION["en"]
+
+    @model_validator(mode="after")
+    def _labels_match_levels(self) -> ScaleSection:
+        for key in ("labels_vi", "labels_en"):
+            labels = getattr(self, key)
+            if labels is not None and len(labels) != self.levels:
+                raise ValueError(f"{key} has {len(labels)} labels for a {self.levels}-level scale")
+        return self
+
+    def labels(self, language: str) -> tuple[str, ...]:
+        """Labels worst first, in ``language``."""
+        custom = self.labels_vi if language == "vi" else self.labels_en
+        return tuple(custom) if custom else SCALE_LABELS[self.levels][language]
+
+    def question(self, language: str) -> str:
+        return self.question_vi if language == "vi" else self.question_en
+
+
+Pin = int
+
+
+class GpioSection(Section):
+    enabled: bool = True
+    # auto: lgpio on a Raspberry Pi, gpiozero's mock factory elsewhere.
+    pin_factory: Literal["auto", "mock", "lgpio", "rpigpio", "native"] = "auto"
+    button_pins: list[Pin] | None = None
+    led_pins: list[Pin] | None = None
+    pull_up: bool = True
+
+    @field_validator("button_pins", "led_pins")
+    @classmethod
+    def _valid_bcm(cls, pins: list[int] | None) -> list[int] | None:
+        for pin in pins or ():
+            if not 0 <= pin <= 27:
+                raise ValueError(f"GPIO {pin} does not exist: BCM numbers go from 0 to 27")
+        return pins
+
+
+class SerialSection(Section):
+    enabled: bool = False
+    port: str = "/dev/ttyUSB0"  # a device path, or a pyserial URL such as loop://
+    baudrate: int = Field(9600, gt=0)
+
+
+class KeyboardSection(Section):
+    # Keys for levels worst first; the UI maps them in development and for technicians.
+    keys: list[str] = ["1", "2", "3", "4", "5"]
+
+
+class RulesSection(Section):
+    debounce_ms: float = Field(30, ge=0, le=1000)
+    min_press_ms: float = Field(0, ge=0, le=2000)
+    lockout_s: float = Field(3.0, ge=0, le=60)
+    stuck_after_s: float = Field(8.0, gt=0, le=3600)
+    misuse_window_s: float = Field(60, gt=0, le=3600)
+    misuse_max_votes: int = Field(6, ge=1, le=1000)
+
+
+class StorageSection(Section):
+    path: Path = Path("/var/lib/kiosk/votes.db")
+
+
+class ServerSection(Section):
+    url: str = ""
+    token: str = ""
+    ca_bundle: str = ""  # empty: the system's CA store
+    timeout_s: float = Field(10, gt=0, le=300)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("the server URL must start with https:// (or http:// on a LAN)")
+        return value.rstrip("/")
+
+
+class SyncSection(Section):
+    batch_size: int = Field(500, ge=1, le=1000)
+    interval_s: float = Field(10, gt=0, le=3600)
+    heartbeat_interval_s: float = Field(120, gt=0, le=86400)
+    max_backoff_s: float = Field(300, gt=0, le=86400)
+
+
+class FollowupSection(Section):
+    enabled: bool = False
+    at_or_below: int = Field(1, ge=1, le=4)
+    timeout_s: float = Field(15, gt=0, le=300)
+
+
+class TechnicianSection(Section):
+    pin: str = ""  # digits; empty disables the technician screen
+
+    @field_validator("pin")
+    @classmethod
+    def _digits(cls, value: str) -> str:
+        if value and not (value.isdigit() and 4 <= len(value) <= 12):
+            raise ValueError("the technician PIN is 4 to 12 digits")
+        return value
+
+
+class UiSection(Section):
+    fullscreen: bool = True
+    sound: bool = False
+    counter: str = ""  # counter or officer on duty, shown and stored with each vote
+    officer: str = ""
+
+
+class KioskConfig(Section):
+    terminal: TerminalSection = TerminalSection()
+    scale: ScaleSection = ScaleSection()
+    gpio: GpioSection = GpioSection()
+    serial: SerialSection = SerialSection()
+    keyboard: KeyboardSection = KeyboardSection()
+    rules: RulesSection = RulesSection()
+    storage: StorageSection = StorageSection()
+    server: ServerSection = ServerSection()
+    sync: SyncSection = SyncSection()
+    followup: FollowupSection = FollowupSection()
+    technician: TechnicianSection = TechnicianSection()
+    ui: UiSection = UiSection()
+
+    @model_validator(mode="after")
+    def _wiring(self) -> KioskConfig:
+        """Fill default pins for the scale, then check every level has a button and no pin
+        is used twice (a shared pin would make one press count as two levels)."""
+        levels = self.scale.levels
+        gpio = self.gpio
+        buttons = gpio.button_pins if gpio.button_pins is not None else DEFAULT_BUTTON_PINS[:levels]
+        leds = gpio.led_pins if gpio.led_pins is not None else DEFAULT_LED_PINS[:levels]
+        object.__setattr__(gpio, "button_pins", list(buttons))
+        object.__setattr__(gpio, "led_pins", list(leds))
+        if gpio.enabled:
+            if len(buttons) < levels:
+                raise ValueError(
+                    f"level {len(buttons) + 1} has no button: gpio.button_pins lists "
+                    f"{len(buttons)} pins for a {levels}-level scale")
+            if len(buttons) > levels:
+                raise ValueError(
+                    f"gpio.button_pins lists {len(buttons)} pins for a {levels}-level scale")
+            if leds and len(leds) != levels:
+                raise ValueError(f"gpio.led_pins lists {len(leds)} pins for {levels} levels "
+                                 "(give one per level, or an empty list for no LEDs)")
+            seen: dict[int, str] = {}
+            for role, pins in (("button", buttons), ("LED", leds)):
+                for index, pin in enumerate(pins, start=1):
+                    where = f"{role} of level {index}"
+                    if pin in seen:
+                        raise ValueError(f"GPIO {pin} is used twice: {seen[pin]} and {where}")
+                    seen[pin] = where
+        if len(self.keyboard.keys) < levels:
+            raise ValueError(f"keyboard.keys lists {len(self.keyboard.keys)} keys for "
+                             f"{levels} levels")
+        if self.followup.at_or_below >= levels:
+            raise ValueError(f"followup.at_or_below must be below the best level ({levels})")
+        return self
+
+
+# ---------------------------------------------------------------------------------------
+# Loading
+
+
+def load(path: str | Path | None = None, *, environ: Mapping[str, str] | None = None,
+         layers: tuple[Path, ...] = LAYER_FILES) -> KioskConfig:
+    """Read, merge and validate the configuration; raise :class:`ConfigError` if it is bad."""
+    environ = os.environ if environ is None else environ
+    language = environ.get("KIOSK_LANG", DEFAULT_LANGUAGE)
+    explicit = path or environ.get("KIOSK_CONFIG")
+    files = [Path(explicit)] if explicit else [p for p in layers if p.exists()]
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for file in files:
+        _merge(merged, origin, _read_toml(file, language), str(file))
+    t = translation("kiosk", language).gettext
+    _merge(merged, origin, _from_environment(environ, language), t("environment variable"))
+    try:
+        return KioskConfig.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, origin, language)) from None
+
+
+def _read_toml(file: Path, language: str) -> dict[str, Any]:
+    t = translation("kiosk", language).gettext
+    try:
+        with file.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(t("Config file {file} does not exist. Fix: check the path, or "
+                            "copy config/kiosk.example.toml there.").format(file=file)) from None
+    except PermissionError:
+        raise ConfigError(t("Config file {file} cannot be read (permission denied). Fix: "
+                            "make it readable by the kiosk user.").format(file=file)) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(t("Config file {file} is not valid TOML: {error}. Fix: correct the "
+                            "line named, compare with config/kiosk.example.toml.")
+                          .format(file=file, error=exc)) from None
+
+
+def _from_environment(environ: Mapping[str, str], language: str) -> dict[str, Any]:
+    """``KIOSK_STORAGE__PATH=/x`` → ``{"storage": {"path": "/x"}}``; values parse as TOML
+    when they can (``KIOSK_GPIO__BUTTON_PINS=[5,6,7]``), else stay strings."""
+    t = translation("kiosk", language).gettext
+    tree: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in ENV_NOT_KEYS:
+            continue
+        parts = name[len(ENV_PREFIX):].lower().split("__")
+        if len(parts) != 2 or not all(parts):
+            raise ConfigError(t("Environment variable {name} is not of the form "
+                                "KIOSK_SECTION__KEY (two underscores), e.g. KIOSK_STORAGE__PATH.")
+                              .format(name=name))
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        tree.setdefault(parts[0], {})[parts[1]] = value
+    return tree
+
+
+def _merge(into: dict[str, Any], origin: dict[str, str], layer: dict[str, Any], source: str,
+           prefix: str = "") -> None:
+    for key, value in layer.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], origin, value, source, dotted + ".")
+        else:
+            into[key] = value
+            origin[dotted] = source
+            if isinstance(value, dict):
+                for sub in value:
+                    origin[f"{dotted}.{sub}"] = source
+
+
+def _explain(exc: ValidationError, origin: dict[str, str], language: str) -> str:
+    """One line per problem: which key, in which file, what is wrong, how to fix it."""
+    t = translation("kiosk", language).gettext
+    lines = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"] if not isinstance(part, int)]
+        if not loc:  # a rule across keys: the message names the key it is about
+            named = re.search(r"\b([a-z]+\.[a-z_]+)\b", str(error["msg"]))
+            loc = named.group(1).split(".") if named else []
+        key = ".".join(loc) or t("(whole file)")
+        source = origin.get(key) or origin.get(loc[0] if loc else "", "") or t("defaults")
+        if error["type"] == "extra_forbidden":
+            lines.append(t("Unknown key '{key}' in {source}. Fix: remove it or correct the "
+                           "spelling{hint}.").format(key=key, source=source,
+                                                     hint=_spelling_hint(loc, t)))
+        else:
+            detail = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(t("Wrong value for '{key}' in {source}: {detail}. Fix: see that key "
+                           "in config/kiosk.example.toml.")
+                         .format(key=key, source=source, detail=detail))
+    return "\n".join(lines)
+
+
+def _spelling_hint(loc: list[str], t) -> str:
+    """Suggest the nearest known key, e.g. 'button_pin' → 'button_pins'."""
+    model: type[BaseModel] = KioskConfig
+    for part in loc[:-1]:
+        field = model.model_fields.get(part)
+        if field is None or not isinstance(field.annotation, type):
+            return ""
+        model = field.annotation
+    close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1)
+    return t(" (did you mean '{key}'?)").format(key=close[0]) if close else ""

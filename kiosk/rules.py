@@ -1,0 +1,176 @@
+"""The voting rules: which raw button events become votes. Pure logic, no I/O, no threads.
+
+Every input source (GPIO, serial box, touch, keyboard, ``kiosk vote``) delivers
+:class:`ButtonEvent` s; :class:`VotingRules` turns each into a :class:`Decision`:
+
+- **One press, one vote**, counted on the press edge so the thank-you never waits for release.
+- **Debounce** on our own monotonic timestamps, per button: an edge within ``debounce_ms`` of
+  the last accepted edge is contact bounce. gpiozero's ``bounce_time`` is not used (its
+  issues #1039, #550, #697 drop or double edges); every raw edge still updates whether the
+  button is down, so a bounced release is never mistaken for a held button.
+- **Minimum press** (``min_press_ms``, off by default): when set, a press counts only once it has
+  lasted that long, so electrical glitches shorter than that are ignored.
+- **Lock-out** after each counted vote (the thank-you time): presses then are not counted.
+- **Stuck**: a button down for ``stuck_after_s`` is reported and ignored until released.
+- **Misuse**: more than ``misuse_max_votes`` counted votes within ``misuse_window_s`` — faster
+  than a queue of people can produce — are still stored, flagged ``suspected_misuse``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from kiosk.config import RulesSection
+from kiosk.vote import Flag, Source
+
+
+class Edge(StrEnum):
+    DOWN = "down"    # a GPIO button went down
+    UP = "up"        # ... and up again
+    CLICK = "click"  # a whole press at once: serial box, touch, keyboard, CLI
+
+
+@dataclass(frozen=True)
+class ButtonEvent:
+    level: int
+    edge: Edge
+    source: Source
+    at_ns: int  # time.monotonic_ns() when the edge was seen
+
+
+class Outcome(StrEnum):
+    COUNT = "count"            # store a vote
+    BOUNCE = "bounce"          # contact bounce, ignored
+    LOCKED_OUT = "locked_out"  # during the thank-you time, ignored
+    GLITCH = "glitch"          # shorter than min_press_ms, ignored
+    STUCK = "stuck"            # a button just became stuck
+    STUCK_IGNORED = "stuck_ignored"
+    UNSTUCK = "unstuck"        # a stuck button was released
+    RELEASE = "release"        # an ordinary release
+    PENDING = "pending"        # waiting for min_press_ms to pass
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    level: int
+    source: Source
+    at_ns: int
+    flags: tuple[Flag, ...] = ()
+
+
+@dataclass
+class _Button:
+    down: bool = False
+    down_since_ns: int = 0
+    last_accepted_ns: int | None = None
+    stuck: bool = False
+    pending_press_ns: int | None = None  # a press waiting for min_press_ms
+
+
+@dataclass
+class VotingRules:
+    rules: RulesSection
+    levels: int
+    _buttons: dict[int, _Button] = field(default_factory=dict)
+    _lockout_until_ns: int = 0
+    _recent_votes: deque[int] = field(default_factory=deque)
+
+    def handle(self, event: ButtonEvent) -> Decision:
+        if not 1 <= event.level <= self.levels:
+            raise ValueError(f"level {event.level} outside 1..{self.levels}")
+        button = self._buttons.setdefault(event.level, _Button())
+        if event.edge is Edge.UP:
+            return self._release(button, event)
+        if event.edge is Edge.DOWN:
+            was_down, button.down, button.down_since_ns = button.down, True, event.at_ns
+            if button.stuck:
+                return self._decide(Outcome.STUCK_IGNORED, event)
+            if was_down and button.pending_press_ns is not None:
+                return self._decide(Outcome.BOUNCE, event)
+        if self._is_bounce(button, event.at_ns):
+            return self._decide(Outcome.BOUNCE, event)
+        button.last_accepted_ns = event.at_ns
+        if event.edge is Edge.DOWN and self.rules.min_press_ms > 0:
+            button.pending_press_ns = event.at_ns
+            return self._decide(Outcome.PENDING, event)
+        return self._vote(event.level, event.source, event.at_ns)
+
+    def poll(self, now_ns: int) -> list[Decision]:
+        """Decisions that fall due with time alone: presses that lasted long enough, and
+        buttons held past the stuck limit. Call at :meth:`next_deadline_ns` or later."""
+        decided = []
+        for level, button in sorted(self._buttons.items()):
+            if button.pending_press_ns is not None and button.down and \
+                    now_ns - button.pending_press_ns >= self._ms(self.rules.min_press_ms):
+                button.pending_press_ns = None
+                decided.append(self._vote(level, Source.GPIO, now_ns))
+            if button.down and not button.stuck and \
+                    now_ns - button.down_since_ns >= self.rules.stuck_after_s * 1e9:
+                button.stuck = True
+                decided.append(Decision(Outcome.STUCK, level, Source.GPIO, now_ns))
+        return decided
+
+    def next_deadline_ns(self) -> int | None:
+        deadlines = []
+        for button in self._buttons.values():
+            if button.pending_press_ns is not None:
+                deadlines.append(button.pending_press_ns + self._ms(self.rules.min_press_ms))
+            if button.down and not button.stuck:
+                deadlines.append(button.down_since_ns + int(self.rules.stuck_after_s * 1e9))
+        return min(deadlines, default=None)
+
+    def held_at_start(self, level: int, now_ns: int) -> None:
+        """A button already down when the program starts (shorted, or jammed) gets no vote,
+        and is reported stuck once the limit passes."""
+        button = self._buttons.setdefault(level, _Button())
+        button.down, button.down_since_ns, button.last_accepted_ns = True, now_ns, now_ns
+
+    @property
+    def stuck_levels(self) -> list[int]:
+        return sorted(level for level, b in self._buttons.items() if b.stuck)
+
+    # -- internals -------------------------------------------------------------------
+
+    def _release(self, button: _Button, event: ButtonEvent) -> Decision:
+        button.down = False
+        if button.stuck:
+            button.stuck = False
+            button.last_accepted_ns = event.at_ns
+            return self._decide(Outcome.UNSTUCK, event)
+        if button.pending_press_ns is not None:
+            if self._is_bounce(button, event.at_ns):
+                return self._decide(Outcome.BOUNCE, event)  # stays pending: raw state is up
+            button.pending_press_ns = None
+            button.last_accepted_ns = event.at_ns
+            return self._decide(Outcome.GLITCH, event)
+        if self._is_bounce(button, event.at_ns):
+            return self._decide(Outcome.BOUNCE, event)
+        button.last_accepted_ns = event.at_ns
+        return self._decide(Outcome.RELEASE, event)
+
+    def _vote(self, level: int, source: Source, at_ns: int) -> Decision:
+        if at_ns < self._lockout_until_ns:
+            return Decision(Outcome.LOCKED_OUT, level, source, at_ns)
+        self._lockout_until_ns = at_ns + int(self.rules.lockout_s * 1e9)
+        window_start = at_ns - int(self.rules.misuse_window_s * 1e9)
+        while self._recent_votes and self._recent_votes[0] < window_start:
+            self._recent_votes.popleft()
+        self._recent_votes.append(at_ns)
+        flags = (Flag.SUSPECTED_MISUSE,) if len(self._recent_votes) > \
+            self.rules.misuse_max_votes else ()
+        return Decision(Outcome.COUNT, level, source, at_ns, flags)
+
+    def _is_bounce(self, button: _Button, at_ns: int) -> bool:
+        last = button.last_accepted_ns
+        return last is not None and at_ns - last < self._ms(self.rules.debounce_ms)
+
+    @staticmethod
+    def _decide(outcome: Outcome, event: ButtonEvent) -> Decision:
+        return Decision(outcome, event.level, event.source, event.at_ns)
+
+    @staticmethod
+    def _ms(value: float) -> int:
+        return int(value * 1_000_000)
