@@ -17,6 +17,7 @@ CORE = [
     "gpiozero>=2.0",        # buttons and LEDs, with a mock pin factory off the Pi
     "pyserial>=3.5",        # the serial button box
     "requests>=2.31",       # the sync agent's HTTPS client
+    "tenacity>=8.2",        # the sync agent's capped exponential backoff with jitter
     "tqdm>=4.66",           # the progress bar of `kiosk sync --once`
     "sdnotify>=0.3",        # READY=1 / WATCHDOG=1 to systemd, a no-op without it
 ]
