@@ -1,0 +1,334 @@
+"""Storing votes exactly once, from the API (``POST /api/v1/votes``) and from CSV imports.
+
+Exactly-once rests on the unique constraint (terminal_id, vote_id) and on
+``INSERT … ON CONFLICT DO NOTHING RETURNING vote_id``: whatever the database returns was stored
+by this request (accepted); every other valid vote was already there (duplicate). That holds
+with several app processes writing at once, on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.engine import Connection, Engine
+
+from district import clock
+from district.db import (
+    dialect_insert,
+    rejected_votes,
+    terminal_boots,
+    terminals,
+    utcnow,
+    votes,
+    write_transaction,
+)
+from district.errors import N_, DistrictError
+from district.models import RejectedVote, Vote
+
+# Rows per INSERT statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+INSERT_CHUNK = 500
+DEADLOCK_RETRIES = 3
+
+
+@dataclass
+class CheckedVote:
+    """A valid vote, with the id and recorded_at exactly as the kiosk sent them."""
+
+    vote: Vote
+    sent_id: str
+    recorded_at_raw: str
+
+
+@dataclass
+class CheckedBatch:
+    valid: list[CheckedVote] = field(default_factory=list)
+    rejected: list[RejectedVote] = field(default_factory=list)
+    repeated: list[str] = field(default_factory=list)  # same id twice in the batch
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """``field: message; …`` — short enough for a JSON answer and a terminal's log."""
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{where}: {err['msg']}" if where else err["msg"])
+    return "; ".join(parts)
+
+
+def check_votes(raw_votes: Iterable[Any]) -> CheckedBatch:
+    """Validate votes one by one: a bad vote is rejected alone; a repeated id counts once."""
+    batch = CheckedBatch()
+    seen: set[str] = set()
+    for raw in raw_votes:
+        raw_id = raw.get("id") if isinstance(raw, dict) else None
+        sent_id = raw_id[:100] if isinstance(raw_id, str) else None
+        try:
+            vote = Vote.model_validate(raw)
+        except ValidationError as exc:
+            batch.rejected.append(RejectedVote(id=sent_id, error=describe_errors(exc)))
+            continue
+        if vote.id in seen:
+            batch.repeated.append(sent_id)
+            continue
+        seen.add(vote.id)
+        raw_time = raw.get("recorded_at")
+        batch.valid.append(CheckedVote(
+            vote, sent_id, raw_time if isinstance(raw_time, str) else vote.recorded_at.isoformat()))
+    return batch
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How votes reached the server: one HTTP request, or one CSV import."""
+
+    received_at: dt.datetime
+    via: str  # "api" | "import"
+    sent_at: dt.datetime | None = None
+    boot_id: str | None = None
+    monotonic_ns: int | None = None
+
+    @property
+    def clock_offset(self) -> dt.timedelta | None:
+        """Kiosk clock minus server clock when the request was sent (transit included)."""
+        return self.sent_at - self.received_at if self.sent_at else None
+
+
+def learn_boot_clocks(conn: Connection, terminal_id: str, checked: Sequence[CheckedVote],
+                      delivery: Delivery) -> None:
+    """Record what this delivery teaches about the terminal's boot epochs (district.clock)."""
+    now = delivery.received_at
+    learned: dict[str, dict] = {}
+    if delivery.boot_id is not None and delivery.monotonic_ns is not None:
+        learned[delivery.boot_id] = {
+            "epoch_us": clock.epoch_upper_bound_us(delivery.received_at, delivery.monotonic_ns),
+            "samples": 1}
+    for item in checked:
+        vote = item.vote
+        if vote.clock_synced:
+            entry = learned.setdefault(vote.boot_id, {"epoch_us": None, "samples": 0})
+            entry.setdefault(
+                "synced_epoch_us", clock.synced_epoch_us(vote.recorded_at, vote.monotonic_ns))
+    if not learned:
+        return
+    rows = [{"terminal_id": terminal_id, "boot_id": boot_id, "epoch_us": v["epoch_us"],
+             "synced_epoch_us": v.get("synced_epoch_us"), "samples": v["samples"],
+             "first_seen": now, "last_seen": now}
+            for boot_id, v in sorted(learned.items())]  # sorted: one lock order everywhere
+    stmt = dialect_insert(conn, terminal_boots)
+    old, new = terminal_boots.c, stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["terminal_id", "boot_id"],
+        set_={
+            # min(R - M): the smallest transit time gives the tightest upper bound
+            "epoch_us": sa.case(
+                (old.epoch_us.is_(None), new.epoch_us),
+                (new.epoch_us.is_(None), old.epoch_us),
+                (new.epoch_us < old.epoch_us, new.epoch_us),
+                else_=old.epoch_us),
+            "synced_epoch_us": sa.func.coalesce(old.synced_epoch_us, new.synced_epoch_us),
+            "samples": old.samples + new.samples,
+            "last_seen": new.last_seen,
+        })
+    conn.execute(stmt, rows)
+
+
+def known_boot_clocks(conn: Connection, terminal_id: str, boot_ids: set[str]
+                      ) -> dict[str, clock.BootClock]:
+    if not boot_ids:
+        return {}
+    rows = conn.execute(sa.select(terminal_boots.c.boot_id, terminal_boots.c.epoch_us,
+                                  terminal_boots.c.synced_epoch_us)
+                        .where(terminal_boots.c.terminal_id == terminal_id,
+                               terminal_boots.c.boot_id.in_(sorted(boot_ids))))
+    return {r.boot_id: clock.BootClock(r.epoch_us, r.synced_epoch_us) for r in rows}
+
+
+def vote_rows(terminal_id: str, unit_id: str, checked: Sequence[CheckedVote],
+              delivery: Delivery, boots: dict[str, clock.BootClock]) -> list[dict]:
+    rows = []
+    for item in checked:
+        vote = item.vote
+        fix = clock.correct(
+            recorded_at=vote.recorded_at, clock_synced=vote.clock_synced, boot_id=vote.boot_id,
+            monotonic_ns=vote.monotonic_ns, boots=boots, sending_boot_id=delivery.boot_id,
+            clock_offset=delivery.clock_offset)
+        rows.append({
+            "terminal_id": terminal_id, "vote_id": vote.id, "unit_id": unit_id,
+            "seq": vote.seq, "level": vote.level, "scale": vote.scale, "source": vote.source,
+            "recorded_at": vote.recorded_at, "recorded_at_raw": item.recorded_at_raw[:64],
+            "clock_synced": vote.clock_synced, "boot_id": vote.boot_id,
+            "monotonic_ns": vote.monotonic_ns, "flags": ";".join(dict.fromkeys(vote.flags)),
+            "reasons": ";".join(dict.fromkeys(vote.reasons)), "counter": vote.counter,
+            "officer": vote.officer, "dossier_code": vote.dossier_code,
+            "received_at": delivery.received_at, "corrected_at": fix.corrected_at,
+            "time_method": fix.method, "time_uncertain": fix.uncertain, "via": delivery.via,
+        })
+    rows.sort(key=lambda r: r["vote_id"])  # one lock order: concurrent batches cannot deadlock
+    return rows
+
+
+def store_votes(conn: Connection, terminal_id: str, unit_id: str,
+                checked: Sequence[CheckedVote], delivery: Delivery) -> set[str]:
+    """Insert the votes that are new; returns the (canonical) ids stored by this call."""
+    learn_boot_clocks(conn, terminal_id, checked, delivery)
+    unsynced_boots = {c.vote.boot_id for c in checked if not c.vote.clock_synced}
+    boots = known_boot_clocks(conn, terminal_id, unsynced_boots)
+    rows = vote_rows(terminal_id, unit_id, checked, delivery, boots)
+    stored: set[str] = set()
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start:start + INSERT_CHUNK]
+        stmt = (dialect_insert(conn, votes).values(chunk)
+                .on_conflict_do_nothing(index_elements=["terminal_id", "vote_id"])
+                .returning(votes.c.vote_id))
+        stored.update(conn.execute(stmt).scalars())
+    return stored
+
+
+def ingest_batch(engine: Engine, terminal_id: str, unit_id: str, raw_votes: list[Any],
+                 delivery: Delivery) -> tuple[list[str], list[str], list[RejectedVote]]:
+    """One API batch: returns (accepted, duplicate, rejected), ids as the kiosk sent them."""
+    checked = check_votes(raw_votes)
+    for attempt in range(DEADLOCK_RETRIES):
+        try:
+            with write_transaction(engine) as conn:
+                stored = store_votes(conn, terminal_id, unit_id, checked.valid, delivery)
+                if checked.rejected:
+                    conn.execute(rejected_votes.insert(), [
+                        {"terminal_id": terminal_id, "vote_id": r.id, "error": r.error[:2000],
+                         "received_at": delivery.received_at} for r in checked.rejected])
+            break
+        except sa.exc.OperationalError as exc:
+            # PostgreSQL deadlock (40P01) / serialization failure (40001): nothing was stored,
+            # so trying again is safe. Anything else is a real error.
+            code = getattr(exc.orig, "sqlstate", None)
+            if code not in ("40P01", "40001") or attempt == DEADLOCK_RETRIES - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    accepted = [c.sent_id for c in checked.valid if c.vote.id in stored]
+    duplicate = [c.sent_id for c in checked.valid if c.vote.id not in stored] + checked.repeated
+    return accepted, duplicate, checked.rejected
+
+
+# --- CSV import (`kiosk export` → `district import`) ----------------------------------------
+
+CSV_COLUMNS = ("id", "terminal_id", "seq", "level", "scale", "source", "recorded_at",
+               "clock_synced", "boot_id", "monotonic_ns", "flags", "reasons", "counter",
+               "officer", "dossier_code")
+CSV_REQUIRED = CSV_COLUMNS[:10]
+CSV_OPTIONAL_TEXT = ("counter", "officer", "dossier_code")
+CSV_MAX_ERRORS = 10
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    imported: int
+    duplicates: int
+    by_terminal: dict[str, int]
+
+
+def _csv_row_to_vote(row: dict[str, str]) -> dict[str, Any]:
+    """A CSV row as the JSON-like dict the API receives (same validation afterwards)."""
+    vote: dict[str, Any] = {k: row[k] for k in CSV_COLUMNS if k in row and k != "terminal_id"}
+    for name in ("flags", "reasons"):
+        text = vote.get(name) or ""
+        vote[name] = [part.strip() for part in text.split(";") if part.strip()]
+    synced = (vote.get("clock_synced") or "").strip().lower()
+    vote["clock_synced"] = {"1": True, "0": False, "true": True, "false": False}.get(synced, synced)
+    for name in CSV_OPTIONAL_TEXT:
+        if not vote.get(name):
+            vote[name] = None
+    return vote
+
+
+def read_export_csv(path: str | Path) -> dict[str, list[CheckedVote]]:
+    """Parse and validate a ``kiosk export`` file: votes grouped by terminal id.
+
+    Raises ``DistrictError`` naming the line and column of the first bad rows.
+    """
+    path = Path(path)
+    errors: list[str] = []
+    by_terminal: dict[str, list[CheckedVote]] = {}
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            header = reader.fieldnames or []
+            missing = [c for c in CSV_REQUIRED if c not in header]
+            unknown = [c for c in header if c not in CSV_COLUMNS]
+            if missing or unknown:
+                raise DistrictError(
+                    N_("{path}, line 1: the header must be {expected} (missing: {missing}; "
+                       "unknown: {unknown})"), path=path, expected=",".join(CSV_COLUMNS),
+                    missing=",".join(missing) or "-", unknown=",".join(unknown) or "-")
+            for row in reader:
+                line = reader.line_num
+                problem = _check_csv_row(row, by_terminal)
+                if problem:
+                    errors.append(f"line {line}, {problem}")
+                    if len(errors) >= CSV_MAX_ERRORS:
+                        break
+    except OSError as exc:
+        raise DistrictError(N_("cannot read {path}: {error}"), path=path, error=exc.strerror) \
+            from exc
+    except UnicodeDecodeError as exc:
+        raise DistrictError(N_("{path} is not UTF-8 text: {error}"), path=path, error=exc) \
+            from exc
+    except csv.Error as exc:
+        raise DistrictError(N_("{path}: not a valid CSV file: {error}"), path=path, error=exc) \
+            from exc
+    if errors:
+        raise DistrictError(N_("{path}: nothing imported, bad rows:\n{errors}"),
+                            path=path, errors="\n".join(errors))
+    return by_terminal
+
+
+def _check_csv_row(row: dict, by_terminal: dict[str, list[CheckedVote]]) -> str | None:
+    """Validate one row into ``by_terminal``; returns 'column X: problem' when bad."""
+    if None in row or any(v is None for v in row.values()):
+        return "the row does not have the header's number of columns"
+    terminal_id = row["terminal_id"].strip()
+    if not terminal_id:
+        return "column terminal_id: empty"
+    try:
+        vote = Vote.model_validate(_csv_row_to_vote(row))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        column = first["loc"][0] if first["loc"] else "?"
+        return f"column {column}: {describe_errors(exc)}"
+    by_terminal.setdefault(terminal_id, []).append(
+        CheckedVote(vote, row["id"], row["recorded_at"]))
+    return None
+
+
+def import_csv(engine: Engine, path: str | Path) -> ImportSummary:
+    """Import a ``kiosk export`` CSV all-or-nothing; votes already stored count as duplicates."""
+    by_terminal = read_export_csv(path)
+    with engine.connect() as conn:
+        units_of = dict(conn.execute(
+            sa.select(terminals.c.id, terminals.c.unit_id)
+            .where(terminals.c.id.in_(sorted(by_terminal)))).all())
+    unknown = sorted(set(by_terminal) - set(units_of))
+    if unknown:
+        raise DistrictError(
+            N_("{path}: unknown terminal(s) {terminals}: register them first with "
+               "'district terminals add'; nothing imported"),
+            path=path, terminals=", ".join(unknown))
+    delivery = Delivery(received_at=utcnow(), via="import")
+    imported = duplicates = 0
+    counts: dict[str, int] = {}
+    with write_transaction(engine) as conn:
+        for terminal_id, checked in sorted(by_terminal.items()):
+            unique = {c.vote.id: c for c in checked}
+            stored = store_votes(conn, terminal_id, units_of[terminal_id],
+                                 list(unique.values()), delivery)
+            counts[terminal_id] = len(stored)
+            imported += len(stored)
+            duplicates += len(checked) - len(stored)
+    return ImportSummary(imported, duplicates, counts)
