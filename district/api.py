@@ -5,7 +5,6 @@ uvicorn processes can serve one PostgreSQL database. The dashboard (a later issu
 routes on the same app.
 """
 
-from __future__ import annotations
 
 import json
 import os
