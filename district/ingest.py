@@ -254,7 +254,7 @@ def read_export_csv(path: str | Path) -> dict[str, list[CheckedVote]]:
     Raises ``DistrictError`` naming the line and column of the first bad rows.
     """
     path = Path(path)
-    errors: list[str] = []
+    errors: list[tuple[int, str, str]] = []  # (line, column, problem)
     by_terminal: dict[str, list[CheckedVote]] = {}
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
@@ -271,7 +271,7 @@ def read_export_csv(path: str | Path) -> dict[str, list[CheckedVote]]:
                 line = reader.line_num
                 problem = _check_csv_row(row, by_terminal)
                 if problem:
-                    errors.append(f"line {line}, {problem}")
+                    errors.append((line, *problem))
                     if len(errors) >= CSV_MAX_ERRORS:
                         break
     except OSError as exc:
@@ -284,24 +284,41 @@ def read_export_csv(path: str | Path) -> dict[str, list[CheckedVote]]:
         raise DistrictError(N_("{path}: not a valid CSV file: {error}"), path=path, error=exc) \
             from exc
     if errors:
-        raise DistrictError(N_("{path}: nothing imported, bad rows:\n{errors}"),
-                            path=path, errors="\n".join(errors))
+        raise CsvRowsError(path, errors)
     return by_terminal
 
 
-def _check_csv_row(row: dict, by_terminal: dict[str, list[CheckedVote]]) -> str | None:
-    """Validate one row into ``by_terminal``; returns 'column X: problem' when bad."""
+class CsvRowsError(DistrictError):
+    """Bad rows of an import file, each with its line and column; nothing was imported."""
+
+    def __init__(self, path: Path, rows: list[tuple[int, str, str]]):
+        self.rows = rows
+        text = "\n".join(f"line {line}, column {column}: {problem}"
+                         for line, column, problem in rows)
+        super().__init__(N_("{path}: nothing imported, bad rows:\n{errors}"),
+                         path=path, errors=text)
+
+    def translated(self, gettext) -> str:
+        lines = [gettext("line {line}, column {column}: {problem}").format(
+                     line=line, column=column, problem=gettext(problem))
+                 for line, column, problem in self.rows]
+        return gettext(self.message).format(path=self.params["path"], errors="\n".join(lines))
+
+
+def _check_csv_row(row: dict, by_terminal: dict[str, list[CheckedVote]]
+                   ) -> tuple[str, str] | None:
+    """Validate one row into ``by_terminal``; returns (column, problem) when bad."""
     if None in row or any(v is None for v in row.values()):
-        return "the row does not have the header's number of columns"
+        return "*", N_("the row does not have the header's number of columns")
     terminal_id = row["terminal_id"].strip()
     if not terminal_id:
-        return "column terminal_id: empty"
+        return "terminal_id", N_("empty")
     try:
         vote = Vote.model_validate(_csv_row_to_vote(row))
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
-        column = first["loc"][0] if first["loc"] else "?"
-        return f"column {column}: {describe_errors(exc)}"
+        column = str(first["loc"][0]) if first["loc"] else "*"
+        return column, describe_errors(exc)
     by_terminal.setdefault(terminal_id, []).append(
         CheckedVote(vote, row["id"], row["recorded_at"]))
     return None

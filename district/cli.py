@@ -1,0 +1,210 @@
+"""``district``: the district server's command line (DESIGN.md, "Command lines").
+
+Every command first migrates the database to the head revision. Messages are Vietnamese by
+default, English with ``--lang en`` or ``DISTRICT_LANG=en`` (gettext domain ``district``).
+Exit status: 0 done, 1 a clear error on stderr, 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from district import config
+from district.errors import N_, DistrictError
+from kiosk.i18n import LANGUAGES, translation
+
+
+def _pre_parse_lang(argv: list[str]) -> str:
+    """The language must be known before the parser is built (its help is translated)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--lang", choices=LANGUAGES)
+    known, _ = pre.parse_known_args(argv)
+    lang = config.resolve_lang(known.lang)
+    return lang if lang in LANGUAGES else config.DEFAULT_LANG
+
+
+def build_parser(_: Callable[[str], str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="district", description=_("Hài Lòng district server: ingest API, votes, terminals."))
+    parser.add_argument("--db", metavar="URL", help=_(
+        "database URL (default: $DISTRICT_DB, else sqlite:///district.db); "
+        "postgresql://… for PostgreSQL"))
+    parser.add_argument("--lang", choices=LANGUAGES, help=_("language of messages (vi, en)"))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help=_("run the API server"))
+    serve.add_argument("--host", default=config.DEFAULT_HOST, help=_("address to listen on"))
+    serve.add_argument("--port", type=int, default=config.DEFAULT_PORT, help=_("port"))
+    serve.add_argument("--workers", type=int, default=1, help=_("number of server processes"))
+
+    terms = sub.add_parser("terminals", help=_("register terminals and manage their tokens"))
+    terms_sub = terms.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = terms_sub.add_parser("add", help=_("register a terminal; prints its token once"))
+    add.add_argument("terminal_id", metavar="ID")
+    add.add_argument("--unit", required=True, help=_("the unit (office) of the terminal"))
+    add.add_argument("--name", default="", help=_("a name shown to officials"))
+    rotate = terms_sub.add_parser("rotate", help=_("issue a new token (the old one stops)"))
+    rotate.add_argument("terminal_id", metavar="ID")
+    revoke = terms_sub.add_parser("revoke", help=_("revoke the terminal's token"))
+    revoke.add_argument("terminal_id", metavar="ID")
+    terms_sub.add_parser("list", help=_("list registered terminals"))
+
+    units_cmd = sub.add_parser("units", help=_("the unit tree"))
+    units_sub = units_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    load = units_sub.add_parser("load", help=_("load or update units from a fleet file"))
+    load.add_argument("fleet_file", metavar="FLEET.toml")
+
+    imp = sub.add_parser("import", help=_("import a 'kiosk export' CSV file"))
+    imp.add_argument("csv_file", metavar="FILE.csv")
+
+    stats = sub.add_parser("stats", help=_("vote counts: total and per terminal"))
+    stats.add_argument("--json", action="store_true", help=_("print JSON"))
+
+    officials = sub.add_parser("officials", help=_("access for officials"))
+    off_sub = officials.add_subparsers(dest="action", required=True, metavar="ACTION")
+    tok = off_sub.add_parser("token", help=_("create an admin API token for /api/v1/stats"))
+    tok.add_argument("--label", default="", help=_("what the token is for"))
+    off_sub.add_parser("revoke-tokens", help=_("revoke every admin API token"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    lang = _pre_parse_lang(argv)
+    _ = translation("district", lang).gettext
+    args = build_parser(_).parse_args(argv)
+    db_url = config.resolve_db_url(args.db)
+    try:
+        return COMMANDS[args.command](args, db_url, _)
+    except DistrictError as exc:
+        print(_("error: {message}").format(message=exc.translated(_)), file=sys.stderr)
+        return 1
+    except sa.exc.SQLAlchemyError as exc:
+        shown = sa.engine.make_url(db_url).render_as_string(hide_password=True) \
+            if "://" in db_url else db_url
+        print(_("error: the database {url} cannot be used: {error}").format(
+            url=shown, error=str(exc).splitlines()[0]), file=sys.stderr)
+        return 1
+
+
+def _engine(db_url: str):
+    """The database, migrated to the head revision."""
+    from district.db import create_db_engine, migrate
+
+    engine = create_db_engine(db_url)
+    migrate(engine)
+    return engine
+
+
+def cmd_serve(args, db_url: str, _) -> int:
+    import uvicorn
+
+    _engine(db_url).dispose()  # migrate once, before any worker starts
+    os.environ["DISTRICT_DB"] = db_url  # workers build their app from the environment
+    print(_("district server on http://{host}:{port} ({workers} process(es))").format(
+        host=args.host, port=args.port, workers=args.workers), file=sys.stderr)
+    uvicorn.run("district.api:app_from_env", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="warning", access_log=False)
+    return 0
+
+
+def cmd_terminals(args, db_url: str, _) -> int:
+    from district import fleet
+
+    engine = _engine(db_url)
+    if args.action == "add":
+        created_unit = not fleet.unit_exists(engine, args.unit)
+        token = fleet.register_terminal(engine, args.terminal_id, args.unit, args.name)
+        if created_unit:
+            print(_("unit {unit} did not exist: created it as a root unit").format(
+                unit=args.unit), file=sys.stderr)
+        print(_("terminal {terminal_id} registered in unit {unit}.").format(
+            terminal_id=args.terminal_id, unit=args.unit))
+        print(_("Its token follows; it is shown only this once (put it in the kiosk's "
+                "kiosk.toml):"))
+        print(token)
+    elif args.action == "rotate":
+        token = fleet.rotate_token(engine, args.terminal_id)
+        print(_("new token for terminal {terminal_id}; the old one no longer works:").format(
+            terminal_id=args.terminal_id))
+        print(token)
+    elif args.action == "revoke":
+        fleet.revoke_terminal(engine, args.terminal_id)
+        print(_("terminal {terminal_id}: token revoked").format(terminal_id=args.terminal_id))
+    else:
+        from district.db import terminals
+
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(terminals).order_by(terminals.c.id)).all()
+        for row in rows:
+            state = _("revoked") if row.revoked_at else _("active")
+            print(f"{row.id}\t{row.unit_id}\t{state}\t{row.name}")
+    return 0
+
+
+def cmd_units(args, db_url: str, _) -> int:
+    from district.fleet import load_units, read_fleet
+
+    fleet = read_fleet(args.fleet_file)
+    added, updated = load_units(_engine(db_url), fleet)
+    print(_("units loaded from {path}: {added} added, {updated} updated, {total} in the file")
+          .format(path=args.fleet_file, added=added, updated=updated, total=len(fleet.units)))
+    return 0
+
+
+def cmd_import(args, db_url: str, _) -> int:
+    from district.ingest import import_csv
+
+    summary = import_csv(_engine(db_url), args.csv_file)
+    print(_("imported {imported}, duplicates {duplicates}").format(
+        imported=summary.imported, duplicates=summary.duplicates))
+    return 0
+
+
+def cmd_stats(args, db_url: str, _) -> int:
+    from district.stats import vote_stats
+
+    stats = vote_stats(_engine(db_url))
+    if args.json:
+        print(json.dumps(stats, default=lambda v: v.isoformat(), ensure_ascii=False, indent=2))
+        return 0
+    print(_("votes in total: {n}").format(n=stats["votes_total"]))
+    print(_("rejected votes: {n}").format(n=stats["rejected_total"]))
+    print(_("votes with uncertain time: {n}").format(n=stats["time_uncertain_total"]))
+    print(_("votes per terminal:"))
+    for terminal_id, count in stats["by_terminal"].items():
+        print(f"  {terminal_id}\t{count}")
+    return 0
+
+
+def cmd_officials(args, db_url: str, _) -> int:
+    from district.auth import create_admin_token, revoke_admin_tokens
+
+    engine = _engine(db_url)
+    if args.action == "token":
+        token = create_admin_token(engine, args.label)
+        print(_("admin API token for GET /api/v1/stats (Authorization: Bearer …), shown "
+                "only this once:"))
+        print(token)
+    else:
+        count = revoke_admin_tokens(engine)
+        print(_("{n} admin token(s) revoked").format(n=count))
+    return 0
+
+
+COMMANDS = {
+    "serve": cmd_serve, "terminals": cmd_terminals, "units": cmd_units, "import": cmd_import,
+    "stats": cmd_stats, "officials": cmd_officials,
+}
+
+# Messages raised as DistrictError elsewhere, listed so extraction finds them in one place.
+_EXTRA_MESSAGES = (N_("terminal id"), N_("unit id"))
+
+if __name__ == "__main__":
+    sys.exit(main())
