@@ -142,8 +142,8 @@ def ensure_root_unit(conn: Connection, unit_id: str) -> bool:
     """Create ``unit_id`` as a root unit named after itself if missing; True if created."""
     stmt = dialect_insert(conn, units).values(
         id=unit_id, name=unit_id, kind="", parent_id=None, created_at=utcnow()
-    ).on_conflict_do_nothing(index_elements=["id"])
-    return conn.execute(stmt).rowcount == 1
+    ).on_conflict_do_nothing(index_elements=["id"]).returning(units.c.id)
+    return conn.execute(stmt).first() is not None  # (rowcount is -1 on psycopg here)
 
 
 def register_terminal(engine: Engine, terminal_id: str, unit_id: str, name: str = "") -> str:
@@ -161,8 +161,8 @@ def register_terminal(engine: Engine, terminal_id: str, unit_id: str, name: str 
         stmt = dialect_insert(conn, terminals).values(
             id=terminal_id, unit_id=unit_id, name=name or "", token_hash=hash_token(token),
             created_at=now, token_issued_at=now,
-        ).on_conflict_do_nothing(index_elements=["id"])
-        if conn.execute(stmt).rowcount != 1:
+        ).on_conflict_do_nothing(index_elements=["id"]).returning(terminals.c.id)
+        if conn.execute(stmt).first() is None:
             raise DistrictError(
                 N_("terminal {terminal_id} is already registered; use "
                    "'district terminals rotate {terminal_id}' for a new token"),

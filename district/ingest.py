@@ -242,6 +242,10 @@ def _csv_row_to_vote(row: dict[str, str]) -> dict[str, Any]:
         vote[name] = [part.strip() for part in text.split(";") if part.strip()]
     synced = (vote.get("clock_synced") or "").strip().lower()
     vote["clock_synced"] = {"1": True, "0": False, "true": True, "false": False}.get(synced, synced)
+    for name in ("seq", "level", "scale", "monotonic_ns"):
+        text = (vote.get(name) or "").strip()
+        if text.lstrip("-").isdigit():
+            vote[name] = int(text)  # else left as text: validation names the column
     for name in CSV_OPTIONAL_TEXT:
         if not vote.get(name):
             vote[name] = None

@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 MAX_BATCH_VOTES = 1000
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -38,7 +38,16 @@ def _storable_text(value: str) -> str:
     return value
 
 
+def _iso_text(value: Any) -> Any:
+    # JSON has no datetime type: only ISO-8601 text is a time (not a number of seconds).
+    if not isinstance(value, str | dt.datetime):
+        raise ValueError("must be an ISO-8601 date-time text such as 2025-03-04T05:06:07Z")
+    return value
+
+
 def _bounded_time(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError("must include the time zone, e.g. a final Z for UTC")
     if not EARLIEST <= value < LATEST:
         raise ValueError("must be between 1970 and 2200")
     return value.astimezone(dt.UTC)
@@ -52,7 +61,8 @@ def _uuid_text(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_storable_text)]
-UtcTime = Annotated[dt.datetime, AfterValidator(_bounded_time)]
+UtcTime = Annotated[dt.datetime, Field(strict=False), BeforeValidator(_iso_text),
+                    AfterValidator(_bounded_time)]
 TerminalId = Annotated[Text, Field(min_length=1, max_length=64)]
 BootId = Annotated[Text, Field(min_length=1, max_length=64)]
 Nanoseconds = Annotated[int, Field(ge=0, le=INT64_MAX)]
@@ -61,7 +71,7 @@ Nanoseconds = Annotated[int, Field(ge=0, le=INT64_MAX)]
 class Vote(BaseModel):
     """One vote as the kiosk recorded it; the server never changes these fields."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     id: Annotated[str, Field(max_length=64), AfterValidator(_uuid_text)] = Field(
         description="UUID made on the kiosk; unique per terminal")
@@ -90,7 +100,7 @@ class Vote(BaseModel):
 class VoteBatchEnvelope(BaseModel):
     """``POST /api/v1/votes`` body, with each vote left raw to be validated on its own."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     terminal_id: TerminalId
     sent_at: UtcTime = Field(description="kiosk wall clock (UTC) when the batch was sent")
@@ -121,7 +131,7 @@ class VoteBatchResult(BaseModel):
 class Heartbeat(BaseModel):
     """``POST /api/v1/heartbeat`` body: the terminal's health, every few minutes."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     terminal_id: TerminalId
     sent_at: UtcTime

@@ -1,0 +1,96 @@
+"""Tables of the dashboard: officials, their sessions, settings, rollups and alert states.
+
+They live in their own ``MetaData`` and their own Alembic branch (label ``dashboard``,
+revisions ``d0001…`` in ``district/migrations/versions``), so the server's chain and this
+one never conflict; ``district.db.migrate`` upgrades to ``heads``.
+
+Rollups (``dash_hourly``, ``dash_daily``) are kept by database triggers on ``votes``
+(see ``district.dashboard.rollup``): the counts change in the same transaction as the vote
+insert, so they are exact whatever the number of app processes ingesting at once.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from district.db import UTCDateTime
+
+metadata = sa.MetaData()
+
+ROLES = ("district", "unit")
+
+users = sa.Table(
+    "dash_users",
+    metadata,
+    sa.Column("pk", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),  # "district" | "unit"
+    sa.Column("unit_id", sa.String(64), sa.ForeignKey("units.id"), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("disabled_at", UTCDateTime, nullable=True),
+)
+
+# Server-side sessions: the cookie carries a signed random id whose SHA-256 is the key, so
+# signing out (or disabling a user) ends the session everywhere at once.
+sessions = sa.Table(
+    "dash_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("user_pk", sa.Integer, sa.ForeignKey("dash_users.pk"), nullable=False,
+              index=True),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# Generated secrets (the cookie-signing key): made at first start, shared by every process.
+settings = sa.Table(
+    "dash_settings",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+REASON_CODES = ("waiting_time", "too_many_trips", "unclear_guidance", "officer_attitude",
+                "other")
+LEVEL_COLUMNS = ("n1", "n2", "n3", "n4", "n5")
+COUNT_COLUMNS = (*LEVEL_COLUMNS, "n_test", "n_misuse", "n_stuck",
+                 *(f"r_{code}" for code in REASON_CODES))
+
+
+def _rollup(name: str, bucket: str) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("terminal_id", sa.String(64), primary_key=True),
+        sa.Column("unit_id", sa.String(64), primary_key=True),
+        # local (Asia/Ho_Chi_Minh, UTC+7, no DST) hours or days since 1970-01-01 00:00 local
+        sa.Column(bucket, sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("scale", sa.SmallInteger, primary_key=True, autoincrement=False),
+        *[sa.Column(c, sa.Integer, nullable=False, server_default="0") for c in COUNT_COLUMNS],
+        sa.Index(f"ix_{name}_unit_{bucket}", "unit_id", bucket),
+        sa.Index(f"ix_{name}_{bucket}", bucket),
+    )
+
+
+# n1..n5: counted votes per level; n_test / n_misuse: excluded votes (a test vote that is
+# also flagged misuse counts as test); n_stuck: counted votes flagged stuck_button;
+# r_*: follow-up reasons given with counted votes.
+hourly = _rollup("dash_hourly", "hour")
+daily = _rollup("dash_daily", "day")
+
+# One row per (rule, subject): flipping state closed→open is a conditional UPDATE, so only
+# one process sends the notification of an alert.
+alert_states = sa.Table(
+    "dash_alert_states",
+    metadata,
+    sa.Column("rule", sa.String(32), primary_key=True),
+    sa.Column("subject", sa.String(64), primary_key=True),  # unit or terminal id
+    sa.Column("is_open", sa.Boolean, nullable=False),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("closed_at", UTCDateTime, nullable=True),
+    sa.Column("detail", sa.Text, nullable=False, server_default=""),
+    sa.Column("notified_at", UTCDateTime, nullable=True),
+    sa.Column("notify_error", sa.Text, nullable=True),
+)
