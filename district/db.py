@@ -266,7 +266,8 @@ def migrate(engine: Engine) -> None:
             conn.commit()
         try:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            # "heads": the server chain and the dashboard branch (label "dashboard", d0001…)
+            command.upgrade(cfg, "heads")
             conn.commit()
         finally:
             if conn.dialect.name == "postgresql":

@@ -120,7 +120,7 @@ def rebuild(conn: Connection) -> None:
         conn.exec_driver_sql("LOCK TABLE votes IN SHARE MODE")
     for table, bucket, seconds in ((hourly, "hour", 3600), (daily, "day", 86400)):
         conn.execute(table.delete())
-        conn.exec_driver_sql(_rebuild_sql(dialect, table, bucket, seconds))
+        conn.execute(sa.text(_rebuild_sql(dialect, table, bucket, seconds)))
 
 
 def differences(conn: Connection) -> list[tuple]:
@@ -128,10 +128,10 @@ def differences(conn: Connection) -> list[tuple]:
     dialect = conn.dialect.name
     exprs = _count_exprs("v")
     b = bucket_sql(dialect, "v.corrected_at", 86400)
-    fresh = conn.exec_driver_sql(
+    fresh = conn.execute(sa.text(
         f"SELECT v.terminal_id, v.unit_id, {b}, v.scale, "
         + ", ".join(f"SUM({e})" for e in exprs.values())
-        + f" FROM votes v GROUP BY v.terminal_id, v.unit_id, {b}, v.scale").all()
+        + f" FROM votes v GROUP BY v.terminal_id, v.unit_id, {b}, v.scale")).all()
     kept = conn.execute(sa.select(daily)).all()
     as_set = {tuple(r) for r in fresh}
     kept_set = {tuple(r) for r in kept}
