@@ -212,8 +212,9 @@ class KioskConfig(Section):
         gpio = self.gpio
         buttons = gpio.button_pins if gpio.button_pins is not None else DEFAULT_BUTTON_PINS[:levels]
         leds = gpio.led_pins if gpio.led_pins is not None else DEFAULT_LED_PINS[:levels]
-        object.__setattr__(gpio, "button_pins", list(buttons))
-        object.__setattr__(gpio, "led_pins", list(leds))
+        # A copy: the default GpioSection instance is shared by every config.
+        gpio = gpio.model_copy(update={"button_pins": list(buttons), "led_pins": list(leds)})
+        object.__setattr__(self, "gpio", gpio)
         if gpio.enabled:
             if len(buttons) < levels:
                 raise ValueError(
@@ -226,11 +227,13 @@ class KioskConfig(Section):
                 raise ValueError(f"gpio.led_pins lists {len(leds)} pins for {levels} levels "
                                  "(give one per level, or an empty list for no LEDs)")
             seen: dict[int, str] = {}
-            for role, pins in (("button", buttons), ("LED", leds)):
+            for role, key, pins in (("button", "button_pins", buttons),
+                                    ("LED", "led_pins", leds)):
                 for index, pin in enumerate(pins, start=1):
                     where = f"{role} of level {index}"
                     if pin in seen:
-                        raise ValueError(f"GPIO {pin} is used twice: {seen[pin]} and {where}")
+                        raise ValueError(f"GPIO {pin} is used twice in gpio.{key}: "
+                                         f"{seen[pin]} and {where}")
                     seen[pin] = where
         if len(self.keyboard.keys) < levels:
             raise ValueError(f"keyboard.keys lists {len(self.keyboard.keys)} keys for "

@@ -103,10 +103,11 @@ class VotingRules:
         buttons held past the stuck limit. Call at :meth:`next_deadline_ns` or later."""
         decided = []
         for level, button in sorted(self._buttons.items()):
-            if button.pending_press_ns is not None and button.down and \
+            if button.pending_press_ns is not None and \
                     now_ns - button.pending_press_ns >= self._ms(self.rules.min_press_ms):
                 button.pending_press_ns = None
-                decided.append(self._vote(level, Source.GPIO, now_ns))
+                if button.down:  # else it was released (in a bounce) too soon: a glitch
+                    decided.append(self._vote(level, Source.GPIO, now_ns))
             if button.down and not button.stuck and \
                     now_ns - button.down_since_ns >= self.rules.stuck_after_s * 1e9:
                 button.stuck = True
@@ -141,6 +142,11 @@ class VotingRules:
             button.last_accepted_ns = event.at_ns
             return self._decide(Outcome.UNSTUCK, event)
         if button.pending_press_ns is not None:
+            pressed_ns = button.pending_press_ns
+            if event.at_ns - pressed_ns >= self._ms(self.rules.min_press_ms):
+                button.pending_press_ns = None  # long enough; the poll just had not run yet
+                button.last_accepted_ns = event.at_ns
+                return self._vote(event.level, event.source, pressed_ns)
             if self._is_bounce(button, event.at_ns):
                 return self._decide(Outcome.BOUNCE, event)  # stays pending: raw state is up
             button.pending_press_ns = None
