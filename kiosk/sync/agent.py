@@ -1,0 +1,405 @@
+"""``kiosk sync``: the sync agent, a process of its own beside the UI (docs/sync-agent.md).
+
+One batch at a time, store and forward::
+
+    claim(batch_size)  pending → inflight          (one short write transaction)
+    POST /api/v1/votes                             (no transaction open meanwhile)
+    settle(...)        inflight → synced/rejected  (one short write transaction)
+      or unclaim(...)  inflight → pending          (the upload failed: try again later)
+
+Exactly once rests on the server: a vote id it already has comes back ``duplicate`` and is
+marked synced like an accepted one, so sending again after any doubt is always safe.
+
+Retries (tenacity): network errors, timeouts, 5xx and 429 wait a capped exponential backoff
+with full jitter, at least what Retry-After asks. A 4xx other than 429 (wrong token, batch too
+large…) would be refused again: the pass stops, ``last_sync_error`` says what to fix, and the
+agent waits the longest backoff (``sync.max_backoff_s``) before asking again.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import tenacity
+from tenacity import RetryCallState
+
+from kiosk import __version__, clock
+from kiosk.config import KioskConfig
+from kiosk.i18n import translation
+from kiosk.store import StorageError, VoteStore
+from kiosk.sync.client import (
+    MSG_NO_URL,
+    RETRY_AFTER_CAP_S,
+    PermanentError,
+    ServerClient,
+    SyncError,
+    TransientError,
+)
+from kiosk.vote import iso
+
+log = logging.getLogger("kiosk.sync")
+
+EXIT_OK, EXIT_LEFT_OVER = 0, 1
+# --once gives up on the backlog after this many failed tries in a row on one batch, waiting
+# at most ONCE_MAX_WAIT_S between two: bounded in time, whatever the network does.
+ONCE_ATTEMPTS = 8
+ONCE_MAX_WAIT_S = 15.0
+# systemd's WatchdogSec is 120 s (systemd/kiosk-sync.service): ping well inside it, also
+# while sleeping through a long backoff.
+WATCHDOG_PING_S = 20.0
+MSG_STORAGE = "The vote store cannot be used: {error}. Fix: run 'kiosk doctor'."
+MSG_UNEXPECTED = "Unexpected error in the sync agent: {error}"
+
+
+class Stopped(Exception):
+    """SIGTERM/SIGINT arrived while the agent was waiting: leave cleanly."""
+
+
+@dataclass
+class Tally:
+    """What one run uploaded (for the progress bar, the log and the benchmark)."""
+
+    batches: int = 0
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    failures: int = 0
+
+
+class WaitRetryAfter(tenacity.wait.wait_base):
+    """Backoff for the next try: ``backoff`` (exponential, jittered, capped) for transient
+    errors, at least the server's Retry-After; the cap itself after a permanent error."""
+
+    def __init__(self, backoff: tenacity.wait.wait_base, cap_s: float, hint_cap_s: float):
+        self.backoff = backoff
+        self.cap_s = cap_s
+        self.hint_cap_s = hint_cap_s
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(error, PermanentError):
+            return self.cap_s
+        wait = self.backoff(retry_state)
+        hint = getattr(error, "retry_after", None)
+        return max(wait, min(hint, self.hint_cap_s)) if hint is not None else wait
+
+
+class StopOnPermanent(tenacity.stop.stop_base):
+    """Once-mode: a refused request (wrong token…) will be refused again; stop now."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        outcome = retry_state.outcome
+        return outcome is not None and isinstance(outcome.exception(), PermanentError)
+
+
+def backoff_policy(max_backoff_s: float, *, hint_cap_s: float = RETRY_AFTER_CAP_S
+                   ) -> WaitRetryAfter:
+    """Full jitter (random between a small floor and min(cap, first·2ⁿ)): 10,000 terminals
+    coming back after a server outage spread out instead of knocking together."""
+    first = min(1.0, max_backoff_s)
+    jittered = tenacity.wait_random_exponential(multiplier=first, max=max_backoff_s)
+    return WaitRetryAfter(tenacity.wait_fixed(first / 4) + jittered, max_backoff_s, hint_cap_s)
+
+
+class SyncAgent:
+    """The loop, the backoff and the once-mode around one store and one server client."""
+
+    def __init__(self, config: KioskConfig, *, store: VoteStore | None = None,
+                 client: ServerClient | None = None, language: str = "vi",
+                 notify: Callable[[str], None] | None = None):
+        self.config = config
+        self.t = translation("kiosk_sync", language).gettext
+        self.store = store or VoteStore(config.storage.path, config.terminal.id)
+        self.client = client or ServerClient(
+            config.server.url, config.server.token, config.terminal.id,
+            timeout_s=config.server.timeout_s, ca_bundle=config.server.ca_bundle)
+        self.notify = notify or _systemd_notifier()
+        self.stop_event = threading.Event()
+        self.tally = Tally()
+        self._last_heartbeat = -float("inf")
+        self._last_ping = -float("inf")
+        self._started = time.monotonic()
+
+    def close(self) -> None:
+        self.client.close()
+        self.store.close()
+
+    # -- one batch ----------------------------------------------------------------------
+
+    def upload_batch(self) -> int:
+        """Claim, upload and settle one batch; returns the number of votes settled (0: none
+        pending). On any failure the claimed votes go back to pending before raising."""
+        sync = self.config
+        votes = self.store.claim(
+            sync.sync.batch_size, held_older_than_s=sync.followup.timeout_s + 60,
+            boot_id=clock.boot_id(), monotonic_ns=clock.since_boot_ns())
+        if not votes:
+            return 0
+        ids = [vote.id for vote in votes]
+        try:
+            answer = self.client.upload(votes)
+        except BaseException:
+            self._unclaim_quietly(ids)
+            raise
+        self.store.settle(answer.synced, answer.rejected)
+        settled = set(answer.synced) | {vid for vid, _ in answer.rejected}
+        unsettled = [vid for vid in ids if vid not in settled]
+        if unsettled:  # the answer forgot some: they go back and are sent again
+            self.store.unclaim(unsettled)
+        for vote_id, error in answer.rejected:
+            log.warning("vote %s rejected by the server: %s", vote_id, error)
+        self.store.set_meta(last_sync_at=iso(clock.utc_now()), last_sync_error=None)
+        self.tally.batches += 1
+        self.tally.accepted += answer.accepted
+        self.tally.duplicate += answer.duplicate
+        self.tally.rejected += len(answer.rejected)
+        return len(settled)
+
+    def _unclaim_quietly(self, ids: list[str]) -> None:
+        try:
+            self.store.unclaim(ids)
+        except StorageError:
+            # They stay in-flight; return_inflight() at the next start (or the next storage
+            # recovery below) brings them back. Never lost, at worst sent twice.
+            log.exception("could not return %d votes to pending", len(ids))
+
+    # -- retrying -----------------------------------------------------------------------
+
+    def _retrying(self, *, once: bool) -> tenacity.Retrying:
+        cap = self.config.sync.max_backoff_s
+        if once:
+            cap = min(cap, ONCE_MAX_WAIT_S)
+            wait = backoff_policy(cap, hint_cap_s=ONCE_MAX_WAIT_S)
+            stop = (tenacity.stop_after_attempt(ONCE_ATTEMPTS)
+                    | StopOnPermanent())
+        else:
+            wait = backoff_policy(cap)
+            stop = tenacity.stop_never
+        return tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type((SyncError, StorageError)),
+            wait=wait, stop=stop, sleep=self.idle,
+            before_sleep=self._on_failure, reraise=True)
+
+    def _on_failure(self, retry_state: RetryCallState) -> None:
+        error = retry_state.outcome.exception()
+        self.tally.failures += 1
+        wait = retry_state.next_action.sleep if retry_state.next_action else 0
+        self.record_error(error)
+        log.warning("upload failed (try %d), next try in %.1f s: %s",
+                    retry_state.attempt_number, wait, error)
+        if isinstance(error, StorageError):
+            self._recover_storage()
+
+    def record_error(self, error: BaseException) -> str:
+        """Write the technician's message to the store (``kiosk status``, the heartbeat)."""
+        message = self.explain(error)
+        try:
+            self.store.set_meta(last_sync_error=message)
+        except StorageError:
+            log.exception("could not record the sync error")
+        return message
+
+    def explain(self, error: BaseException) -> str:
+        if isinstance(error, SyncError):
+            return error.explain(self.t)
+        if isinstance(error, StorageError):
+            return self.t(MSG_STORAGE).format(error=error)
+        return self.t(MSG_UNEXPECTED).format(error=error)
+
+    def _recover_storage(self) -> None:
+        try:
+            self.store.return_inflight()
+        except StorageError:
+            pass
+
+    def upload_backlog(self, *, once: bool, progress: Callable[[int], None] | None = None
+                       ) -> None:
+        """Upload batch after batch until nothing is pending. Raises the last error when a
+        batch gives up (once-mode) or Stopped when asked to stop."""
+        while not self.stop_event.is_set():
+            self.ping()
+            settled = 0
+            for attempt in self._retrying(once=once):
+                with attempt:
+                    settled = self.upload_batch()
+            if not settled:
+                return
+            if progress:
+                progress(settled)
+            self.maybe_heartbeat()
+        raise Stopped
+
+    # -- waiting, heartbeats, systemd ----------------------------------------------------
+
+    def idle(self, seconds: float) -> None:
+        """Sleep, but wake for SIGTERM (raises Stopped), the watchdog and heartbeats."""
+        deadline = time.monotonic() + seconds
+        while True:
+            self.ping()
+            self.maybe_heartbeat()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if self.stop_event.wait(min(left, WATCHDOG_PING_S)):
+                raise Stopped
+
+    def ping(self) -> None:
+        now = time.monotonic()
+        if now - self._last_ping >= 1.0:
+            self._last_ping = now
+            self.notify("WATCHDOG=1")
+
+    def maybe_heartbeat(self) -> None:
+        if time.monotonic() - self._last_heartbeat >= self.config.sync.heartbeat_interval_s:
+            self.heartbeat()
+
+    def heartbeat(self) -> bool:
+        """One heartbeat, never retried here (the next one comes soon enough)."""
+        self._last_heartbeat = time.monotonic()
+        try:
+            report = self.health_report()
+            self.client.heartbeat(report)
+        except (SyncError, StorageError) as error:
+            log.warning("heartbeat failed: %s", error)
+            if isinstance(error, PermanentError):
+                self.record_error(error)
+            return False
+        try:
+            self.store.set_meta(last_sync_at=iso(clock.utc_now()),
+                                last_heartbeat_at=iso(clock.utc_now()))
+        except StorageError:
+            log.exception("could not record the heartbeat")
+        self.notify(f"STATUS=backlog {report['backlog']}, rejected {report['rejected']}")
+        return True
+
+    def health_report(self) -> dict:
+        counts = self.store.counts()
+        try:
+            disk_free = shutil.disk_usage(self.store.path.parent).free
+        except OSError:
+            disk_free = 0
+        stuck = self.store.meta("stuck_buttons", []) or []
+        return {
+            "backlog": counts["pending"] + counts["held"] + counts["inflight"],
+            "rejected": counts["rejected"],
+            "software_version": __version__,
+            "clock_synced": clock.is_synchronised(),
+            "disk_free_bytes": disk_free,
+            "uptime_s": round(clock.since_boot_ns() / 1e9, 3),
+            "last_error": _bounded(self.store.meta("last_sync_error")),
+            "stuck_buttons": sorted({int(b) for b in stuck
+                                     if isinstance(b, int) and 1 <= b <= 5})[:5],
+        }
+
+    # -- the two modes -------------------------------------------------------------------
+
+    def start(self) -> None:
+        returned = self.store.return_inflight()
+        if returned:
+            log.info("%d votes in flight when the last run stopped: back to pending", returned)
+        self.notify("READY=1")
+
+    def run_forever(self) -> int:
+        """The service: upload whatever is pending, wait ``sync.interval_s``, again; until
+        SIGTERM. Never gives up (systemd restarts it if it dies anyway)."""
+        self.start()
+        log.info("sync agent started: %s, every %.0f s", self.config.server.url or "-",
+                 self.config.sync.interval_s)
+        try:
+            while True:
+                try:
+                    self.upload_backlog(once=False)
+                except Stopped:
+                    raise
+                except Exception as error:  # noqa: BLE001 - a service must keep serving
+                    log.exception("sync pass failed")
+                    self.record_error(error)
+                    self._recover_storage()
+                    self.idle(self.config.sync.max_backoff_s)
+                    continue
+                self.idle(self.config.sync.interval_s)
+        except Stopped:
+            log.info("sync agent stopping")
+            self.notify("STOPPING=1")
+            return EXIT_OK
+
+    def run_once(self, *, show_progress: bool = True) -> int:
+        """Upload the whole backlog now; 0 only when nothing is left to send."""
+        from tqdm import tqdm
+
+        self.start()
+        counts = self.store.counts()
+        total = counts["pending"] + counts["held"]
+        error: BaseException | None = None
+        with tqdm(total=total, unit=self.t("votes"), desc=self.t("Sending"),
+                  disable=not show_progress, file=sys.stderr, mininterval=0.5) as bar:
+            try:
+                self.upload_backlog(once=True, progress=bar.update)
+            except Stopped:
+                pass
+            except (SyncError, StorageError) as exc:
+                error = exc
+        if error is None:
+            self.heartbeat()
+        else:
+            self.record_error(error)
+        counts = self.store.counts()
+        left = counts["pending"] + counts["held"] + counts["inflight"]
+        t = self.t
+        print(t("{sent} votes sent ({accepted} new, {duplicate} already on the server), "
+                "{rejected} rejected, {left} left to send.").format(
+                    sent=self.tally.accepted + self.tally.duplicate,
+                    accepted=self.tally.accepted, duplicate=self.tally.duplicate,
+                    rejected=self.tally.rejected, left=left))
+        if counts["rejected"]:
+            print(t("{n} votes were rejected by the server and will not be sent again: see "
+                    "'kiosk status'.").format(n=counts["rejected"]), file=sys.stderr)
+        if error is not None:
+            print(t("Stopped: {error}").format(error=self.explain(error)), file=sys.stderr)
+        return EXIT_OK if left == 0 else EXIT_LEFT_OVER
+
+
+def _bounded(text: object, limit: int = 2000) -> str | None:
+    return str(text)[:limit] if text else None
+
+
+def _systemd_notifier() -> Callable[[str], None]:
+    """sdnotify's notifier: sends to $NOTIFY_SOCKET, silently nothing without systemd."""
+    try:
+        import sdnotify
+    except ImportError:  # pragma: no cover - declared dependency
+        return lambda _state: None
+    return sdnotify.SystemdNotifier().notify
+
+
+def main(config: KioskConfig, *, once: bool = False, language: str = "vi") -> int:
+    """Entry point of ``kiosk sync [--once]`` (kiosk.cli)."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s kiosk-sync %(levelname)s %(message)s")
+    t = translation("kiosk_sync", language).gettext
+    if not config.server.url:
+        print(t(MSG_NO_URL), file=sys.stderr)
+        if once:
+            return EXIT_LEFT_OVER
+    agent = SyncAgent(config, language=language)
+
+    def on_signal(signum, _frame):
+        log.info("signal %d: finishing the current request, then stopping", signum)
+        agent.stop_event.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        return agent.run_once(show_progress=True) if once else agent.run_forever()
+    finally:
+        agent.close()
+
+
+__all__ = ["SyncAgent", "Tally", "TransientError", "backoff_policy", "main"]
