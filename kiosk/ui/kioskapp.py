@@ -1,0 +1,368 @@
+"""The Kivy app: wires the capture path and the inputs to the screens.
+
+Everything the citizen sees follows from the capture listener's calls, which arrive on the
+capture thread and are moved to the UI thread with ``Clock.schedule_once`` (the interrupt clock
+wakes the loop at once, so the thank-you is drawn in the next frame). Screens only display.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from functools import partial
+from pathlib import Path
+
+from kivy.app import App
+from kivy.base import ExceptionHandler, ExceptionManager
+from kivy.clock import Clock
+from kivy.core.text import DEFAULT_FONT, LabelBase
+from kivy.core.window import Window
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, NumericProperty
+
+from kiosk import __version__
+from kiosk.capture import Capture
+from kiosk.config import KioskConfig
+from kiosk.hardware.keyboard import KeyMap
+from kiosk.i18n import translation
+from kiosk.rules import ButtonEvent, Edge
+from kiosk.store import StorageError, VoteStore
+from kiosk.ui.faces import level_colour, mood
+from kiosk.ui.followup import FollowupScreen
+from kiosk.ui.notify import Notifier
+from kiosk.ui.outoforder import OutOfOrderScreen
+from kiosk.ui.rating import RatingScreen
+from kiosk.ui.stage import Stage
+from kiosk.ui.technician import TechnicianScreen
+from kiosk.ui.thanks import ThanksScreen
+from kiosk.vote import Reason, Source, Vote
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).resolve().parent
+KV_FILES = ("widgets", "rating", "thanks", "followup", "outoforder", "technician")
+WATCHDOG_S = 5.0
+KEY_ESCAPE, KEY_F1, KEY_F4 = 27, 282, 285
+#: A press that is not a vote (technician's test from touch/keys/serial) lights this long.
+TEST_FLASH_S = 0.6
+
+
+def register_fonts() -> None:
+    """Noto Sans (complete Vietnamese) as Kivy's default font, regular and bold."""
+    LabelBase.register(DEFAULT_FONT, fn_regular=str(HERE / "fonts" / "NotoSans-Regular.ttf"),
+                       fn_bold=str(HERE / "fonts" / "NotoSans-Bold.ttf"))
+
+
+class KeepRunning(ExceptionHandler):
+    """A bad event is logged, never the end of the terminal."""
+
+    def handle_exception(self, inst):
+        if isinstance(inst, (KeyboardInterrupt, SystemExit)):
+            return ExceptionManager.RAISE
+        log.exception("UI error (the terminal keeps running)", exc_info=inst)
+        return ExceptionManager.PASS
+
+
+class UiBridge:
+    """The capture listener: called on the capture thread, forwards to the UI thread."""
+
+    def __init__(self, app: KioskApp):
+        self.app = app
+
+    def vote_recorded(self, vote: Vote) -> None:
+        Clock.schedule_once(lambda dt: self.app.vote_recorded(vote))
+
+    def press_ignored(self, decision) -> None:
+        pass  # nothing to show: the thank-you of the counted press is still on screen
+
+    def storage_failed(self, error: StorageError) -> None:
+        Clock.schedule_once(lambda dt: self.app.storage_failed(error))
+
+    def storage_recovered(self) -> None:
+        Clock.schedule_once(lambda dt: self.app.storage_recovered())
+
+    def button_test(self, event: ButtonEvent) -> None:
+        Clock.schedule_once(lambda dt: self.app.button_test(event))
+
+
+class KioskApp(App):
+    #: 1 % of the window's shorter side: every size in the .kv files is a multiple of it
+    u = NumericProperty(4.8)
+    landscape = BooleanProperty(True)
+    use_kivy_settings = False
+
+    def __init__(self, kiosk: KioskConfig, *, locked: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.kiosk = kiosk
+        self.locked = locked
+        self.language = kiosk.terminal.language
+        self.tr = translation("kiosk_ui", self.language).gettext
+        self.labels = kiosk.scale.labels(self.language)
+        self.levels = kiosk.scale.levels
+        self.title = "Hài Lòng"
+        self.keymap = KeyMap(kiosk)
+        self.notifier = Notifier()
+        self.capture = Capture(kiosk, lambda: VoteStore(kiosk.storage.path, kiosk.terminal.id))
+        self.capture.listeners.append(UiBridge(self))
+        self.panel = None
+        self.serial_box = None
+        self.chime = None
+        self.storage_ok = True
+        self.followup_vote: Vote | None = None
+        self._ready = False
+        self._test_off: dict[int, object] = {}
+
+    # -- Kivy's settings panel (F1) never opens --------------------------------------------
+
+    def open_settings(self, *args):
+        return False
+
+    def display_settings(self, settings):
+        return False
+
+    # -- building ----------------------------------------------------------------------------
+
+    def build(self):
+        ExceptionManager.add_handler(KeepRunning())
+        register_fonts()
+        for name in KV_FILES:
+            Builder.load_file(str(HERE / f"{name}.kv"))
+        self._resized(Window, Window.size)
+        Window.bind(size=self._resized, on_request_close=self._request_close,
+                    on_keyboard=self._keyboard)
+        if self.locked:
+            Window.show_cursor = False
+        t = self.tr
+        self.stage = Stage(on_long_press=self.open_technician if self.kiosk.technician.pin
+                           else None)
+        self.rating = RatingScreen(labels=self.labels, question=self.kiosk.scale.question(
+            self.language), place=self.kiosk.terminal.name, counter=self._counter_text(),
+            on_level=lambda level: self.press(level, Source.TOUCH))
+        self.thanks = ThanksScreen(title=t("Thank you!"), on_done=self.go_home,
+                                   countdown_text=lambda s: t("Back in {seconds} s")
+                                   .format(seconds=s))
+        reasons = [(Reason.WAITING_TIME, t("Waited too long")),
+                   (Reason.TOO_MANY_TRIPS, t("Had to come back too many times")),
+                   (Reason.UNCLEAR_GUIDANCE, t("Guidance was unclear")),
+                   (Reason.OFFICER_ATTITUDE, t("Officer's attitude")),
+                   (Reason.OTHER, t("Something else"))]
+        self.followup = FollowupScreen(
+            reasons=[(str(code), text) for code, text in reasons], skip=t("Skip"),
+            title=t("Sorry! What went wrong?"), on_answer=self.followup_answered,
+            countdown_text=lambda s: t("Touch one answer, or Skip ({seconds} s)")
+            .format(seconds=s))
+        self.out_of_order = OutOfOrderScreen(
+            title=t("This terminal is resting for a moment"),
+            message=t("Your opinion matters to us. Please tell the officer at the counter, "
+                      "or come back a little later. Thank you!"))
+        words = {"clear": t("Clear"), "ok": t("OK"), "exit": t("Exit"),
+                 "enter_pin": t("Technician: enter the PIN, then OK"),
+                 "wrong_pin": t("Wrong PIN, try again")}
+        self.technician = TechnicianScreen(
+            labels=self.labels, words=words, title=t("Technician"),
+            test_hint=t("Button test: press a button, its light and its box turn on. "
+                        "No vote is recorded."),
+            check_pin=lambda pin: pin == self.kiosk.technician.pin,
+            on_unlock=self.technician_unlocked, on_exit=self.close_technician)
+        for screen in (self.rating, self.thanks, self.followup, self.out_of_order,
+                       self.technician):
+            self.stage.add_screen(screen)
+        self.stage.show("rating")
+        if self.kiosk.ui.sound:
+            from kiosk.ui.sound import Chime
+            self.chime = Chime()
+        self.start_inputs()
+        return self.stage
+
+    def on_start(self):
+        Window.bind(on_flip=self._first_frame)
+        # Only sends a datagram: touches no widget, so the screen is not redrawn.
+        Clock.schedule_interval(self.notifier.watchdog, WATCHDOG_S)
+
+    def on_stop(self):
+        self.notifier.stopping()
+        self.stop_inputs()
+
+    def _first_frame(self, *args):
+        if not self._ready:
+            self._ready = True
+            Window.unbind(on_flip=self._first_frame)
+            self.notifier.ready()
+            log.info("first frame drawn: ready")
+
+    def _resized(self, window, size):
+        width, height = size
+        self.u = min(width, height) / 100.0
+        self.landscape = width >= height
+
+    def _counter_text(self) -> str:
+        ui = self.kiosk.ui
+        return " · ".join(part for part in (ui.counter, ui.officer) if part)
+
+    # -- inputs -------------------------------------------------------------------------------
+
+    def start_inputs(self) -> None:
+        cfg = self.kiosk
+        if cfg.gpio.enabled:
+            try:
+                from kiosk.hardware.gpio import GpioPanel
+                self.panel = GpioPanel(cfg.gpio, self.capture.submit)
+                now = time.monotonic_ns()
+                for level in self.panel.held_levels():
+                    self.capture.rules.held_at_start(level, now)
+                self.capture.indicators.append(self.panel)
+            except Exception:  # touch still works without the buttons
+                log.exception("GPIO buttons unavailable")
+                self.panel = None
+        self.capture.start()
+        if cfg.serial.enabled:
+            from kiosk.hardware.serial_box import SerialButtonBox
+            self.serial_box = SerialButtonBox(cfg.serial.port, cfg.serial.baudrate,
+                                              self.levels, self.capture.submit).start()
+
+    def stop_inputs(self) -> None:
+        if self.serial_box is not None:
+            self.serial_box.close()
+        if self.panel is not None:
+            self.panel.close()
+        self.capture.stop()
+
+    def press(self, level: int, source: Source) -> None:
+        """Touch and keys: the same capture path as the hardware buttons."""
+        self.capture.press(level, source)
+
+    # -- lock-down -----------------------------------------------------------------------------
+
+    def _request_close(self, *args, **kwargs):
+        """Alt+F4, the window's close button, a WM_DELETE_WINDOW: ignored when locked."""
+        if self.locked:
+            log.info("close request ignored (locked down)")
+            return True
+        return False
+
+    def _keyboard(self, window, key, scancode=None, codepoint=None, modifiers=(), *args):
+        if key in (KEY_ESCAPE, KEY_F1) or (key == KEY_F4 and "alt" in (modifiers or ())):
+            return True  # swallowed: no exit, no settings panel
+        level = self.keymap.level_for(codepoint) if codepoint else None
+        if level is not None and self.stage.current_name in ("rating", "thanks", "followup",
+                                                               "technician"):
+            self.press(level, Source.KEYBOARD)
+        return True
+
+    # -- what the capture path tells us (UI thread) ----------------------------------------------
+
+    def vote_recorded(self, vote: Vote) -> None:
+        if self.followup_vote is not None:  # a new vote while the last one's question was open
+            self.capture.release(self.followup_vote.id)
+            self.followup_vote = None
+        label = self.labels[vote.level - 1]
+        recorded = self.tr("Recorded: {level}").format(level=label)
+        if self.asks_followup(vote):
+            self.followup_vote = vote
+            self.stage.show("followup", recorded=recorded,
+                            seconds=self.kiosk.followup.timeout_s)
+        else:
+            self.show_thanks(vote.level, recorded)
+
+    def asks_followup(self, vote: Vote) -> bool:
+        """The capture path stored this vote held (the same rule as Capture)."""
+        followup = self.kiosk.followup
+        return followup.enabled and vote.level <= followup.at_or_below
+
+    def show_thanks(self, level: int, recorded: str) -> None:
+        self.stage.show("thanks", recorded=recorded, mood=mood(level, self.levels),
+                        colour=level_colour(level, self.levels),
+                        seconds=max(1.0, self.kiosk.rules.lockout_s))
+        if self.chime is not None:
+            self.chime.play()
+
+    def followup_answered(self, code: str | None) -> None:
+        vote, self.followup_vote = self.followup_vote, None
+        if vote is None:
+            self.go_home()
+            return
+        if code:
+            self.capture.add_reasons(vote.id, [Reason(code)])
+            self.show_thanks(vote.level, self.tr("Your answer is recorded"))
+        else:
+            self.capture.release(vote.id)
+            self.go_home()
+
+    def storage_failed(self, error: StorageError) -> None:
+        self.storage_ok = False
+        if self.stage.current_name != "technician":
+            self.stage.show("out_of_order", code=self.tr("Code: {kind}").format(kind=error.kind))
+
+    def storage_recovered(self) -> None:
+        self.storage_ok = True
+        if self.stage.current_name == "out_of_order":
+            self.go_home()
+
+    def go_home(self) -> None:
+        if self.storage_ok:
+            self.stage.show("rating")
+        else:
+            error = self.capture.storage_error
+            kind = error.kind if error is not None else "unavailable"
+            self.stage.show("out_of_order", code=self.tr("Code: {kind}").format(kind=kind))
+
+    # -- technician ------------------------------------------------------------------------------
+
+    def open_technician(self) -> None:
+        if self.stage.current_name in ("rating", "out_of_order"):
+            self.stage.show("technician")
+
+    def technician_unlocked(self) -> None:
+        self.capture.button_test = True
+        self.technician.show_status(self.status_rows())
+
+    def close_technician(self) -> None:
+        self.capture.button_test = False
+        for level in range(1, self.levels + 1):
+            self._light(level, False)
+        self.go_home()
+
+    def button_test(self, event: ButtonEvent) -> None:
+        if self.stage.current_name != "technician":
+            return
+        if event.edge is Edge.CLICK:
+            self._light(event.level, True)
+            old = self._test_off.pop(event.level, None)
+            if old is not None:
+                old.cancel()
+            self._test_off[event.level] = Clock.schedule_once(
+                partial(lambda level, dt: self._light(level, False), event.level), TEST_FLASH_S)
+        else:
+            self._light(event.level, event.edge is Edge.DOWN)
+
+    def _light(self, level: int, on: bool) -> None:
+        self.technician.show_press(level, on)
+        if self.panel is not None:
+            self.panel.light(level, on)
+
+    def status_rows(self) -> list[tuple[str, str]]:
+        t = self.tr
+        cfg = self.kiosk
+        rows = [(t("Terminal"), cfg.terminal.id), (t("Unit"), cfg.terminal.unit),
+                (t("Software version"), __version__), (t("IP address"), ip_address())]
+        try:
+            from kiosk.cli import status_report
+            report = status_report(cfg)
+            rows += [(t("Votes waiting to be sent"), str(report["votes_pending"])),
+                     (t("Votes sent"), str(report["votes_synced"])),
+                     (t("Last sync"), report["last_sync_at"] or t("never")),
+                     (t("Clock"), t("synchronised (NTP)") if report["clock_synced"]
+                      else t("NOT synchronised"))]
+        except StorageError as error:
+            rows.append((t("Storage"), t("failing: {kind}").format(kind=error.kind)))
+        return rows
+
+
+def ip_address() -> str:
+    """The address this terminal would use to reach the server (no packet is sent)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: routing lookup only
+            return probe.getsockname()[0]
+    except OSError:
+        return "—"

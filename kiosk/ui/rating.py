@@ -1,0 +1,41 @@
+"""The rating screen: the question, the unit, one big button per level (worst first)."""
+
+from __future__ import annotations
+
+from kivy.properties import ListProperty, NumericProperty, ObjectProperty, StringProperty
+
+from kiosk.ui.faces import level_colour, mood, tint
+from kiosk.ui.stage import KioskScreen
+from kiosk.ui.widgets import Card
+
+
+class LevelButton(Card):
+    level = NumericProperty(1)
+    label = StringProperty("")
+    mood = NumericProperty(0.0)
+    colour = ListProperty([0.5, 0.5, 0.5, 1])
+
+
+class RatingScreen(KioskScreen):
+    name = "rating"
+    question = StringProperty("")
+    place = StringProperty("")
+    counter = StringProperty("")
+    #: called with the level when a button is touched
+    on_level = ObjectProperty(None, allownone=True)
+
+    def __init__(self, *, labels: tuple[str, ...], **kwargs):
+        super().__init__(**kwargs)
+        levels = len(labels)
+        self.buttons = []
+        for level, label in enumerate(labels, start=1):
+            colour = level_colour(level, levels)
+            button = LevelButton(level=level, label=label, mood=mood(level, levels),
+                                 colour=colour, edge=colour, fill=tint(colour))
+            button.bind(on_press=self._pressed)
+            self.ids.levels.add_widget(button)
+            self.buttons.append(button)
+
+    def _pressed(self, button: LevelButton) -> None:
+        if self.on_level is not None:
+            self.on_level(button.level)

@@ -1,0 +1,46 @@
+"""Widgets shared by the screens: a label that shrinks its text to fit, a big touch card.
+
+Sizes are fractions of the window (``app.u`` is 1 % of its shorter side), so one layout fits
+the 7" 800×480 panel and a 1920×1080 screen alike.
+"""
+
+from __future__ import annotations
+
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty
+from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.label import Label
+
+
+class FitLabel(Label):
+    """A wrapping label whose font shrinks (never grows past ``max_font``) until the text
+    fits its box. Recomputed only when the text or the size changes, never while idle."""
+
+    max_font = NumericProperty(20)
+    min_font = NumericProperty(8)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.bind(size=self._fit, text=self._fit, max_font=self._fit)
+
+    def _fit(self, *_):
+        if self.width <= 1 or self.height <= 1:
+            return
+        self.text_size = (self.width, None)
+        size = self.max_font
+        while True:
+            self.font_size = size
+            self.texture_update()
+            if (self.texture_size[1] <= self.height and self.texture_size[0] <= self.width) \
+                    or size <= self.min_font:
+                break
+            size = max(self.min_font, size * 0.9)
+        self.text_size = (self.width, self.height)
+
+
+class Card(ButtonBehavior, BoxLayout):
+    """A large rounded touch target. ``fill`` is its background, ``edge`` its border."""
+
+    fill = ListProperty([1, 1, 1, 1])
+    edge = ListProperty([0.6, 0.6, 0.6, 1])
+    lit = BooleanProperty(False)  # the technician's button test shows a press here
