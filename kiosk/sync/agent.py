@@ -335,6 +335,7 @@ class SyncAgent:
         from tqdm import tqdm
 
         self.start()
+        self._last_heartbeat = time.monotonic()  # one heartbeat at the end is enough
         counts = self.store.counts()
         total = counts["pending"] + counts["held"]
         error: BaseException | None = None

@@ -1,0 +1,67 @@
+"""Fixtures for the sync agent: a real ``district serve`` on a loopback port, a real fault
+proxy in front of it, real SQLite vote stores, and (marked tests) a real PostgreSQL.
+
+How the tests find the server: each test starts its own ``district serve --port P`` in a
+subprocess (``sync_helpers.DistrictServer``), on a fresh SQLite file in ``tmp_path`` or a
+throwaway PostgreSQL database, registers its terminal with ``district terminals add`` (the
+token is the last line printed), and points the kiosk at the proxy through ``KIOSK_SERVER__*``
+environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # proxy.py and sync_helpers.py beside this file
+from proxy import FaultProxy  # noqa: E402
+from sync_helpers import TERMINAL_ID, DistrictServer, kiosk_environment  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("HL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'district.db'}"
+
+
+@pytest.fixture
+def pg_url():
+    """A throwaway database ``hl_sync_<random>``, dropped afterwards."""
+    psycopg = pytest.importorskip("psycopg")
+    name = f"hl_sync_{secrets.token_hex(4)}"
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def server(sqlite_url, tmp_path):
+    srv = DistrictServer(sqlite_url, tmp_path)
+    srv.register(TERMINAL_ID)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def proxy(server):
+    with FaultProxy(server.port, hang_s=2.5) as p:
+        yield p
+
+
+@pytest.fixture
+def kiosk_env(tmp_path, server, proxy) -> dict[str, str]:
+    """Environment for `kiosk …` subprocesses: own store, the proxy as server, small timeouts."""
+    return kiosk_environment(tmp_path, url=proxy.url, token=server.tokens[TERMINAL_ID])

@@ -1,0 +1,193 @@
+"""Helpers of the sync tests and the catch-up benchmark (imported as a module)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+
+from kiosk import clock
+from kiosk.store import VoteStore
+from kiosk.vote import Source, new_vote
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+TERMINAL_ID = "sync-test"
+UNIT_ID = "ward-test"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class DistrictServer:
+    """``district serve`` in a subprocess; can be SIGKILLed and started again on its DB."""
+
+    def __init__(self, db_url: str, workdir: Path, port: int | None = None):
+        self.db_url = db_url
+        self.workdir = Path(workdir)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.tokens: dict[str, str] = {}
+        self.proc: subprocess.Popen | None = None
+        self.env = {**os.environ, "DISTRICT_DB": db_url, "DISTRICT_LANG": "en"}
+
+    def cli(self, *args: str) -> str:
+        out = subprocess.run([str(BIN / "district"), *args], env=self.env, cwd=self.workdir,
+                             capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise RuntimeError(f"district {' '.join(args)} failed: {out.stderr}")
+        return out.stdout
+
+    def register(self, terminal_id: str, unit: str = UNIT_ID) -> str:
+        token = self.cli("terminals", "add", terminal_id, "--unit", unit).strip().splitlines()[-1]
+        self.tokens[terminal_id] = token
+        return token
+
+    def start(self, timeout: float = 30) -> DistrictServer:
+        log = (self.workdir / "district-serve.log").open("ab")
+        self.proc = subprocess.Popen(
+            [str(BIN / "district"), "serve", "--port", str(self.port)], env=self.env,
+            cwd=self.workdir, stdout=log, stderr=log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("district serve exited: "
+                                   + (self.workdir / "district-serve.log").read_text())
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("district serve did not become ready")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, whatever was in progress is cut."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def stats(self) -> dict:
+        return json.loads(self.cli("stats", "--json"))
+
+    def vote_ids(self, terminal_id: str = TERMINAL_ID) -> list[str]:
+        """Every stored vote id of the terminal, straight from the server's database (a list:
+        a vote stored twice would show twice)."""
+        engine = sa.create_engine(self.db_url)
+        try:
+            with engine.connect() as conn:
+                return list(conn.execute(sa.text(
+                    "SELECT vote_id FROM votes WHERE terminal_id = :t"), {"t": terminal_id}
+                ).scalars())
+        finally:
+            engine.dispose()
+
+    def heartbeats(self, terminal_id: str = TERMINAL_ID) -> list[dict]:
+        engine = sa.create_engine(self.db_url)
+        try:
+            with engine.connect() as conn:
+                return [dict(r._mapping) for r in conn.execute(sa.text(
+                    "SELECT * FROM heartbeats WHERE terminal_id = :t"), {"t": terminal_id})]
+        finally:
+            engine.dispose()
+
+
+def kiosk_environment(tmp_path: Path, *, url: str, token: str, terminal_id: str = TERMINAL_ID,
+                      **overrides: object) -> dict[str, str]:
+    """Environment for `kiosk` subprocesses: an empty config file (no /etc layers), the store
+    in tmp_path, English messages, short timeouts and backoff so faults cost seconds."""
+    config = tmp_path / "kiosk.toml"
+    config.write_text("# settings come from KIOSK_* variables in the tests\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+    env.update({
+        "KIOSK_CONFIG": str(config),
+        "KIOSK_LANG": "en",
+        "KIOSK_TERMINAL__ID": terminal_id,
+        "KIOSK_STORAGE__PATH": str(tmp_path / "votes.db"),
+        "KIOSK_GPIO__PIN_FACTORY": "mock",
+        "KIOSK_SERVER__URL": url,
+        "KIOSK_SERVER__TOKEN": token,
+        "KIOSK_SERVER__TIMEOUT_S": "1",
+        "KIOSK_SYNC__MAX_BACKOFF_S": "0.3",
+        "KIOSK_SYNC__INTERVAL_S": "0.2",
+        "KIOSK_SYNC__BATCH_SIZE": "50",
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update({f"KIOSK_{k.upper()}": str(v) for k, v in overrides.items()})
+    return env
+
+
+def kiosk(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "kiosk"), *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def kiosk_popen(env: dict[str, str], *args: str, log: Path) -> subprocess.Popen:
+    out = log.open("ab")
+    return subprocess.Popen([str(BIN / "kiosk"), *args], env=env, stdout=out, stderr=out)
+
+
+def store_of(env: dict[str, str]) -> VoteStore:
+    return VoteStore(env["KIOSK_STORAGE__PATH"], env["KIOSK_TERMINAL__ID"])
+
+
+def make_votes(store: VoteStore, count: int, *, chunk: int = 5000) -> None:
+    """``count`` votes through the store's own insert path, many per transaction (fast);
+    each vote is a real Vote with its own id, clock readings and seq."""
+    instant = clock.now()
+    made = 0
+    while made < count:
+        size = min(chunk, count - made)
+        votes = [new_vote(1 + (made + i) % 3, 3, Source.GPIO, instant) for i in range(size)]
+        rows = [(v.id, store.terminal_id, v.level, v.scale, str(v.source),
+                 v.recorded_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), int(v.clock_synced),
+                 v.boot_id, v.monotonic_ns + i) for i, v in enumerate(votes)]
+        with store.write() as conn:
+            conn.executemany(
+                "INSERT INTO votes (id, terminal_id, level, scale, source, recorded_at,"
+                " clock_synced, boot_id, monotonic_ns) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+        made += size
+
+
+def wait_for(predicate, *, timeout: float = 30, interval: float = 0.05, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def assert_server_holds_exactly(server: DistrictServer, env: dict[str, str]) -> None:
+    """The acceptance check: the server has every vote of the kiosk, none twice, no other."""
+    with store_of(env) as store:
+        kiosk_ids = store.all_ids()
+        counts = store.counts()
+    server_ids = server.vote_ids(env["KIOSK_TERMINAL__ID"])
+    missing = kiosk_ids - set(server_ids)
+    assert not missing, f"{len(missing)} votes missing on the server"
+    assert len(server_ids) == len(set(server_ids)), "a vote is stored twice on the server"
+    assert set(server_ids) == kiosk_ids, "the server holds votes the kiosk never made"
+    assert counts["synced"] == len(kiosk_ids), counts
+    stats = server.stats()
+    assert stats["by_terminal"][env["KIOSK_TERMINAL__ID"]] == len(kiosk_ids)
