@@ -105,3 +105,15 @@ def test_backoff_honours_retry_after_and_waits_the_cap_after_a_refusal():
     assert wait(_state(1, PermanentError("token"))) == 5
     once = backoff_policy(5, hint_cap_s=10)
     assert once(_state(1, TransientError("busy", retry_after=3000))) == 10
+
+
+def test_every_technician_message_has_a_vietnamese_translation():
+    from kiosk.sync import agent, client
+
+    vi = translation("kiosk_sync", "vi").gettext
+    messages = [value for module in (agent, client) for name, value in vars(module).items()
+                if name.startswith("MSG_")]
+    assert len(messages) >= 12
+    for message in messages:
+        assert vi(message) != message, message
+    assert "mã truy cập" in PermanentError(client.MSG_TOKEN, status=401).explain(vi)
