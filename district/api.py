@@ -49,9 +49,9 @@ ERRORS = {
     400: {"model": ErrorResponse, "description": "the body is not JSON"},
     401: {"model": ErrorResponse, "description": "missing, wrong or revoked token"},
     403: {"model": ErrorResponse, "description": "the token belongs to another terminal"},
-    413: {"model": ErrorResponse,
-          "description": f"body over {MAX_BODY_BYTES} bytes or over {MAX_BATCH_VOTES} votes"},
-    422: {"model": ErrorResponse, "description": "the body does not have the documented shape"},
+    413: {"model": ErrorResponse, "description": f"body over {MAX_BODY_BYTES} bytes"},
+    422: {"model": ErrorResponse, "description": "the body does not have the documented shape "
+          f"(error invalid_body), or over {MAX_BATCH_VOTES} votes (error batch_too_large)"},
 }
 
 
@@ -154,7 +154,7 @@ def create_app(db_url: str | None = None, engine: Engine | None = None) -> FastA
         data = await read_json(request)
         if isinstance(data, dict) and isinstance(data.get("votes"), list) \
                 and len(data["votes"]) > MAX_BATCH_VOTES:
-            raise ApiError(413, "batch_too_large",
+            raise ApiError(422, "batch_too_large",
                            f"{len(data['votes'])} votes: send at most {MAX_BATCH_VOTES} a batch",
                            [{"loc": ["votes"], "msg": "too many votes"}])
         envelope = parse_model(VoteBatchEnvelope, data)

@@ -67,6 +67,7 @@ class Server:
                  args: list[str] | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        args = [str(self.port) if a == "PORT" else a for a in args or []]
         cmd = args or [sys.executable, "-m", "district.cli", "--db", db_url, "serve",
                        "--port", str(self.port), "--workers", str(workers)]
         self.proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **(env or {})},

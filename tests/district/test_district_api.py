@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import httpx
 import sqlalchemy as sa
@@ -98,7 +99,7 @@ def test_malformed_bodies_are_clear_4xx_and_store_nothing(api):
     _assert_error(_post_raw(api, b"[1, 2, 3]"), 422, "invalid_body")
 
     too_many = {**envelope, "votes": [make_vote(seq=i + 1) for i in range(1001)]}
-    _assert_error(_post_raw(api, json.dumps(too_many).encode()), 413, "batch_too_large")
+    _assert_error(_post_raw(api, json.dumps(too_many).encode()), 422, "batch_too_large")
     huge = json.dumps({**envelope, "padding": "x" * (3 * 1024 * 1024)}).encode()
     _assert_error(_post_raw(api, huge), 413, "body_too_large")
 
@@ -179,3 +180,19 @@ def test_healthz_and_openapi(api):
     assert votes_op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "/VoteBatch")
     assert "Vote" in doc["components"]["schemas"]
+
+
+def test_healthz_is_503_when_the_database_does_not_answer(tmp_path):
+    from conftest import Server
+
+    unreachable = f"sqlite:///{tmp_path}/missing/dir/district.db"
+    server = Server(unreachable, env={"DISTRICT_DB": unreachable}, args=[
+        sys.executable, "-m", "uvicorn", "--factory", "district.api:app_from_env",
+        "--port", "PORT"])
+    try:
+        server.wait_ready("/openapi.json")
+        response = httpx.get(f"{server.url}/healthz")
+        assert response.status_code == 503
+        assert response.json() == {"status": "unavailable", "database": "unreachable"}
+    finally:
+        server.stop()
