@@ -64,8 +64,8 @@ def add_user(engine: Engine, username: str, password: str, role: str,
         stmt = dialect_insert(conn, users).values(
             username=username, password_hash=_hasher.hash(password), role=role,
             unit_id=unit_id, created_at=utcnow()).on_conflict_do_nothing(
-            index_elements=["username"])
-        if conn.execute(stmt).rowcount != 1:
+            index_elements=["username"]).returning(users.c.pk)
+        if conn.execute(stmt).first() is None:  # (rowcount is -1 with RETURNING on PG)
             raise DistrictError(N_("user {name} already exists"), name=username)
 
 

@@ -1,0 +1,224 @@
+"""Alert rules, their open/closed states, and notification by e-mail (SMTP) and webhook.
+
+Rules (thresholds from the environment, defaults in brackets):
+
+- ``negative_share``: in the last ``DISTRICT_ALERT_WINDOW_HOURS`` [2] hours a unit had at
+  least ``DISTRICT_ALERT_MIN_VOTES`` [4] counted votes and at least
+  ``DISTRICT_ALERT_NEGATIVE_PERCENT`` [50] % of them negative;
+- ``terminal_silent``: no heartbeat for ``DISTRICT_SILENT_HOURS`` [24] hours;
+- ``stuck_button``: the terminal's last heartbeat reports a stuck button.
+
+Each (rule, subject) has one row in ``dash_alert_states``. Opening is a conditional write
+(insert, or update where it was closed), so with several app processes evaluating at once
+exactly one of them opens the alert and sends its notification. Notifications go to
+``DISTRICT_SMTP_HOST``/``DISTRICT_SMTP_PORT`` [25] from ``DISTRICT_ALERT_MAIL_FROM`` to the
+comma-separated ``DISTRICT_ALERT_MAIL_TO``, and/or as a JSON POST to
+``DISTRICT_ALERT_WEBHOOK``, when set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import smtplib
+import urllib.request
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from district.dashboard.aggregates import NEGATIVE_TO
+from district.dashboard.health import fleet_health, silent_hours
+from district.dashboard.tables import alert_states
+from district.db import dialect_insert, terminals, units, votes, write_transaction
+
+log = logging.getLogger(__name__)
+RULES = ("negative_share", "terminal_silent", "stuck_button")
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    window_hours: float = 2.0
+    min_votes: int = 4
+    negative_percent: float = 50.0
+    silent_hours: float = 24.0
+    smtp_host: str = ""
+    smtp_port: int = 25
+    mail_from: str = "hailong@localhost"
+    mail_to: tuple[str, ...] = ()
+    webhook: str = ""
+
+    @classmethod
+    def from_env(cls) -> AlertSettings:
+        env = os.environ.get
+        return cls(
+            window_hours=_env_float("DISTRICT_ALERT_WINDOW_HOURS", 2.0),
+            min_votes=int(_env_float("DISTRICT_ALERT_MIN_VOTES", 4)),
+            negative_percent=_env_float("DISTRICT_ALERT_NEGATIVE_PERCENT", 50.0),
+            silent_hours=silent_hours(),
+            smtp_host=env("DISTRICT_SMTP_HOST", ""),
+            smtp_port=int(_env_float("DISTRICT_SMTP_PORT", 25)),
+            mail_from=env("DISTRICT_ALERT_MAIL_FROM", "hailong@localhost"),
+            mail_to=tuple(a.strip() for a in env("DISTRICT_ALERT_MAIL_TO", "").split(",")
+                          if a.strip()),
+            webhook=env("DISTRICT_ALERT_WEBHOOK", ""))
+
+
+@dataclass
+class Alert:
+    rule: str
+    subject: str  # unit id (negative_share) or terminal id
+    unit_id: str
+    detail: dict = field(default_factory=dict)
+    opened_at: dt.datetime | None = None
+
+    def text(self, names: dict[str, str] | None = None) -> str:
+        """One English line (e-mail and webhook; the pages translate their own)."""
+        names = names or {}
+        d = self.detail
+        if self.rule == "negative_share":
+            return (f"{names.get(self.unit_id, self.unit_id)}: {d['negative']} of {d['votes']} "
+                    f"votes negative ({d['percent']:.0f} %) in the last {d['hours']:g} h")
+        if self.rule == "terminal_silent":
+            return f"terminal {self.subject}: silent for more than {d['hours']:g} h"
+        return f"terminal {self.subject}: button(s) {d['buttons']} stuck"
+
+    def as_json(self) -> dict:
+        return {"rule": self.rule, "subject": self.subject, "unit_id": self.unit_id,
+                "detail": self.detail,
+                "opened_at": self.opened_at.isoformat() if self.opened_at else None}
+
+
+def current_conditions(conn: Connection, now: dt.datetime, cfg: AlertSettings) -> list[Alert]:
+    found: list[Alert] = []
+    since = now - dt.timedelta(hours=cfg.window_hours)
+    rows = conn.execute(
+        sa.select(votes.c.unit_id, votes.c.scale, votes.c.level, votes.c.flags,
+                  sa.func.count().label("n"))
+        .where(votes.c.corrected_at > since, votes.c.corrected_at <= now)
+        .group_by(votes.c.unit_id, votes.c.scale, votes.c.level, votes.c.flags)).all()
+    per_unit: dict[str, list[int]] = {}
+    for r in rows:
+        flags = set((r.flags or "").split(";"))
+        if flags & {"test", "suspected_misuse"}:
+            continue
+        tally = per_unit.setdefault(r.unit_id, [0, 0])
+        tally[0] += r.n
+        if r.level <= NEGATIVE_TO.get(r.scale, 1):
+            tally[1] += r.n
+    for unit_id, (total, negative) in sorted(per_unit.items()):
+        percent = 100 * negative / total
+        if total >= cfg.min_votes and percent >= cfg.negative_percent:
+            found.append(Alert("negative_share", unit_id, unit_id, {
+                "votes": total, "negative": negative, "percent": round(percent, 1),
+                "hours": cfg.window_hours}))
+    for t in fleet_health(conn, None, now, cfg.silent_hours):
+        if "silent" in t.faults:
+            found.append(Alert("terminal_silent", t.id, t.unit_id, {
+                "hours": cfg.silent_hours,
+                "last_heartbeat": t.last_heartbeat.isoformat() if t.last_heartbeat else None}))
+        if t.stuck_buttons:
+            found.append(Alert("stuck_button", t.id, t.unit_id,
+                               {"buttons": ",".join(map(str, t.stuck_buttons))}))
+    return found
+
+
+def refresh(engine: Engine, now: dt.datetime, cfg: AlertSettings | None = None) -> list[Alert]:
+    """Open new alerts, close ended ones, notify the newly opened; returns those."""
+    cfg = cfg or AlertSettings.from_env()
+    with engine.connect() as conn:
+        conditions = current_conditions(conn, now, cfg)
+    opened: list[Alert] = []
+    with write_transaction(engine) as conn:
+        for alert in conditions:
+            detail = json.dumps({**alert.detail, "unit_id": alert.unit_id})
+            key = (alert_states.c.rule == alert.rule) & (alert_states.c.subject == alert.subject)
+            inserted = conn.execute(dialect_insert(conn, alert_states).values(
+                rule=alert.rule, subject=alert.subject, is_open=True, opened_at=now,
+                detail=detail).on_conflict_do_nothing(index_elements=["rule", "subject"])
+            ).rowcount == 1
+            reopened = not inserted and conn.execute(
+                alert_states.update().where(key, alert_states.c.is_open.is_(False)).values(
+                    is_open=True, opened_at=now, closed_at=None, detail=detail,
+                    notified_at=None, notify_error=None)).rowcount == 1
+            if inserted or reopened:
+                alert.opened_at = now
+                opened.append(alert)
+            else:
+                conn.execute(alert_states.update().where(key).values(detail=detail))
+        live = {(a.rule, a.subject) for a in conditions}
+        for row in conn.execute(sa.select(alert_states.c.rule, alert_states.c.subject)
+                                .where(alert_states.c.is_open.is_(True))).all():
+            if (row.rule, row.subject) not in live:
+                conn.execute(alert_states.update().where(
+                    alert_states.c.rule == row.rule, alert_states.c.subject == row.subject
+                ).values(is_open=False, closed_at=now))
+    if opened and (cfg.webhook or (cfg.smtp_host and cfg.mail_to)):
+        with engine.connect() as conn:
+            names = dict(conn.execute(sa.select(units.c.id, units.c.name)).all())
+        for alert in opened:
+            error = notify(alert, cfg, names)
+            with write_transaction(engine) as conn:
+                conn.execute(alert_states.update().where(
+                    alert_states.c.rule == alert.rule,
+                    alert_states.c.subject == alert.subject).values(
+                    notified_at=None if error else now, notify_error=error))
+    return opened
+
+
+def notify(alert: Alert, cfg: AlertSettings, names: dict[str, str]) -> str | None:
+    """Send one alert; returns an error text (kept on the alert) or None."""
+    errors = []
+    line = alert.text(names)
+    if cfg.smtp_host and cfg.mail_to:
+        msg = EmailMessage()
+        msg["Subject"] = f"[Hài Lòng] {line}"
+        msg["From"] = cfg.mail_from
+        msg["To"] = ", ".join(cfg.mail_to)
+        msg.set_content(f"{line}\n\n{json.dumps(alert.as_json(), ensure_ascii=False, indent=2)}"
+                        "\n")
+        try:
+            with smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=10) as smtp:
+                smtp.send_message(msg)
+        except (OSError, smtplib.SMTPException) as exc:
+            errors.append(f"smtp: {exc}")
+    if cfg.webhook:
+        body = json.dumps({"text": line, **alert.as_json()}, ensure_ascii=False).encode()
+        req = urllib.request.Request(cfg.webhook, data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 (configured URL)
+                resp.read()
+        except OSError as exc:
+            errors.append(f"webhook: {exc}")
+    for e in errors:
+        log.warning("alert %s/%s not delivered: %s", alert.rule, alert.subject, e)
+    return "; ".join(errors) or None
+
+
+def open_alerts(conn: Connection, unit_ids: list[str] | None) -> list[Alert]:
+    rows = conn.execute(sa.select(alert_states).where(alert_states.c.is_open.is_(True))
+                        .order_by(alert_states.c.opened_at.desc())).all()
+    allowed = None if unit_ids is None else set(unit_ids)
+    out = []
+    term_units = None
+    for r in rows:
+        detail = json.loads(r.detail or "{}")
+        unit_id = detail.pop("unit_id", None)
+        if unit_id is None:  # older row: find the unit
+            if term_units is None:
+                term_units = dict(conn.execute(sa.select(terminals.c.id, terminals.c.unit_id)))
+            unit_id = term_units.get(r.subject, r.subject)
+        if allowed is None or unit_id in allowed:
+            out.append(Alert(r.rule, r.subject, unit_id, detail, r.opened_at))
+    return out

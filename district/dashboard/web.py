@@ -1,0 +1,577 @@
+"""The dashboard's routes: pages (Jinja2, autoescaped), exports and the JSON API.
+
+``register(app)`` mounts everything on the server's FastAPI app. Every route resolves the
+signed-in official first and every unit parameter through ``Scope.resolve``: a unit official
+gets 404 for any unit outside their subtree, whatever the URL or query says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import jinja2
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+
+from district import auth as terminal_auth
+from district.dashboard import aggregates as agg
+from district.dashboard import alerts as alert_rules
+from district.dashboard import exports
+from district.dashboard.accounts import COOKIE, Official, SessionStore, authenticate, csrf_ok
+from district.dashboard.health import fleet_health, silent_hours
+from district.dashboard.periods import KINDS, Period, month_period, parse_period, today_local
+from district.dashboard.rollup import LOCAL_TZ
+from district.dashboard.tables import REASON_CODES
+from district.db import utcnow
+from district.errors import N_, DistrictError
+from kiosk.i18n import LANGUAGES, translation
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).resolve().parent.parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+LANG_COOKIE = "hl_lang"
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class NotVisible(Exception):
+    """The unit does not exist or is outside the official's units (both answer 404)."""
+
+
+class SignedOut(Exception):
+    pass
+
+
+class BadFilter(Exception):
+    """A query parameter the dashboard cannot use (400, with the reason)."""
+
+    def __init__(self, error: DistrictError):
+        super().__init__(str(error))
+        self.error = error
+
+
+def checked(fn, *args):
+    try:
+        return fn(*args)
+    except DistrictError as exc:
+        raise BadFilter(exc) from exc
+
+
+def _fmt_number(value, digits: int = 0, lang: str = "vi") -> str:
+    if value is None:
+        return "–"
+    text = f"{value:,.{digits}f}"
+    if lang == "vi":
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return text
+
+
+def _signed(value, digits: int = 1, lang: str = "vi") -> str:
+    if value is None:
+        return "–"
+    text = _fmt_number(abs(value), digits, lang)
+    return ("+" if value > 0 else "−" if value < 0 else "±") + text
+
+
+def _environments() -> dict[str, jinja2.Environment]:
+    envs = {}
+    for lang in LANGUAGES:
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+            extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
+            undefined=jinja2.StrictUndefined)
+        env.install_gettext_translations(translation("district_web", lang), newstyle=False)
+        env.filters["num"] = lambda v, d=0, _l=lang: _fmt_number(v, d, _l)
+        env.filters["signed"] = lambda v, d=1, _l=lang: _signed(v, d, _l)
+        env.globals["lang"] = lang
+        env.globals["tz"] = LOCAL_TZ
+        envs[lang] = env
+    return envs
+
+
+@dataclass
+class Scope:
+    """What an official may see: ``top`` and every unit below it."""
+
+    official: Official
+    tree: agg.UnitTree
+
+    @property
+    def top(self) -> str | None:
+        return self.official.unit_id if self.official.role == "unit" else None
+
+    def tops(self) -> list[str]:
+        return [self.top] if self.top else self.tree.roots()
+
+    def resolve(self, unit_id: str | None) -> str:
+        if not unit_id:
+            tops = self.tops()
+            if not tops:
+                raise NotVisible()
+            return tops[0]
+        if unit_id not in self.tree.names:
+            raise NotVisible()
+        if self.top and not self.tree.is_within(unit_id, self.top):
+            raise NotVisible()
+        return unit_id
+
+    def unit_choices(self) -> list[tuple[str, str, int]]:
+        out = []
+        for top in self.tops():
+            out.extend((u, self.tree.names[u], d) for u, d in self.tree.depth_first(top))
+        return out
+
+    def visible_units(self) -> list[str] | None:
+        return None if not self.top else self.tree.subtree(self.top)
+
+
+class Dashboard:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._store: SessionStore | None = None
+        self.envs = _environments()
+
+    @property
+    def store(self) -> SessionStore:
+        if self._store is None:  # the secret is created on first use (database migrated)
+            self._store = SessionStore(self.engine)
+        return self._store
+
+    # -- request helpers ---------------------------------------------------------------
+    def lang(self, request: Request) -> str:
+        lang = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "vi"
+        return lang if lang in LANGUAGES else "vi"
+
+    def gettext(self, lang: str):
+        return translation("district_web", lang).gettext
+
+    async def official(self, request: Request) -> Official:
+        cookie = request.cookies.get(COOKIE)
+        who = await run_in_threadpool(self.store.official, cookie) if cookie else None
+        if who is None:
+            header = request.headers.get("authorization", "")
+            if header.lower().startswith("bearer ") and await run_in_threadpool(
+                    self._admin, header[7:].strip()):
+                who = Official(0, "api-token", "district", None)
+        if who is None:
+            raise SignedOut()
+        return who
+
+    def _admin(self, token: str) -> bool:
+        with self.engine.connect() as conn:
+            return terminal_auth.is_admin_token(conn, token)
+
+    def scope(self, official: Official) -> Scope:
+        with self.engine.connect() as conn:
+            return Scope(official, agg.UnitTree.load(conn))
+
+    def page(self, request: Request, template: str, status: int = 200, **ctx) -> HTMLResponse:
+        lang = ctx.pop("lang", None) or self.lang(request)
+        html = self.envs[lang].get_template(template).render(
+            request_path=request.url.path, query=dict(request.query_params),
+            other_lang="en" if lang == "vi" else "vi", **ctx)
+        resp = HTMLResponse(html, status_code=status)
+        secure_headers(resp)
+        if request.query_params.get("lang") in LANGUAGES:
+            resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax",
+                            httponly=True)
+        return resp
+
+
+def secure_headers(resp: Response) -> Response:
+    resp.headers["Content-Security-Policy"] = CSP
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Referrer-Policy"] = "same-origin"
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def filters_of(request: Request, scope: Scope) -> tuple[str, Period]:
+    q = request.query_params
+    unit = scope.resolve(q.get("unit"))
+    period = checked(parse_period, q.get("period"), q.get("date") or None, q.get("from"),
+                     q.get("to"), today_local())
+    return unit, period
+
+
+def step_of(request: Request, period: Period) -> str:
+    step = request.query_params.get("step") or agg.default_step(period)
+    if step not in ("day", "week", "month"):
+        raise BadFilter(DistrictError(N_("unknown step {step!r}: use day, week or month"),
+                                      step=step[:20]))
+    return step
+
+
+def period_query(unit: str, period: Period, **extra) -> str:
+    params = {"unit": unit, "period": period.kind}
+    if period.kind == "custom":
+        params.update({"from": period.start.isoformat(), "to": period.end.isoformat()})
+    else:
+        params["date"] = period.start.isoformat()
+    params.update({k: v for k, v in extra.items() if v is not None})
+    return urlencode(params)
+
+
+# --- computations (threads) ----------------------------------------------------------------
+
+def overview_data(engine: Engine, scope: Scope, unit: str, period: Period) -> dict:
+    with engine.connect() as conn:
+        ov = agg.overview(conn, scope.tree, unit, period)
+        alerts = alert_rules.open_alerts(conn, scope.tree.subtree(unit))
+    return {"overview": ov, "alerts": alerts}
+
+
+def unit_data(engine: Engine, scope: Scope, unit: str, period: Period, step: str) -> dict:
+    ids = scope.tree.subtree(unit)
+    with engine.connect() as conn:
+        by_day = agg.counts_by_day(conn, period, ids)
+        heat = agg.heatmap(conn, period, ids)
+        by_terminal = agg.counts_by_terminal(conn, period, ids)
+        terminals = fleet_health(conn, ids, utcnow())
+        prev = agg.counts_by_unit(conn, period.previous(), ids)
+    total = agg.Counts()
+    for c in by_day.values():
+        total.merge(c)
+    previous = agg.Counts()
+    for c in prev.values():
+        previous.merge(c)
+    return {"total": total, "previous": previous, "trend": agg.trend(by_day, period, step),
+            "heat": heat, "terminals": terminals, "by_terminal": by_terminal}
+
+
+def unit_json(scope: Scope, unit: str, period: Period, step: str, d: dict) -> dict:
+    row = agg.Row(unit, scope.tree.names[unit], False, d["total"], d["previous"])
+    return {
+        "unit_id": unit, "name": scope.tree.names[unit], "period": period.as_json(),
+        "previous_period": period.previous().as_json(), **row.as_json(),
+        "trend": {"step": step, "points": [{"bucket": k, **c.as_json()} for k, c in d["trend"]]},
+        "heatmap": {"weekdays": list(WEEKDAYS), "hours": list(range(24)),
+                    "votes": [[c.votes for c in day] for day in d["heat"]],
+                    "negative": [[c.negative for c in day] for day in d["heat"]]},
+        "terminals": [{**t.as_json(), "votes": d["by_terminal"].get(t.id, agg.Counts()).votes}
+                      for t in d["terminals"]],
+    }
+
+
+def fleet_data(engine: Engine, scope: Scope, unit: str) -> list:
+    with engine.connect() as conn:
+        return fleet_health(conn, scope.tree.subtree(unit), utcnow())
+
+
+# --- routes --------------------------------------------------------------------------------
+
+def build_router(dash: Dashboard) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    api = APIRouter(prefix="/api/v1/dashboard", tags=["dashboard"])
+    engine = dash.engine
+
+    @router.get("/")
+    async def root():
+        return RedirectResponse("/dashboard", status_code=303)
+
+    @router.get("/login")
+    async def login_form(request: Request):
+        return dash.page(request, "login.html", error=None, username="",
+                         next=_safe_next(request.query_params.get("next")))
+
+    @router.post("/login")
+    async def login(request: Request):
+        form = await request.form()
+        username = str(form.get("username", ""))[:64]
+        password = str(form.get("password", ""))[:256]
+        nxt = _safe_next(str(form.get("next", "")))
+        who = await run_in_threadpool(authenticate, engine, username, password)
+        if who is None:
+            _ = dash.gettext(dash.lang(request))
+            return dash.page(request, "login.html", status=401, username=username, next=nxt,
+                             error=_("Wrong user name or password."))
+        cookie = await run_in_threadpool(dash.store.open, who)
+        resp = RedirectResponse(nxt or "/dashboard", status_code=303)
+        resp.set_cookie(COOKIE, cookie, httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https", max_age=12 * 3600)
+        return resp
+
+    @router.post("/logout")
+    async def logout(request: Request):
+        who = await dash.official(request)
+        form = await request.form()
+        if not csrf_ok(who, str(form.get("csrf_token", ""))):
+            return _forbidden(dash, request)
+        await run_in_threadpool(dash.store.close, request.cookies.get(COOKIE))
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(COOKIE)
+        return resp
+
+    @router.get("/dashboard")
+    async def overview_page(request: Request):
+        who = await dash.official(request)
+        scope = await run_in_threadpool(dash.scope, who)
+        unit, period = filters_of(request, scope)
+        data = await run_in_threadpool(overview_data, engine, scope, unit, period)
+        ov: agg.Overview = data["overview"]
+        chart = {"labels": [r.name for r in ov.rows if r.counts.votes],
+                 "index": [round(r.counts.index, 1) for r in ov.rows if r.counts.votes],
+                 "satisfaction": [round(r.counts.satisfaction, 1) for r in ov.rows
+                                  if r.counts.votes]}
+        return dash.page(request, "overview.html", **_common(who, scope, unit, period),
+                         ov=ov, alerts=data["alerts"], chart=chart, page="overview")
+
+    @router.get("/dashboard/units/{unit_id}")
+    async def unit_page(request: Request, unit_id: str):
+        who = await dash.official(request)
+        scope = await run_in_threadpool(dash.scope, who)
+        unit = scope.resolve(unit_id)
+        _unit, period = filters_of(request, scope)
+        step = step_of(request, period)
+        d = await run_in_threadpool(unit_data, engine, scope, unit, period, step)
+        _ = dash.gettext(dash.lang(request))
+        heat_max = max((c.votes for day in d["heat"] for c in day), default=0)
+        chart = {
+            "trend": {"labels": [k for k, _c in d["trend"]],
+                      "votes": [c.votes for _k, c in d["trend"]],
+                      "index": [None if c.index is None else round(c.index, 1)
+                                for _k, c in d["trend"]],
+                      "satisfaction": [None if c.satisfaction is None
+                                       else round(c.satisfaction, 1) for _k, c in d["trend"]]},
+            "levels": {str(s): v for s, v in d["total"].distribution().items()},
+            "level_names": {str(s): [_(n) for n in names]
+                            for s, names in agg.LEVEL_NAMES.items()},
+        }
+        return dash.page(request, "unit.html", **_common(who, scope, unit, period), d=d,
+                         step=step, chart=chart, heat_max=heat_max, weekdays=WEEKDAYS,
+                         level_names=agg.LEVEL_NAMES, reasons=REASON_CODES, page="unit",
+                         path=scope.tree.ancestors(unit))
+
+    @router.get("/dashboard/fleet")
+    async def fleet_page(request: Request):
+        who = await dash.official(request)
+        scope = await run_in_threadpool(dash.scope, who)
+        unit = scope.resolve(request.query_params.get("unit"))
+        period = parse_period("month", None, today=today_local())
+        rows = await run_in_threadpool(fleet_data, engine, scope, unit)
+        return dash.page(request, "fleet.html", **_common(who, scope, unit, period), rows=rows,
+                         silent_hours=silent_hours(), page="fleet")
+
+    @router.get("/dashboard/alerts")
+    async def alerts_page(request: Request):
+        who = await dash.official(request)
+        scope = await run_in_threadpool(dash.scope, who)
+        unit = scope.resolve(request.query_params.get("unit"))
+        period = parse_period("month", None, today=today_local())
+
+        def load():
+            with engine.connect() as conn:
+                return alert_rules.open_alerts(conn, scope.tree.subtree(unit))
+        rows = await run_in_threadpool(load)
+        return dash.page(request, "alerts.html", **_common(who, scope, unit, period),
+                         alerts=rows, settings=alert_rules.AlertSettings.from_env(),
+                         page="alerts")
+
+    # -- exports ---------------------------------------------------------------------------
+    @router.get("/dashboard/export/{name}")
+    async def export(request: Request, name: str):
+        who = await dash.official(request)
+        scope = await run_in_threadpool(dash.scope, who)
+        _ = dash.gettext(dash.lang(request))
+        if name == "monthly.xlsx":
+            unit = scope.resolve(request.query_params.get("unit"))
+            period = checked(month_period, request.query_params.get("month"), today_local())
+        else:
+            unit, period = filters_of(request, scope)
+        stem = f"hailong-{unit}-{period.start:%Y%m%d}-{period.end:%Y%m%d}"
+        if name in ("votes.csv", "votes.xlsx"):
+            ids = scope.tree.subtree(unit)
+            rows = exports.vote_rows(engine, scope.tree, ids, period)
+            if name == "votes.csv":
+                body = exports.csv_stream(exports.vote_header(_), exports.csv_vote_rows(rows))
+                return _download(StreamingResponse(body, media_type="text/csv; charset=utf-8"),
+                                 f"{stem}-votes.csv")
+            fh = await run_in_threadpool(exports.xlsx_file, [(
+                _("Votes"), exports.vote_header(_), rows)])
+            return _download(StreamingResponse(fh, media_type=XLSX), f"{stem}-votes.xlsx")
+        if name in ("summary.csv", "summary.xlsx"):
+            ov = (await run_in_threadpool(overview_data, engine, scope, unit, period))["overview"]
+            rows = exports.summary_rows(ov, _)
+            if name == "summary.csv":
+                body = exports.csv_stream(exports.summary_header(_), rows)
+                return _download(StreamingResponse(body, media_type="text/csv; charset=utf-8"),
+                                 f"{stem}-summary.csv")
+            fh = await run_in_threadpool(exports.xlsx_file, [(
+                _("Summary"), exports.summary_header(_), rows)])
+            return _download(StreamingResponse(fh, media_type=XLSX), f"{stem}-summary.xlsx")
+        if name == "monthly.xlsx":
+            def build():
+                with engine.connect() as conn:
+                    ov = agg.overview(conn, scope.tree, unit, period)
+                return exports.monthly_workbook(engine, scope.tree, ov, _)
+            fh = await run_in_threadpool(build)
+            return _download(StreamingResponse(fh, media_type=XLSX),
+                             f"hailong-{unit}-{period.start:%Y-%m}-report.xlsx")
+        raise NotVisible()
+
+    # -- JSON API ----------------------------------------------------------------------------
+    @api.get("/overview", summary="Overview of a unit's sub-units for a period")
+    async def api_overview(request: Request):
+        who = await dash.official(request)
+        scope = await run_in_threadpool(dash.scope, who)
+        unit, period = filters_of(request, scope)
+        data = await run_in_threadpool(overview_data, engine, scope, unit, period)
+        return _json({**data["overview"].as_json(),
+                      "alerts": [a.as_json() for a in data["alerts"]]})
+
+    @api.get("/units/{unit_id}", summary="A unit: trend, levels, heat map, reasons, terminals")
+    async def api_unit(request: Request, unit_id: str):
+        who = await dash.official(request)
+        scope = await run_in_threadpool(dash.scope, who)
+        unit = scope.resolve(unit_id)
+        _, period = filters_of(request, scope)
+        step = step_of(request, period)
+        d = await run_in_threadpool(unit_data, engine, scope, unit, period, step)
+        return _json(unit_json(scope, unit, period, step, d))
+
+    @api.get("/fleet", summary="Health of every terminal of a unit's subtree")
+    async def api_fleet(request: Request):
+        who = await dash.official(request)
+        scope = await run_in_threadpool(dash.scope, who)
+        unit = scope.resolve(request.query_params.get("unit"))
+        rows = await run_in_threadpool(fleet_data, engine, scope, unit)
+        return _json({"unit_id": unit, "silent_hours": silent_hours(),
+                      "terminals": [t.as_json() for t in rows]})
+
+    @api.get("/alerts", summary="Open alerts of a unit's subtree")
+    async def api_alerts(request: Request):
+        who = await dash.official(request)
+        scope = await run_in_threadpool(dash.scope, who)
+        unit = scope.resolve(request.query_params.get("unit"))
+
+        def load():
+            with engine.connect() as conn:
+                return alert_rules.open_alerts(conn, scope.tree.subtree(unit))
+        return _json({"unit_id": unit, "alerts": [a.as_json() for a in await run_in_threadpool(
+            load)]})
+
+    router.include_router(api)
+    return router
+
+
+def _common(who: Official, scope: Scope, unit: str, period: Period) -> dict:
+    return {"who": who, "unit": unit, "unit_name": scope.tree.names[unit],
+            "units": scope.unit_choices(), "period": period, "kinds": KINDS,
+            "qs": period_query(unit, period), "period_query": period_query,
+            "names": scope.tree.names, "children": scope.tree.children}
+
+
+def _json(data: dict) -> JSONResponse:
+    return secure_headers(JSONResponse(data))
+
+
+def _download(resp: Response, filename: str) -> Response:
+    resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return secure_headers(resp)
+
+
+def _safe_next(value: str | None) -> str:
+    """Only same-site paths (no //host, no scheme) may follow a sign-in."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return ""
+
+
+def _forbidden(dash: Dashboard, request: Request) -> Response:
+    _ = dash.gettext(dash.lang(request))
+    return dash.page(request, "error.html", status=403, who=None,
+                     message=_("The form expired or did not come from this site. "
+                               "Go back, reload the page and try again."))
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def register(app: FastAPI, engine: Engine | None = None) -> Dashboard:
+    """Mount the dashboard on the server's app (pages, exports, /api/v1/dashboard/…,
+    /static) and start the alert loop with the app."""
+    dash = Dashboard(engine or app.state.engine)
+    app.state.dashboard = dash
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(build_router(dash))
+
+    @app.exception_handler(SignedOut)
+    async def on_signed_out(request: Request, _exc: SignedOut):
+        if _wants_json(request):
+            return JSONResponse({"error": "unauthorized", "message": "sign in first",
+                                 "details": []}, status_code=401)
+        nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse("/login?" + urlencode({"next": nxt}), status_code=303)
+
+    @app.exception_handler(NotVisible)
+    async def on_not_visible(request: Request, _exc: NotVisible):
+        if _wants_json(request):
+            return JSONResponse({"error": "not_found", "message": "no such unit or page",
+                                 "details": []}, status_code=404)
+        _ = dash.gettext(dash.lang(request))
+        return dash.page(request, "error.html", status=404, who=None,
+                         message=_("This page does not exist or is not part of your units."))
+
+    @app.exception_handler(BadFilter)
+    async def on_bad_filter(request: Request, exc: BadFilter):
+        lang = dash.lang(request)
+        message = exc.error.translated(dash.gettext(lang))
+        if _wants_json(request):
+            return JSONResponse({"error": "invalid_request", "message": message,
+                                 "details": []}, status_code=400)
+        return dash.page(request, "error.html", status=400, who=None, message=message)
+
+    _start_alert_loop(app, dash)
+    return dash
+
+
+def _start_alert_loop(app: FastAPI, dash: Dashboard) -> None:
+    """Evaluate the alert rules every ``DISTRICT_ALERT_INTERVAL_S`` seconds (default 60; 0
+    turns the loop off, e.g. in tests that call ``alerts.refresh`` themselves)."""
+    interval = float(os.environ.get("DISTRICT_ALERT_INTERVAL_S", "60") or 0)
+    if interval <= 0:
+        return
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a):
+        async def loop():
+            while True:
+                try:
+                    await run_in_threadpool(alert_rules.refresh, dash.engine,
+                                            dt.datetime.now(dt.UTC))
+                except (sa.exc.SQLAlchemyError, OSError) as exc:
+                    log.warning("alert evaluation failed: %s", exc)
+                await asyncio.sleep(interval)
+        task = asyncio.create_task(loop())
+        try:
+            async with inner(a) as state:
+                yield state
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.router.lifespan_context = lifespan

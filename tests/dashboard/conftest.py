@@ -1,0 +1,194 @@
+"""Fixtures of the dashboard tests: a migrated database (SQLite, or PostgreSQL when marked),
+a generated data set with known answers, officials, and a signed-in client."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import re
+import uuid
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+
+from district.db import create_db_engine, migrate
+from district.fleet import load_units, register_terminal
+from district.ingest import Delivery, ingest_batch
+from tests.conftest import require
+
+PG_URL = os.environ.get("DASHBOARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+PASSWORD = "correct horse battery"
+EVIL = '<script>alert("x")</script> & "Phường" \'O\''
+ICT = dt.timezone(dt.timedelta(hours=7))
+# "today" of the data set: every vote is in Sept–Oct 2025 (local time)
+TODAY = dt.date(2025, 10, 20)
+
+FLEET = {
+    "fleet": {"name": "test"},
+    "units": [
+        {"id": "q", "name": "Quận Hai Bà Trưng", "kind": "Quận"},
+        {"id": "p1", "name": "Phường Bạch Mai", "kind": "Phường", "parent": "q"},
+        {"id": "p2", "name": "Phường Vĩnh Tuy", "kind": "Phường", "parent": "q"},
+        {"id": "p3", "name": EVIL, "kind": "Phường", "parent": "q"},
+        {"id": "p1a", "name": "Tổ dân phố 1", "kind": "Tổ", "parent": "p1"},
+    ],
+}
+TERMINALS = [("t-q", "q", 3), ("t-p1", "p1", 3), ("t-p1a", "p1a", 5), ("t-p2", "p2", 3),
+             ("t-p3", "p3", 4)]
+
+
+@dataclass
+class GenVote:
+    terminal_id: str
+    unit_id: str
+    level: int
+    scale: int
+    at: dt.datetime  # UTC
+    flags: list[str]
+    reasons: list[str]
+
+    @property
+    def local(self) -> dt.datetime:
+        return self.at.astimezone(ICT)
+
+
+def generate_votes(seed: int = 7) -> list[GenVote]:
+    rnd = random.Random(seed)
+    out = []
+    start = dt.datetime(2025, 9, 1, tzinfo=ICT)
+    for terminal_id, unit_id, scale in TERMINALS:
+        weights = {"t-p2": [5, 3, 2], "t-q": [1, 3, 6]}.get(terminal_id)
+        for day in range(50):
+            for _ in range(rnd.randint(0, 9)):
+                at = start + dt.timedelta(days=day, hours=rnd.randint(7, 17),
+                                          minutes=rnd.randint(0, 59), seconds=rnd.randint(0, 59))
+                level = rnd.choices(range(1, scale + 1), weights=weights)[0] if weights \
+                    and scale == 3 else rnd.randint(1, scale)
+                roll = rnd.random()
+                flags = ["test"] if roll < 0.04 else ["suspected_misuse"] if roll < 0.08 else \
+                    ["test", "suspected_misuse"] if roll < 0.09 else \
+                    ["stuck_button"] if roll < 0.10 else []
+                reasons = rnd.sample(["waiting_time", "too_many_trips", "unclear_guidance",
+                                      "officer_attitude", "other"], rnd.randint(1, 2)) \
+                    if level == 1 else []
+                out.append(GenVote(terminal_id, unit_id, level, scale, at.astimezone(dt.UTC),
+                                   flags, reasons))
+    return out
+
+
+def load_votes(engine, generated: list[GenVote]) -> None:
+    by_terminal: dict[str, list[dict]] = {}
+    for g in generated:
+        batch = by_terminal.setdefault(g.terminal_id, [])
+        batch.append({"id": str(uuid.uuid4()), "seq": len(batch) + 1, "level": g.level,
+                      "scale": g.scale, "source": "gpio", "recorded_at": g.at.isoformat(),
+                      "clock_synced": True, "boot_id": "boot-1",
+                      "monotonic_ns": len(batch) * 10**9, "flags": g.flags,
+                      "reasons": g.reasons})
+    now = dt.datetime.now(dt.UTC)
+    unit_of = {t: u for t, u, _s in TERMINALS}
+    for terminal_id, batch in by_terminal.items():
+        for i in range(0, len(batch), 1000):
+            accepted, _dup, rejected = ingest_batch(
+                engine, terminal_id, unit_of[terminal_id], batch[i:i + 1000],
+                Delivery(received_at=now, via="api"))
+            assert not rejected and len(accepted) == len(batch[i:i + 1000])
+
+
+def _fresh_pg_url() -> str:
+    name = f"dash_test_{uuid.uuid4().hex[:10]}"
+    admin = create_db_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.dispose()
+    return re.sub(r"/[^/]*$", f"/{name}", PG_URL), name
+
+
+def _drop_pg(name: str) -> None:
+    admin = create_db_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def pg_available() -> bool:
+    try:
+        eng = create_db_engine(PG_URL)
+        with eng.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        eng.dispose()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not available"
+        return False
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres",
+                                                                 marks=pytest.mark.postgres)])
+def db_url(request, tmp_path_factory):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('dash') / 'district.db'}"
+        return
+    require(pg_available(), f"PostgreSQL at {PG_URL}")
+    url, name = _fresh_pg_url()
+    yield url
+    _drop_pg(name)
+
+
+@pytest.fixture(scope="session")
+def dataset(db_url):
+    """A migrated database holding the generated votes, terminals and officials."""
+    from district.dashboard.accounts import add_user
+
+    engine = create_db_engine(db_url)
+    migrate(engine)
+    load_units(engine, FLEET)
+    for terminal_id, unit_id, _scale in TERMINALS:
+        register_terminal(engine, terminal_id, unit_id, f"Quầy {terminal_id}")
+    generated = generate_votes()
+    load_votes(engine, generated)
+    add_user(engine, "district", PASSWORD, "district")
+    add_user(engine, "ward1", PASSWORD, "unit", "p1")
+    add_user(engine, "ward2", PASSWORD, "unit", "p2")
+    yield engine, generated
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(dataset):
+    os.environ["DISTRICT_ALERT_INTERVAL_S"] = "0"
+    from district.api import create_app
+    from district.dashboard.web import register
+
+    engine, _generated = dataset
+    application = create_app(engine=engine)
+    if not getattr(application.state, "dashboard", None):
+        register(application)
+    return application
+
+
+@pytest.fixture
+def client_for(app, monkeypatch):
+    """client_for(username) → a TestClient signed in as that official ("" = signed out)."""
+    from fastapi.testclient import TestClient
+
+    from district.dashboard import periods
+
+    monkeypatch.setattr(periods, "today_local", lambda now=None: TODAY)
+    import district.dashboard.web as web
+    monkeypatch.setattr(web, "today_local", lambda now=None: TODAY)
+    clients = []
+
+    def make(username: str = "district"):
+        client = TestClient(app, follow_redirects=False)
+        clients.append(client)
+        if username:
+            r = client.post("/login", data={"username": username, "password": PASSWORD})
+            assert r.status_code == 303, r.text
+        return client
+    yield make
+    for c in clients:
+        c.close()

@@ -1,0 +1,169 @@
+"""Every figure of the overview, unit page and exports equals an independent computation."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.dashboard.conftest import EVIL
+from tests.dashboard.expected import figures
+
+SUBTREE = {"q": {"q", "p1", "p1a", "p2", "p3"}, "p1": {"p1", "p1a"}, "p1a": {"p1a"},
+           "p2": {"p2"}, "p3": {"p3"}}
+OCT = (dt.date(2025, 10, 1), dt.date(2025, 10, 31))
+SEP = (dt.date(2025, 9, 1), dt.date(2025, 9, 30))
+
+
+def close(a, b):
+    return (a is None and b is None) or (a is not None and b is not None
+                                         and abs(a - b) < 0.006)
+
+
+def check(got: dict, want: dict) -> None:
+    for key in ("votes", "positive", "negative", "excluded_test", "excluded_misuse"):
+        assert got[key] == want[key], key
+    assert close(got["satisfaction_rate"], want["satisfaction_rate"])
+    assert close(got["index"], want["index"])
+
+
+@pytest.mark.parametrize("query,period,previous", [
+    ("period=month&date=2025-10-05", OCT, SEP),
+    ("period=custom&from=2025-09-10&to=2025-10-09",
+     (dt.date(2025, 9, 10), dt.date(2025, 10, 9)), (dt.date(2025, 8, 11), dt.date(2025, 9, 9))),
+    ("period=week&date=2025-09-17", (dt.date(2025, 9, 15), dt.date(2025, 9, 21)),
+     (dt.date(2025, 9, 8), dt.date(2025, 9, 14))),
+    ("period=day&date=2025-09-03", (dt.date(2025, 9, 3),) * 2, (dt.date(2025, 9, 2),) * 2),
+    ("period=quarter&date=2025-08-01", (dt.date(2025, 7, 1), dt.date(2025, 9, 30)),
+     (dt.date(2025, 4, 1), dt.date(2025, 6, 30))),
+    ("period=year&date=2025-01-01", (dt.date(2025, 1, 1), dt.date(2025, 12, 31)),
+     (dt.date(2024, 1, 1), dt.date(2024, 12, 31))),
+])
+def test_overview_api_matches(client_for, dataset, query, period, previous):
+    _engine, votes = dataset
+    data = client_for("district").get(f"/api/v1/dashboard/overview?{query}").json()
+    assert data["period"]["from"] == period[0].isoformat()
+    assert data["previous_period"]["to"] == previous[1].isoformat()
+    check(data["total"], figures(votes, SUBTREE["q"], *period))
+    rows = {r["unit_id"]: r for r in data["units"]}
+    assert set(rows) == {"q", "p1", "p2", "p3"}
+    check(rows["q"], figures(votes, {"q"}, *period))  # the district's own counter
+    for unit in ("p1", "p2", "p3"):
+        want = figures(votes, SUBTREE[unit], *period)
+        check(rows[unit], want)
+        before = figures(votes, SUBTREE[unit], *previous)
+        if want["index"] is not None and before["index"] is not None:
+            assert close(rows[unit]["change"]["index"], want["index"] - before["index"])
+    ranked = [r for r in data["units"] if r["votes"]]
+    indexes = [r["index"] for r in ranked]
+    assert indexes == sorted(indexes, reverse=True)
+    assert [r["rank"] for r in ranked][:1] in ([1], [])
+
+
+def test_unit_api_matches(client_for, dataset):
+    _engine, votes = dataset
+    data = client_for("district").get("/api/v1/dashboard/units/p1?period=month&date=2025-09-01"
+                                      "&step=week").json()
+    want = figures(votes, SUBTREE["p1"], *SEP)
+    check(data, want)
+    assert {k: v for k, v in data["reasons"].items() if v} == want["reasons"]
+    assert sum(p["votes"] for p in data["trend"]["points"]) == want["votes"]
+    # heat map: each cell = counted votes at that local weekday and hour
+    cells = [[0] * 24 for _ in range(7)]
+    for v in votes:
+        if v.unit_id in SUBTREE["p1"] and SEP[0] <= v.local.date() <= SEP[1] \
+                and not {"test", "suspected_misuse"} & set(v.flags):
+            cells[v.local.weekday()][v.local.hour] += 1
+    assert data["heatmap"]["votes"] == cells
+    levels = data["levels"]
+    for scale in (3, 5):
+        exp = [sum(1 for v in votes if v.unit_id in SUBTREE["p1"] and v.scale == scale
+                   and v.level == lvl and SEP[0] <= v.local.date() <= SEP[1]
+                   and not {"test", "suspected_misuse"} & set(v.flags))
+               for lvl in range(1, scale + 1)]
+        assert levels[str(scale)] == exp
+    assert {t["terminal_id"] for t in data["terminals"]} == {"t-p1", "t-p1a"}
+
+
+def test_overview_page_shows_same_numbers(client_for, dataset):
+    _engine, votes = dataset
+    html = client_for("district").get("/dashboard?period=month&date=2025-10-05").text
+    want = figures(votes, SUBTREE["p2"], *OCT)
+    row = html.split('data-unit="p2"')[1].split("</tr>")[0]
+    assert f'data-col="votes" data-value="{want["votes"]}"' in row
+    index_text = f'{want["index"]:.1f}'.replace(".", ",")
+    assert index_text in row
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert EVIL not in html
+
+
+def test_summary_exports_match(client_for, dataset):
+    _engine, votes = dataset
+    client = client_for("district")
+    r = client.get("/dashboard/export/summary.csv?period=month&date=2025-10-05")
+    assert r.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    by_unit = {row[1]: row for row in rows[1:-1]}
+    for unit in ("p1", "p2", "p3"):
+        want = figures(votes, SUBTREE[unit], *OCT)
+        assert int(by_unit[unit][3]) == want["votes"]
+        assert close(float(by_unit[unit][7]), want["index"])
+    assert by_unit["p3"][2].startswith("'=") or by_unit["p3"][2] == EVIL  # no formula
+    r = client.get("/dashboard/export/summary.xlsx?period=month&date=2025-10-05")
+    ws = load_workbook(io.BytesIO(r.content), read_only=True).active
+    got = {row[1]: row for row in ws.iter_rows(min_row=2, values_only=True)}
+    for unit in ("p1", "p2", "p3"):
+        want = figures(votes, SUBTREE[unit], *OCT)
+        assert got[unit][3] == want["votes"]
+        assert close(got[unit][6], want["satisfaction_rate"])
+        assert close(got[unit][7], want["index"])
+    assert got["p3"][2] == EVIL  # shown as text
+
+
+def test_vote_exports_match(client_for, dataset):
+    _engine, votes = dataset
+    client = client_for("ward1")  # a unit official: only p1 and p1a
+    want = [v for v in votes if v.unit_id in SUBTREE["p1"] and OCT[0] <= v.local.date() <= OCT[1]]
+    r = client.get("/dashboard/export/votes.csv?period=month&date=2025-10-05")
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))[1:]
+    assert len(rows) == len(want)
+    assert {row[2] for row in rows} == {"p1", "p1a"}
+    r = client.get("/dashboard/export/votes.xlsx?period=month&date=2025-10-05")
+    ws = load_workbook(io.BytesIO(r.content), read_only=True).active
+    xrows = list(ws.iter_rows(min_row=2, values_only=True))
+    assert len(xrows) == len(want)
+    assert sum(row[8] for row in xrows) == figures(votes, SUBTREE["p1"], *OCT)["votes"]
+    assert sorted(row[1] for row in xrows) == sorted(
+        v.local.replace(tzinfo=None, microsecond=0) for v in want)
+
+
+def test_monthly_report_workbook(client_for, dataset):
+    _engine, votes = dataset
+    r = client_for("district").get("/dashboard/export/monthly.xlsx?unit=q&month=2025-09")
+    wb = load_workbook(io.BytesIO(r.content), read_only=True)
+    assert len(wb.sheetnames) == 5  # summary + district counter + 3 wards
+    summary = list(wb[wb.sheetnames[0]].iter_rows(min_row=2, values_only=True))
+    ranks = [row[0] for row in summary[:-1] if row[0] is not None]
+    assert ranks == sorted(ranks)
+    for row in summary[:-1]:
+        want = figures(votes, SUBTREE[row[1]] if row[1] != "q" else {"q"}, *SEP)
+        assert row[3] == want["votes"] and close(row[7], want["index"])
+    sheet = wb["Phường Bạch Mai"]
+    days = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert len(days) == 31  # 30 days + total
+    want = figures(votes, SUBTREE["p1"], *SEP)
+    assert days[-1][1] == want["votes"] and close(days[-1][5], want["index"])
+    for row in days[:-1]:
+        day = row[0].date() if isinstance(row[0], dt.datetime) else row[0]
+        assert row[1] == figures(votes, SUBTREE["p1"], day, day)["votes"]
+
+
+def test_rollups_equal_votes(dataset):
+    from district.dashboard import rollup
+
+    engine, _votes = dataset
+    with engine.connect() as conn:
+        assert rollup.differences(conn) == []
