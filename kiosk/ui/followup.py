@@ -27,7 +27,7 @@ class FollowupScreen(KioskScreen):
     countdown = StringProperty("")
     countdown_text = ObjectProperty(lambda s: str(s))
     #: called with a reason code, or None for "skip" / time out
-    on_answer = ObjectProperty(None, allownone=True)
+    when_answered = ObjectProperty(None, allownone=True)
 
     def __init__(self, *, reasons: list[tuple[str, str]], skip: str, **kwargs):
         super().__init__(**kwargs)
@@ -66,8 +66,8 @@ class FollowupScreen(KioskScreen):
 
     def _answer(self, code: str | None) -> None:
         self._stop()
-        if self.on_answer is not None:
-            self.on_answer(code)
+        if self.when_answered is not None:
+            self.when_answered(code)
 
     def _stop(self) -> None:
         if self._tick is not None:

@@ -137,8 +137,8 @@ class KioskApp(App):
                            else None)
         self.rating = RatingScreen(labels=self.labels, question=self.kiosk.scale.question(
             self.language), place=self.kiosk.terminal.name, counter=self._counter_text(),
-            on_level=lambda level: self.press(level, Source.TOUCH))
-        self.thanks = ThanksScreen(title=t("Thank you!"), on_done=self.go_home,
+            when_level=lambda level: self.press(level, Source.TOUCH))
+        self.thanks = ThanksScreen(title=t("Thank you!"), when_done=self.go_home,
                                    countdown_text=lambda s: t("Back in {seconds} s")
                                    .format(seconds=s))
         reasons = [(Reason.WAITING_TIME, t("Waited too long")),
@@ -148,11 +148,11 @@ class KioskApp(App):
                    (Reason.OTHER, t("Something else"))]
         self.followup = FollowupScreen(
             reasons=[(str(code), text) for code, text in reasons], skip=t("Skip"),
-            title=t("Sorry! What went wrong?"), on_answer=self.followup_answered,
+            title=t("Sorry! What went wrong?"), when_answered=self.followup_answered,
             countdown_text=lambda s: t("Touch one answer, or Skip ({seconds} s)")
             .format(seconds=s))
         self.out_of_order = OutOfOrderScreen(
-            title=t("This terminal is resting for a moment"),
+            title=t("The rating terminal is briefly unavailable"),
             message=t("Your opinion matters to us. Please tell the officer at the counter, "
                       "or come back a little later. Thank you!"))
         words = {"clear": t("Clear"), "ok": t("OK"), "exit": t("Exit"),
@@ -163,7 +163,7 @@ class KioskApp(App):
             test_hint=t("Button test: press a button, its light and its box turn on. "
                         "No vote is recorded."),
             check_pin=lambda pin: pin == self.kiosk.technician.pin,
-            on_unlock=self.technician_unlocked, on_exit=self.close_technician)
+            when_unlocked=self.technician_unlocked, when_exit=self.close_technician)
         for screen in (self.rating, self.thanks, self.followup, self.out_of_order,
                        self.technician):
             self.stage.add_screen(screen)

@@ -22,7 +22,7 @@ class RatingScreen(KioskScreen):
     place = StringProperty("")
     counter = StringProperty("")
     #: called with the level when a button is touched
-    on_level = ObjectProperty(None, allownone=True)
+    when_level = ObjectProperty(None, allownone=True)
 
     def __init__(self, *, labels: tuple[str, ...], **kwargs):
         super().__init__(**kwargs)
@@ -37,5 +37,5 @@ class RatingScreen(KioskScreen):
             self.buttons.append(button)
 
     def _pressed(self, button: LevelButton) -> None:
-        if self.on_level is not None:
-            self.on_level(button.level)
+        if self.when_level is not None:
+            self.when_level(button.level)

@@ -26,6 +26,10 @@ def configure(*, fullscreen: bool, size: tuple[int, int] | None = None) -> None:
     Config.set("graphics", "position", "custom")
     Config.set("graphics", "left", "0")
     Config.set("graphics", "top", "0")
+    if fullscreen and size is None:
+        # Without a window manager (a bare X server) nobody honours the fullscreen request:
+        # start the borderless window at the size of the screen as well.
+        size = x11_screen_size()
     if size:
         Config.set("graphics", "width", str(size[0]))
         Config.set("graphics", "height", str(size[1]))
@@ -33,3 +37,33 @@ def configure(*, fullscreen: bool, size: tuple[int, int] | None = None) -> None:
     Config.set("input", "mouse", "mouse,disable_multitouch")
     # The on-screen keyboard and the inspector modules stay off.
     Config.set("kivy", "keyboard_mode", "system")
+
+
+def x11_screen_size() -> tuple[int, int] | None:
+    """The X screen's size through libX11, or None (no X display, Wayland, KMS)."""
+    import ctypes
+    import ctypes.util
+    import os
+
+    display = os.environ.get("DISPLAY")
+    library = ctypes.util.find_library("X11")
+    if not display or not library:
+        return None
+    try:
+        x11 = ctypes.CDLL(library)
+        x11.XOpenDisplay.restype = ctypes.c_void_p
+        x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+        x11.XDefaultScreen.argtypes = [ctypes.c_void_p]
+        x11.XDisplayWidth.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        x11.XDisplayHeight.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+        dpy = x11.XOpenDisplay(display.encode())
+        if not dpy:
+            return None
+        try:
+            screen = x11.XDefaultScreen(dpy)
+            return x11.XDisplayWidth(dpy, screen), x11.XDisplayHeight(dpy, screen)
+        finally:
+            x11.XCloseDisplay(dpy)
+    except (OSError, AttributeError):
+        return None

@@ -48,10 +48,10 @@ class TechnicianScreen(KioskScreen):
     test_hint = StringProperty("")
     exit_text = StringProperty("")
     rows = ListProperty([])
-    #: ``check_pin(pin) -> bool``; ``on_unlock()``; ``on_exit()`` — given by the app
+    #: ``check_pin(pin) -> bool``; ``when_unlocked()``; ``when_exit()`` — given by the app
     check_pin = ObjectProperty(None, allownone=True)
-    on_unlock = ObjectProperty(None, allownone=True)
-    on_exit = ObjectProperty(None, allownone=True)
+    when_unlocked = ObjectProperty(None, allownone=True)
+    when_exit = ObjectProperty(None, allownone=True)
 
     def __init__(self, *, labels: tuple[str, ...], words: dict[str, str], **kwargs):
         self.words = words
@@ -106,8 +106,8 @@ class TechnicianScreen(KioskScreen):
         elif button.key == "ok":
             if self.check_pin is not None and self.check_pin(self._pin):
                 self.unlocked = True
-                if self.on_unlock is not None:
-                    self.on_unlock()
+                if self.when_unlocked is not None:
+                    self.when_unlocked()
             else:
                 self.hint = self.words["wrong_pin"]
             self._pin = ""
@@ -116,8 +116,8 @@ class TechnicianScreen(KioskScreen):
         self.entered = "●" * len(self._pin)
 
     def _exit(self) -> None:
-        if self.on_exit is not None:
-            self.on_exit()
+        if self.when_exit is not None:
+            self.when_exit()
 
     # -- the unlocked view -----------------------------------------------------------------
 

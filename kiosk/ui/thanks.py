@@ -24,7 +24,7 @@ class ThanksScreen(KioskScreen):
     #: ``countdown_text(seconds) -> str``, given by the app (translated)
     countdown_text = ObjectProperty(lambda s: str(s))
     #: called when the time is up
-    on_done = ObjectProperty(None, allownone=True)
+    when_done = ObjectProperty(None, allownone=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -42,8 +42,8 @@ class ThanksScreen(KioskScreen):
         self._left -= dt
         if self._left <= 0.05:
             self._stop()
-            if self.on_done is not None:
-                self.on_done()
+            if self.when_done is not None:
+                self.when_done()
             return
         self._show_left()
 

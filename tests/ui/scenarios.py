@@ -1,0 +1,162 @@
+"""The scripted scenarios tests/ui/driver.py plays (each runs in the driver's script thread)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+from kiosk.store import StorageError
+
+
+def button(d, text: str) -> list[float]:
+    for b in d.geometry()["buttons"]:
+        if b["text"] == text:
+            return b["rect"]
+    raise AssertionError(f"no button {text!r} on {d.screen()}")
+
+
+def capture(d, name: str) -> None:
+    shot = d.shot(name)
+    d.record(name, geometry=d.geometry(), shot=shot)
+
+
+def unlock_technician(d) -> None:
+    for digit in d.config.technician.pin:
+        d.click(button(d, digit))
+        time.sleep(0.05)
+    d.click(button(d, d.app.technician.words["ok"]))
+    deadline = time.monotonic() + 5
+    while not d.on_main(lambda: d.app.technician.unlocked):
+        assert time.monotonic() < deadline, "PIN not accepted"
+        time.sleep(0.05)
+
+
+def tour(d) -> None:
+    """Every screen once, for screenshots and geometry (one window size per run)."""
+    capture(d, "rating")
+    d.key(d.config.keyboard.keys[d.config.scale.levels - 1])
+    d.wait_screen("thanks")
+    capture(d, "thanks")
+    d.wait_screen("rating", timeout=10)
+    d.click(d.geometry()["buttons"][0]["rect"])  # the worst level asks the follow-up
+    d.wait_screen("followup")
+    capture(d, "followup")
+    d.click(d.geometry()["buttons"][-1]["rect"])  # Skip
+    d.wait_screen("rating")
+    d.on_main(d.app.storage_failed, StorageError("read_only", d.db, "simulated for the tour"))
+    d.wait_screen("out_of_order")
+    capture(d, "out_of_order")
+    d.on_main(d.app.storage_recovered)
+    d.wait_screen("rating")
+    d.on_main(d.app.open_technician)
+    d.wait_screen("technician")
+    capture(d, "technician_pin")
+    unlock_technician(d)
+    capture(d, "technician")
+    d.click(button(d, d.app.technician.words["exit"]))
+    d.wait_screen("rating")
+    d.record("votes", votes=d.votes())
+
+
+def _one_vote(d, name: str, act, expect_total: int) -> None:
+    """``act`` presses once; the vote must be stored and thanked, further presses ignored."""
+    before = len(d.votes())
+    started = time.monotonic()
+    act()
+    thanks_after = d.wait_screen("thanks")
+    stored = d.votes()
+    # Presses of every kind during the thank-you: none may count.
+    d.gpio_press(2)
+    os.write(d.params["serial_master"], b"B3\n")
+    d.key("1")
+    d.click(d.rating_buttons[0]["rect"])  # a touch where the rating buttons were
+    time.sleep(0.4)
+    during = d.votes()
+    d.record(name, before=before, stored=stored, during=during, thanks_after=thanks_after,
+             screen_after_press=d.screen(), total_expected=expect_total,
+             seconds=time.monotonic() - started)
+    d.wait_screen("rating", timeout=10)
+
+
+def inputs(d) -> None:
+    """A GPIO, a serial, a touch and a key press: one vote each; the technician gesture."""
+    levels = d.config.scale.levels
+    rating = d.geometry()
+    d.rating_buttons = rating["buttons"]
+    d.record("rating", geometry=rating)
+    _one_vote(d, "gpio", lambda: d.gpio_press(1), 1)
+    _one_vote(d, "serial", lambda: os.write(d.params["serial_master"], b"B2\n"), 2)
+    _one_vote(d, "touch", lambda: d.click(rating["buttons"][levels - 1]["rect"]), 3)
+    _one_vote(d, "keyboard", lambda: d.key("2"), 4)
+    # The hidden gesture: hold the top-left corner for 3 s, then the PIN.
+    wid = str(d.window_id())
+    subprocess.run(["xdotool", "mousemove", "--window", wid, "8", "8", "mousedown", "1"],
+                   check=True)
+    time.sleep(1.0)
+    early = d.screen()
+    time.sleep(2.6)
+    subprocess.run(["xdotool", "mouseup", "1"], check=True)
+    d.wait_screen("technician")
+    unlock_technician(d)
+    leds = d.app.panel.leds
+    d.app.panel.factory.pin(d.config.gpio.button_pins[0]).drive_low()
+    time.sleep(0.4)
+    lit_while_down = [bool(led.value) for led in leds]
+    shown_while_down = d.on_main(lambda: [light.lit for light in d.app.technician.lights])
+    d.app.panel.factory.pin(d.config.gpio.button_pins[0]).drive_high()
+    time.sleep(0.4)
+    lit_after = [bool(led.value) for led in leds]
+    status = d.on_main(lambda: d.app.status_rows())
+    d.record("technician", screen_after_1s=early, lit_while_down=lit_while_down,
+             shown_while_down=shown_while_down, lit_after=lit_after, status=status,
+             votes=len(d.votes()))
+    d.click(button(d, d.app.technician.words["exit"]))
+    d.wait_screen("rating")
+    d.record("final", votes=d.votes())
+
+
+def storage(d) -> None:
+    """The disk fills up, then goes read-only, then works again: no acknowledged vote lost."""
+    folder = d.params["mount"]
+    filler = os.path.join(folder, "filler")
+    acknowledged = []
+
+    def vote(key: str) -> bool:
+        before = len(d.votes())
+        d.key(key)
+        try:
+            d.wait_screen("thanks", timeout=3)
+        except AssertionError:
+            return False
+        acknowledged.append(len(d.votes()) - before)
+        d.wait_screen("rating", timeout=10)
+        return True
+
+    first = vote("3")
+    # Fill the card: the next vote cannot be made durable.
+    subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=64k"], capture_output=True)
+    d.key("2")
+    d.wait_screen("out_of_order", timeout=8)
+    capture(d, "out_of_order_full")
+    d.key("1")  # a press while out of order: no thank-you, nothing stored
+    time.sleep(0.8)
+    screen_during = d.screen()
+    # Now read-only as well (possible once the store has closed its file for the probe).
+    os.remove(filler)
+    remounted = False
+    for _ in range(40):
+        if subprocess.run(["mount", "-o", "remount,ro", folder], capture_output=True).returncode \
+                == 0:
+            remounted = True
+            break
+        time.sleep(0.05)
+    time.sleep(3)  # two probes on a read-only card
+    screen_read_only = d.screen()
+    subprocess.run(["mount", "-o", "remount,rw", folder], check=True)
+    recovered_after = d.wait_screen("rating", timeout=10)
+    second = vote("3")
+    d.record("storage", first=first, second=second, acknowledged=acknowledged,
+             screen_during=screen_during, remounted_ro=remounted,
+             screen_read_only=screen_read_only, recovered_after=recovered_after,
+             votes=d.votes())
