@@ -193,6 +193,10 @@ def create_app(db_url: str | None = None, engine: Engine | None = None) -> FastA
         return JSONResponse(Health(status="unavailable", database="unreachable").model_dump(),
                             status_code=503)
 
+    # dashboard (issue 5): pages, exports, /api/v1/dashboard/…, /static, alert loop
+    from district.dashboard.web import register as register_dashboard
+    register_dashboard(app)
+
     app.openapi = lambda: _openapi(app)
     return app
 

@@ -71,6 +71,10 @@ def build_parser(_: Callable[[str], str]) -> argparse.ArgumentParser:
     tok = off_sub.add_parser("token", help=_("create an admin API token for /api/v1/stats"))
     tok.add_argument("--label", default="", help=_("what the token is for"))
     off_sub.add_parser("revoke-tokens", help=_("revoke every admin API token"))
+
+    # dashboard (issue 5): users add/list/passwd/disable, alerts check, rollups rebuild/check
+    from district.dashboard.cli import add_cli
+    COMMANDS.update(add_cli(sub, _))
     return parser
 
 

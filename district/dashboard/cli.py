@@ -14,8 +14,32 @@ import secrets
 import sys
 
 
+def _web_gettext(lang: str, fallback):
+    """Messages of these verbs live in the dashboard's catalog (domain district_web)."""
+    from kiosk.i18n import translation
+
+    web = translation("district_web", lang if lang in ("vi", "en") else "vi").gettext
+
+    def gettext(message: str) -> str:
+        text = web(message)
+        return text if text != message else fallback(message)
+    return gettext
+
+
+def _lang_of(_) -> str:
+    probe = "language of messages (vi, en)"  # in the server's catalog
+    return "en" if _(probe) == probe else "vi"
+
+
+def _localised(handler):
+    def run(args, db_url: str, _):
+        return handler(args, db_url, _web_gettext(getattr(args, "lang", None) or _lang_of(_), _))
+    return run
+
+
 def add_cli(sub, _) -> dict:
     """Add the verbs to the ``district`` sub-parsers; returns {command: handler}."""
+    _ = _web_gettext(_lang_of(_), _)
     users = sub.add_parser("users", help=_("officials who may sign in to the dashboard"))
     us = users.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = us.add_parser("add", help=_("create an account; prints a generated password once"))
@@ -40,7 +64,8 @@ def add_cli(sub, _) -> dict:
     rs = rollups.add_subparsers(dest="action", required=True, metavar="ACTION")
     rs.add_parser("rebuild", help=_("recompute them from the votes"))
     rs.add_parser("check", help=_("compare them with the votes; exit 1 if they differ"))
-    return {"users": cmd_users, "alerts": cmd_alerts, "rollups": cmd_rollups}
+    return {"users": _localised(cmd_users), "alerts": _localised(cmd_alerts),
+            "rollups": _localised(cmd_rollups)}
 
 
 def _engine(db_url: str):

@@ -1,0 +1,159 @@
+"""Alert rules, open/close states, and delivery to a real SMTP server (aiosmtpd) and a
+local webhook endpoint."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import uuid
+from email import message_from_bytes, policy
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from district.dashboard import alerts
+from district.db import create_db_engine, migrate, terminal_health, write_transaction
+from district.fleet import load_units, register_terminal
+from district.ingest import Delivery, ingest_batch
+
+NOW = dt.datetime(2025, 10, 15, 3, 0, tzinfo=dt.UTC)  # 10:00 in Hanoi
+
+
+@pytest.fixture
+def engine(tmp_path):
+    eng = create_db_engine(f"sqlite:///{tmp_path / 'alerts.db'}")
+    migrate(eng)
+    load_units(eng, {"units": [{"id": "q", "name": "Quận"},
+                               {"id": "w", "name": "Phường <b>Mai</b>", "parent": "q"}]})
+    register_terminal(eng, "t-w", "w")
+    register_terminal(eng, "t-q", "q")
+    yield eng
+    eng.dispose()
+
+
+def vote(level: int, minutes_ago: int, flags=()):
+    return {"id": str(uuid.uuid4()), "seq": 1, "level": level, "scale": 3, "source": "gpio",
+            "recorded_at": (NOW - dt.timedelta(minutes=minutes_ago)).isoformat(),
+            "clock_synced": True, "boot_id": "b", "monotonic_ns": 1, "flags": list(flags)}
+
+
+def beat(engine, terminal_id: str, at: dt.datetime, stuck: str = "") -> None:
+    with write_transaction(engine) as conn:
+        conn.execute(terminal_health.insert().values(
+            terminal_id=terminal_id, received_at=at, sent_at=at, clock_offset_ms=0,
+            stuck_buttons=stuck, backlog=0, software_version="0.1.0"))
+
+
+def store(engine, votes):
+    ingest_batch(engine, "t-w", "w", votes, Delivery(received_at=NOW, via="api"))
+
+
+def test_negative_share_rule_thresholds(engine):
+    cfg = alerts.AlertSettings()
+    # 2 negative of 4 in the window (50 %) → alert; test-flagged and older votes ignored
+    store(engine, [vote(1, 10), vote(1, 30), vote(3, 50), vote(2, 100),
+                   vote(1, 20, ["test"]), vote(1, 130)])
+    with engine.connect() as conn:
+        found = [a for a in alerts.current_conditions(conn, NOW, cfg)
+                 if a.rule == "negative_share"]
+    assert [(a.subject, a.detail["votes"], a.detail["negative"]) for a in found] == [("w", 4, 2)]
+    with engine.connect() as conn:  # 3 votes only → no alert
+        assert not [a for a in alerts.current_conditions(
+            conn, NOW, alerts.AlertSettings(min_votes=5)) if a.rule == "negative_share"]
+
+
+def test_alert_opens_once_closes_and_reopens(engine):
+    beat(engine, "t-w", NOW - dt.timedelta(hours=1), stuck="2")
+    beat(engine, "t-q", NOW - dt.timedelta(hours=30))
+    cfg = alerts.AlertSettings()
+    opened = alerts.refresh(engine, NOW, cfg)
+    assert {(a.rule, a.subject) for a in opened} == {("stuck_button", "t-w"),
+                                                      ("terminal_silent", "t-q")}
+    assert alerts.refresh(engine, NOW, cfg) == []  # still open: not sent again
+    with engine.connect() as conn:
+        assert len(alerts.open_alerts(conn, ["w"])) == 1  # scope filter
+    later = NOW + dt.timedelta(hours=1)
+    with write_transaction(engine) as conn:
+        conn.execute(terminal_health.update().values(received_at=later, stuck_buttons=""))
+    assert alerts.refresh(engine, later, cfg) == []
+    with engine.connect() as conn:
+        assert alerts.open_alerts(conn, None) == []
+    beat_later = later + dt.timedelta(hours=25)
+    assert {a.subject for a in alerts.refresh(engine, beat_later, cfg)} == {"t-w", "t-q"}
+
+
+@pytest.fixture
+def smtp_server():
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    received = []
+
+    class Collect(Message):
+        def handle_message(self, message):
+            received.append(message)
+
+    import socket
+
+    with socket.socket() as probe:  # a free port (aiosmtpd cannot start on port 0)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Collect(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield controller, received
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def webhook():
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's naming)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(json.loads(body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", received
+    server.shutdown()
+    server.server_close()
+
+
+def test_notifications_by_smtp_and_webhook(engine, smtp_server, webhook):
+    controller, mails = smtp_server
+    url, posts = webhook
+    store(engine, [vote(1, 5), vote(1, 6), vote(1, 7), vote(3, 8)])
+    beat(engine, "t-w", NOW)
+    beat(engine, "t-q", NOW)
+    cfg = alerts.AlertSettings(smtp_host="127.0.0.1", smtp_port=controller.port,
+                               mail_to=("noivu@example.vn",), webhook=url)
+    opened = alerts.refresh(engine, NOW, cfg)
+    assert [a.rule for a in opened] == ["negative_share"]
+    assert len(mails) == 1 and len(posts) == 1
+    mail = message_from_bytes(mails[0].as_bytes(), policy=policy.default)
+    assert "Phường <b>Mai</b>: 3 of 4 votes negative" in mail["Subject"]
+    assert mail["To"] == "noivu@example.vn"
+    assert posts[0]["rule"] == "negative_share" and posts[0]["detail"]["negative"] == 3
+    assert alerts.refresh(engine, NOW, cfg) == [] and len(mails) == 1  # no repeat
+
+
+def test_failed_delivery_is_recorded(engine):
+    from district.dashboard.tables import alert_states
+
+    beat(engine, "t-w", NOW, stuck="1")
+    beat(engine, "t-q", NOW)
+    cfg = alerts.AlertSettings(webhook="http://127.0.0.1:9/nothing-listens")
+    assert len(alerts.refresh(engine, NOW, cfg)) == 1
+    with engine.connect() as conn:
+        row = conn.execute(alert_states.select()).one()
+    assert row.notified_at is None and "webhook" in row.notify_error
