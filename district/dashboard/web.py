@@ -290,6 +290,10 @@ def build_router(dash: Dashboard) -> APIRouter:
     async def root():
         return RedirectResponse("/dashboard", status_code=303)
 
+    @router.get("/favicon.ico")
+    async def favicon():
+        return Response(status_code=204)
+
     @router.get("/login")
     async def login_form(request: Request):
         return dash.page(request, "login.html", error=None, username="",
