@@ -192,8 +192,7 @@ class Capture:
 
     def _store(self) -> VoteStore:
         if self.store is None:
-            self._open_store()
-        assert self.store is not None
+            self.store = self.store_factory()  # a StorageError here reaches the caller
         return self.store
 
     def _open_store(self) -> None:

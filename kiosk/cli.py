@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -79,6 +80,7 @@ def build_parser(t: Callable[[str], str]) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     language = _language(argv)
     if language not in LANGUAGES:
         language = DEFAULT_LANGUAGE
@@ -99,9 +101,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return command(config, args, t, language)
     except StorageError as error:
-        print(t("Storage error: {error}. Fix: check that the card is not full or read-only "
-                "(kiosk doctor).").format(error=error), file=sys.stderr)
+        print(explain_storage_error(error, t), file=sys.stderr)
         return EXIT_STORAGE
+
+
+def explain_storage_error(error: StorageError | None, t: Callable[[str], str]) -> str:
+    """A storage failure in the technician's words, with the fix."""
+    if error is None:
+        return t("unknown storage problem")
+    advice = {
+        "full": t("The memory card is full ({path}). Fix: free space, or collect the votes "
+                  "with kiosk export and replace the card."),
+        "read_only": t("The memory card is read-only ({path}): it may be failing. Fix: "
+                       "restart; if it stays read-only, copy the votes off and replace the "
+                       "card."),
+        "corrupt": t("The vote file {path} is damaged. Fix: keep a copy of it and call "
+                     "the district's IT support; do not delete it."),
+    }.get(error.kind, t("The vote file {path} cannot be opened ({detail}). Fix: check "
+                        "[storage] path in the configuration and that the memory card "
+                        "works (kiosk doctor)."))
+    return advice.format(path=error.path, detail=error.detail)
 
 
 def open_store(config: KioskConfig) -> VoteStore:
@@ -125,8 +144,8 @@ def cmd_vote(config: KioskConfig, args, t, language) -> int:
     if capture.store:
         capture.store.close()
     if vote is None:
-        error = capture.storage_error
-        print(t("The vote was NOT recorded: {error}").format(error=error), file=sys.stderr)
+        print(t("The vote was NOT recorded: {error}").format(
+            error=explain_storage_error(capture.storage_error, t)), file=sys.stderr)
         return EXIT_STORAGE
     print(vote.id)
     return EXIT_OK

@@ -24,7 +24,7 @@ from kiosk.i18n import DEFAULT_LANGUAGE, translation
 
 LAYER_FILES = (Path("/etc/kiosk/kiosk.toml"), Path("/boot/firmware/kiosk.toml"))
 ENV_PREFIX = "KIOSK_"
-ENV_NOT_KEYS = {"KIOSK_CONFIG", "KIOSK_LANG"}
+ENV_NOT_KEYS = {"KIOSK_CONFIG", "KIOSK_LANG", "KIOSK_BIN"}
 
 # Default wiring (BCM numbers), worst level first; docs/technician.md has the diagram.
 DEFAULT_BUTTON_PINS = (17, 27, 22, 23, 24)
@@ -50,7 +50,7 @@ DEFAULT_QUESTION = {
     "vi": "Ông/Bà có hài lòng với sự phục vụ hôm nay không?",
     "en": "Are you satisfied with our service today?",
 }
-TERMINAL_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+TERMINAL_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")  # also the hostname
 
 
 class ConfigError(Exception):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import errno
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -83,7 +84,15 @@ class StorageError(Exception):
         self.detail = detail
 
 
-def _classify(exc: BaseException) -> str:
+def _classify(exc: BaseException, path: Path) -> str:
+    """What kind of failure, in the UI's and doctor's terms. SQLite's own message is often
+    just "unable to open database file", so the filesystem is asked too."""
+    try:
+        fs = os.statvfs(path.parent if path.parent.exists() else "/")
+        if fs.f_flag & os.ST_RDONLY:
+            return "read_only"
+    except OSError:
+        pass
     text = str(exc).lower()
     if "full" in text or getattr(exc, "errno", None) == errno.ENOSPC:
         return "full"
@@ -121,7 +130,7 @@ class VoteStore:
         try:
             yield
         except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
-            raise StorageError(_classify(exc), self.path, str(exc)) from exc
+            raise StorageError(_classify(exc, self.path), self.path, str(exc)) from exc
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
