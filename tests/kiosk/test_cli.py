@@ -1,4 +1,4 @@
-"""`kiosk vote`, `kiosk status`, `kiosk export`, `kiosk config check`: real processes, real files."""
+"""`kiosk vote`, `status`, `export`, `config check`: real processes, real files."""
 
 from __future__ import annotations
 
