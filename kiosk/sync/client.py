@@ -12,6 +12,7 @@ The protocol itself (fields, answers, limits) is the server's: docs/sync.md.
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import math
 import time
@@ -120,7 +121,7 @@ class ServerClient:
 
     def upload(self, votes: Sequence[Vote]) -> BatchAnswer:
         """POST one batch; raises SyncError when the votes' fate is unknown or refused."""
-        body = {**self._envelope(), "votes": [vote.to_wire() for vote in votes]}
+        body = {**self._envelope(), "votes": [wire(vote) for vote in votes]}
         data = self._post(VOTES_PATH, body)
         return parse_batch_answer(data, {vote.id for vote in votes})
 
@@ -148,6 +149,23 @@ class ServerClient:
         except requests.exceptions.RequestException as exc:  # chunked/decoding errors
             raise TransientError(MSG_GARBLED, detail=str(exc)) from exc
         return classify(response)
+
+
+_WIRE_FIELDS = ("id", "level", "scale", "source", "recorded_at", "clock_synced", "boot_id",
+                "monotonic_ns", "seq", "flags", "reasons", "counter", "officer", "dossier_code")
+_WIRE_FAST = tuple(f.name for f in dataclasses.fields(Vote)) == _WIRE_FIELDS
+
+
+def wire(vote: Vote) -> dict[str, Any]:
+    """``vote.to_wire()``, without ``dataclasses.asdict``'s deep copy: half the agent's own
+    CPU per batch goes there. Falls back to ``to_wire`` if Vote ever gains a field."""
+    if not _WIRE_FAST:
+        return vote.to_wire()
+    return {"id": vote.id, "level": vote.level, "scale": vote.scale, "source": str(vote.source),
+            "recorded_at": iso(vote.recorded_at), "clock_synced": vote.clock_synced,
+            "boot_id": vote.boot_id, "monotonic_ns": vote.monotonic_ns, "seq": vote.seq,
+            "flags": [str(f) for f in vote.flags], "reasons": [str(r) for r in vote.reasons],
+            "counter": vote.counter, "officer": vote.officer, "dossier_code": vote.dossier_code}
 
 
 def classify(response: requests.Response) -> dict:

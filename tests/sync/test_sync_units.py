@@ -117,3 +117,17 @@ def test_every_technician_message_has_a_vietnamese_translation():
     for message in messages:
         assert vi(message) != message, message
     assert "mã truy cập" in PermanentError(client.MSG_TOKEN, status=401).explain(vi)
+
+
+def test_fast_wire_form_is_exactly_to_wire():
+    import json as _json
+
+    from kiosk import clock
+    from kiosk.sync.client import _WIRE_FAST, wire
+    from kiosk.vote import Flag, Reason, Source, new_vote
+
+    vote = new_vote(2, 5, Source.SERIAL, clock.now(), flags=(Flag.TEST,), counter="Quầy 2",
+                    officer="Nguyễn Văn A", dossier_code="000.00.19.H26-250101-0001")
+    vote = type(vote)(**{**vote.__dict__, "seq": 42, "reasons": (Reason.OFFICER_ATTITUDE,)})
+    assert _WIRE_FAST
+    assert _json.dumps(wire(vote)) == _json.dumps(vote.to_wire())
