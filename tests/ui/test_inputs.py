@@ -16,7 +16,7 @@ def test_gpio_serial_touch_key_each_make_one_vote(run_scenario, tmp_path):
     master, slave = os.openpty()
     try:
         config = ui_config(tmp_path, serial={"enabled": True, "port": os.ttyname(slave)},
-                           rules={"lockout_s": 2.0}, followup={"enabled": False})
+                           rules={"lockout_s": 4.0}, followup={"enabled": False})
         report = run_scenario("inputs", {"config": config, "size": [1024, 600],
                                          "serial_master": master}, pass_fds=(master,))
     finally:

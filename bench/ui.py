@@ -1,0 +1,212 @@
+"""UI benchmarks: idle CPU, vote → thank-you frame latency, memory after 10,000 votes.
+
+    .venv/bin/python bench/ui.py idle [--seconds 60]
+    .venv/bin/python bench/ui.py latency [--presses 200]
+    .venv/bin/python bench/ui.py memory [--votes 10000]
+    .venv/bin/python bench/ui.py all        # all three, for bench/RESULTS-ui.md
+
+Each starts its own Xvfb (needs xvfb) and compares against a minimal Kivy app (one Label,
+bench/ui_minimal_app.py) measured in the same run, under the same X server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def start_xvfb() -> tuple[subprocess.Popen, str]:
+    for number in range(150, 400):
+        if not Path(f"/tmp/.X{number}-lock").exists():
+            break
+    proc = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1024x600x24",
+                             "-nolisten", "tcp"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if Path(f"/tmp/.X11-unix/X{number}").exists():
+            break
+        time.sleep(0.05)
+    return proc, f":{number}"
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def env_for(display: str, db: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIOSK_", "KIVY_"))}
+    env.update(DISPLAY=display, PYTHONPATH=str(ROOT), KIOSK_STORAGE__PATH=str(db),
+               KIOSK_GPIO__PIN_FACTORY="mock", KIOSK_CONFIG=str(db.parent / "kiosk.toml"),
+               KIVY_NO_ARGS="1", KIVY_NO_CONFIG="1")
+    (db.parent / "kiosk.toml").write_text("")
+    return env
+
+
+def idle(seconds: float) -> dict:
+    """Both apps side by side for `seconds` after a 5 s warm-up; CPU % of one core."""
+    xvfb, display = start_xvfb()
+    tmp = Path(tempfile.mkdtemp())
+    procs = {}
+    try:
+        env = env_for(display, tmp / "votes.db")
+        procs["kiosk"] = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run"], env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs["minimal"] = subprocess.Popen([sys.executable, str(ROOT / "bench" /
+                                                                 "ui_minimal_app.py")],
+                                            env=env, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL)
+        time.sleep(5)
+        start = {name: cpu_seconds(p.pid) for name, p in procs.items()}
+        time.sleep(seconds)
+        used = {name: cpu_seconds(p.pid) - start[name] for name, p in procs.items()}
+        result = {f"{name}_cpu_percent": round(100 * used[name] / seconds, 2) for name in used}
+        result |= {f"{name}_rss_mib": round(rss_mib(p.pid), 1) for name, p in procs.items()}
+        result["seconds"] = seconds
+        result["ratio"] = round(used["kiosk"] / used["minimal"], 3) if used["minimal"] else None
+        return result
+    finally:
+        for p in procs.values():
+            p.terminate()
+            p.wait(10)
+        xvfb.terminate()
+
+
+def child(mode: str, count: int, out: str) -> None:
+    """Runs inside the app process (latency, memory)."""
+    from kiosk.config import KioskConfig
+    from kiosk.ui.app import create_app
+    from kiosk.vote import Source
+
+    tmp = Path(tempfile.mkdtemp())
+    config = KioskConfig.model_validate({
+        "storage": {"path": str(tmp / "votes.db")}, "gpio": {"pin_factory": "mock"},
+        "rules": {"lockout_s": 0, "misuse_max_votes": 1000}})
+    app = create_app(config, windowed=True, size=(1024, 600))
+    from kivy.clock import Clock
+    from kivy.core.window import Window
+
+    result: dict = {}
+    committed: list[float] = []
+    drawn: list[float] = []
+    recorded = threading.Semaphore(0)
+
+    class Probe:  # first listener: called right after the commit, on the capture thread
+        def vote_recorded(self, vote):
+            committed.append(time.perf_counter())
+            recorded.release()
+
+        def press_ignored(self, d): ...
+        def storage_failed(self, e): ...
+        def storage_recovered(self): ...
+        def button_test(self, e): ...
+
+    app.capture.listeners.insert(0, Probe())
+    waiting = threading.Event()
+
+    def flipped(*_):
+        if waiting.is_set() and app.stage.current_name == "thanks":
+            drawn.append(time.perf_counter())
+            waiting.clear()
+            shown.set()
+
+    shown = threading.Event()
+    Window.bind(on_flip=flipped)
+
+    def on_main(fn):
+        done = threading.Event()
+        Clock.schedule_once(lambda dt: (fn(), done.set()))
+        done.wait(5)
+
+    def script():
+        time.sleep(2)
+        if mode == "latency":
+            for i in range(count):
+                on_main(app.go_home)
+                time.sleep(0.25)  # the rating screen's own frame is drawn and the loop idles
+                shown.clear()
+                waiting.set()
+                app.capture.press(1 + i % 3, Source.TOUCH)
+                shown.wait(2)
+            lat = sorted((d - c) * 1000 for c, d in zip(committed, drawn, strict=False))
+            result.update(presses=count, frames=len(lat),
+                          p50_ms=round(statistics.median(lat), 2),
+                          p99_ms=round(lat[max(0, int(len(lat) * 0.99) - 1)], 2),
+                          max_ms=round(lat[-1], 2))
+        else:
+            for i in range(count):
+                app.capture.press(1 + i % 3, Source.TOUCH)
+                recorded.acquire(timeout=5)
+            time.sleep(3)
+            on_main(app.go_home)
+            time.sleep(2)
+            counts = app.capture.store.counts()
+            result.update(votes=counts["total"], rss_mib=round(rss_mib(os.getpid()), 1))
+        Path(out).write_text(json.dumps(result))
+        Clock.schedule_once(lambda dt: app.stop())
+
+    threading.Thread(target=script, daemon=True).start()
+    app.run()
+
+
+def run_child(mode: str, count: int) -> dict:
+    xvfb, display = start_xvfb()
+    out = Path(tempfile.mkdtemp()) / "result.json"
+    try:
+        env = env_for(display, out.parent / "unused.db")
+        minimal = subprocess.Popen([sys.executable, str(ROOT / "bench" / "ui_minimal_app.py")],
+                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run([sys.executable, __file__, "_child", mode, str(count), str(out)],
+                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=1800, check=True)
+        result = json.loads(out.read_text())
+        result["minimal_rss_mib"] = round(rss_mib(minimal.pid), 1)
+        minimal.terminate()
+        minimal.wait(10)
+        return result
+    finally:
+        xvfb.terminate()
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["_child"]:
+        child(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["idle", "latency", "memory", "all"])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--presses", type=int, default=200)
+    parser.add_argument("--votes", type=int, default=10_000)
+    args = parser.parse_args()
+    results = {}
+    if args.what in ("idle", "all"):
+        results["idle"] = idle(args.seconds)
+    if args.what in ("latency", "all"):
+        results["latency"] = run_child("latency", args.presses)
+    if args.what in ("memory", "all"):
+        results["memory"] = run_child("memory", args.votes)
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
