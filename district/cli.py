@@ -75,6 +75,9 @@ def build_parser(_: Callable[[str], str]) -> argparse.ArgumentParser:
     # dashboard (issue 5): users add/list/passwd/disable, alerts check, rollups rebuild/check
     from district.dashboard.cli import add_cli
     COMMANDS.update(add_cli(sub, _))
+    # fleet provision (issue 6): kiosk.toml per terminal and the technician's checklist
+    from district.provision import add_cli as add_provision_cli
+    COMMANDS.update(add_provision_cli(sub, _))
     return parser
 
 
