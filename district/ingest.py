@@ -182,13 +182,49 @@ def store_votes(conn: Connection, terminal_id: str, unit_id: str,
     unsynced_boots = {c.vote.boot_id for c in checked if not c.vote.clock_synced}
     boots = known_boot_clocks(conn, terminal_id, unsynced_boots)
     rows = vote_rows(terminal_id, unit_id, checked, delivery, boots)
+    if not rows:
+        return set()
+    if conn.dialect.name == "postgresql":
+        return _insert_votes_unnest(conn, rows)
+    # executemany of one cached statement: SQLAlchemy's "insertmanyvalues" sends it as
+    # multi-row INSERT … VALUES (…), (…) … ON CONFLICT DO NOTHING RETURNING vote_id pages
+    # (compiling a literal 500-row VALUES each time would cost more than the insert).
+    stmt = (dialect_insert(conn, votes)
+            .on_conflict_do_nothing(index_elements=["terminal_id", "vote_id"])
+            .returning(votes.c.vote_id))
+    result = conn.execution_options(insertmanyvalues_page_size=INSERT_CHUNK).execute(stmt, rows)
+    return set(result.scalars())
+
+
+# PostgreSQL: one INSERT … SELECT FROM unnest(column arrays): the query text is the same
+# whatever the batch size (psycopg caches and prepares it), and 22 array parameters bind far
+# faster than 11,000 scalar ones.
+_PG_ARRAY_TYPES = {sa.String: "text", sa.BigInteger: "bigint", sa.SmallInteger: "smallint",
+                   sa.Boolean: "boolean", sa.DateTime: "timestamptz"}
+
+
+def _pg_array_type(column: sa.Column) -> str:
+    impl = getattr(column.type, "impl", column.type)
+    for kind, name in _PG_ARRAY_TYPES.items():
+        if isinstance(impl, kind):
+            return name + "[]"
+    raise TypeError(f"no array type for {column.name}")
+
+
+_VOTE_COLUMNS = [c for c in votes.columns if c.name != "pk"]
+_PG_UNNEST_INSERT = sa.text(
+    f"INSERT INTO votes ({', '.join(c.name for c in _VOTE_COLUMNS)}) "
+    f"SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{c.name} AS {_pg_array_type(c)})" for c in _VOTE_COLUMNS)
+    + ") ON CONFLICT (terminal_id, vote_id) DO NOTHING RETURNING vote_id")
+
+
+def _insert_votes_unnest(conn: Connection, rows: list[dict]) -> set[str]:
     stored: set[str] = set()
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start:start + INSERT_CHUNK]
-        stmt = (dialect_insert(conn, votes).values(chunk)
-                .on_conflict_do_nothing(index_elements=["terminal_id", "vote_id"])
-                .returning(votes.c.vote_id))
-        stored.update(conn.execute(stmt).scalars())
+        params = {c.name: [row[c.name] for row in chunk] for c in _VOTE_COLUMNS}
+        stored.update(conn.execute(_PG_UNNEST_INSERT, params).scalars())
     return stored
 
 

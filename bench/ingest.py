@@ -1,0 +1,259 @@
+"""Ingest throughput of the district server, batches of 500, SQLite and PostgreSQL.
+
+    .venv/bin/python bench/ingest.py --db sqlite|postgres|both [--votes 60000] [--write]
+
+Starts a real ``district serve`` on loopback on a fresh database, uploads ``--votes`` votes
+in batches of 500 from ``--clients`` concurrent terminals, and measures votes/s. Baselines
+measured in the same run, on the same database:
+
+- raw insert: the same rows written with one SQLAlchemy ``executemany`` (no HTTP, no
+  validation, no dedup): the storage ceiling;
+- one POST per vote: what a naive agent would get.
+
+``--write`` appends a Markdown table to bench/RESULTS-ingest.md. Only loopback addresses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from district import db  # noqa: E402
+from district.fleet import register_terminal  # noqa: E402
+
+PG_ADMIN = os.environ.get("HL_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+BATCH = 500
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def make_votes(n: int, seq0: int = 1) -> list[dict]:
+    now = dt.datetime.now(dt.UTC)
+    return [{"id": str(uuid.uuid4()), "seq": seq0 + i, "level": 1 + i % 3, "scale": 3,
+             "source": "gpio", "recorded_at": iso(now - dt.timedelta(seconds=n - i)),
+             "clock_synced": i % 10 != 0, "boot_id": "bench-boot",
+             "monotonic_ns": 10**12 + i * 10**9, "flags": [], "reasons": [],
+             "counter": "Quầy 1", "officer": None, "dossier_code": None} for i in range(n)]
+
+
+def drop_vote_triggers(engine) -> None:
+    """Remove AFTER INSERT triggers on votes (the dashboard's rollups) to isolate ingest cost."""
+    try:
+        from district.dashboard import rollup
+    except ImportError:
+        return
+    with engine.begin() as conn:
+        for ddl in rollup.drop_trigger_ddl(conn.dialect.name):
+            conn.exec_driver_sql(ddl)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Database:
+    """A fresh database for one backend, dropped at the end."""
+
+    def __init__(self, kind: str, keep_triggers: bool = True):
+        self.kind = kind
+        if kind == "sqlite":
+            self.tmp = tempfile.TemporaryDirectory()
+            self.url = f"sqlite:///{self.tmp.name}/bench.db"
+        else:
+            import psycopg
+
+            self.name = f"hl_bench_{secrets.token_hex(4)}"
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{self.name}"')
+            self.url = PG_ADMIN.rsplit("/", 1)[0] + "/" + self.name
+        self.engine = db.create_db_engine(self.url)
+        db.migrate(self.engine)
+        if not keep_triggers:
+            drop_vote_triggers(self.engine)
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(db.votes)).scalar_one()
+
+    def drop(self) -> None:
+        self.engine.dispose()
+        if self.kind == "sqlite":
+            self.tmp.cleanup()
+        else:
+            import psycopg
+
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "district.cli", "--db", url, "serve",
+                             "--port", str(port), "--workers", str(workers)], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                return proc, base
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def upload(base: str, terminals: dict[str, str], votes_by_terminal: dict[str, list[dict]],
+           batch: int, new: bool = True) -> float:
+    """Every terminal uploads its votes in batches, concurrently; returns seconds."""
+    def one_terminal(terminal_id: str) -> int:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {terminals[terminal_id]}"
+        session.headers["Content-Type"] = "application/json"
+        own = votes_by_terminal[terminal_id]
+        stored = 0
+        for start in range(0, len(own), batch):
+            body = json.dumps({"terminal_id": terminal_id, "sent_at": iso(dt.datetime.now(dt.UTC)),
+                               "boot_id": "bench-boot", "monotonic_ns": time.monotonic_ns(),
+                               "votes": own[start:start + batch]})
+            response = session.post(base + "/api/v1/votes", data=body, timeout=60)
+            response.raise_for_status()
+            stored += len(response.json()["accepted"])
+        return stored
+
+    begin = time.perf_counter()
+    with ThreadPoolExecutor(len(terminals)) as pool:
+        stored = sum(pool.map(one_terminal, terminals))
+    elapsed = time.perf_counter() - begin
+    expected = sum(len(v) for v in votes_by_terminal.values())
+    assert stored == (expected if new else 0), f"stored {stored}, expected {expected} new={new}"
+    return elapsed
+
+
+def raw_insert(database: Database, terminal_id: str, votes: list[dict]) -> float:
+    """Baseline: the same rows, one executemany, no HTTP/validation/dedup."""
+    now = dt.datetime.now(dt.UTC)
+    rows = [{"terminal_id": terminal_id, "vote_id": v["id"], "unit_id": "bench", "seq": v["seq"],
+             "level": v["level"], "scale": v["scale"], "source": v["source"],
+             "recorded_at": now, "recorded_at_raw": v["recorded_at"],
+             "clock_synced": v["clock_synced"], "boot_id": v["boot_id"],
+             "monotonic_ns": v["monotonic_ns"], "flags": "", "reasons": "",
+             "counter": v["counter"], "officer": None, "dossier_code": None,
+             "received_at": now, "corrected_at": now, "time_method": "kiosk",
+             "time_uncertain": False, "via": "import"} for v in votes]
+    begin = time.perf_counter()
+    with db.write_transaction(database.engine) as conn:
+        for start in range(0, len(rows), BATCH):
+            conn.execute(db.votes.insert(), rows[start:start + BATCH])
+    return time.perf_counter() - begin
+
+
+def bench_backend(kind: str, n_votes: int, clients: int, workers: int, naive: int,
+                  keep_triggers: bool = True) -> dict:
+    database = Database(kind, keep_triggers)
+    try:
+        terminals = {f"bench-{i}": register_terminal(database.engine, f"bench-{i}", "bench")
+                     for i in range(clients)}
+        per = n_votes // clients
+        votes = {t: make_votes(per) for t in terminals}
+        proc, base = start_server(database.url, workers)
+        try:
+            upload(base, terminals, {t: make_votes(BATCH) for t in terminals}, BATCH)  # warm-up
+            batched = upload(base, terminals, votes, BATCH)
+            repeat = upload(base, terminals, votes, BATCH, new=False)  # all duplicates
+            naive_votes = {t: make_votes(naive // clients) for t in terminals}
+            one_by_one = upload(base, terminals, naive_votes, 1)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        total = per * clients
+        register_terminal(database.engine, "bench-raw", "bench")
+        raw_terminal = "bench-raw"
+        raw = raw_insert(database, raw_terminal, make_votes(total))
+        naive_total = (naive // clients) * clients
+        expected = BATCH * clients + total + naive_total + total  # warm-up, run, naive, raw
+        assert database.count() == expected, (database.count(), expected)
+        return {"backend": kind + ("" if keep_triggers else ", rollup trigger dropped"),
+                "votes": total, "workers": workers, "clients": clients,
+                "batched_vps": total / batched, "duplicate_vps": total / repeat,
+                "naive_vps": naive_total / one_by_one, "raw_vps": total / raw}
+    finally:
+        database.drop()
+
+
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in
+                  subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
+                  if line.startswith("Model name")), platform.processor())
+    return f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}"
+
+
+def markdown(results: list[dict]) -> str:
+    lines = [f"### Ingest throughput ({dt.date.today().isoformat()}, {machine()})", "",
+             "`.venv/bin/python bench/ingest.py --db both --write`: `district serve` on "
+             "loopback, batches of 500 (target ≥ 10,000 votes/s), baselines in the same run.",
+             "", "| backend | votes | server processes | clients | batched POST (votes/s) | "
+             "same batches again, all duplicates | baseline: one POST per vote | "
+             "baseline: raw executemany, no HTTP |", "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['backend']} | {r['votes']:,} | {r['workers']} | {r['clients']} | "
+                     f"**{r['batched_vps']:,.0f}** | {r['duplicate_vps']:,.0f} | "
+                     f"{r['naive_vps']:,.0f} | {r['raw_vps']:,.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--votes", type=int, default=60_000)
+    parser.add_argument("--clients", type=int, default=4, help="concurrent terminals")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="server processes (default: 1 on SQLite, 2 on PostgreSQL)")
+    parser.add_argument("--naive", type=int, default=2_000, help="votes for the 1-per-POST run")
+    parser.add_argument("--also-without-triggers", action="store_true",
+                        help="run each backend again without the dashboard's rollup trigger")
+    parser.add_argument("--write", action="store_true", help="append to bench/RESULTS-ingest.md")
+    args = parser.parse_args()
+    kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    results = []
+    runs = [(k, True) for k in kinds] + ([(k, False) for k in kinds]
+                                         if args.also_without_triggers else [])
+    for kind, keep_triggers in runs:
+        workers = args.workers or (1 if kind == "sqlite" else 2)
+        result = bench_backend(kind, args.votes, args.clients, workers, args.naive,
+                               keep_triggers)
+        print(f"{result['backend']}: batched {result['batched_vps']:,.0f} votes/s, duplicates "
+              f"{result['duplicate_vps']:,.0f}/s, one-per-POST {result['naive_vps']:,.0f}/s, "
+              f"raw executemany {result['raw_vps']:,.0f}/s", flush=True)
+        results.append(result)
+    text = markdown(results)
+    print(text)
+    if args.write:
+        with (REPO / "bench" / "RESULTS-ingest.md").open("a", encoding="utf-8") as fh:
+            fh.write("\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
