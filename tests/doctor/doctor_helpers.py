@@ -1,0 +1,119 @@
+"""Helpers of the doctor tests: a real district server (``district serve`` on a loopback
+port, SQLite in tmp) with registered terminals, and the real ``kiosk doctor`` to run."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = REPO / ".venv" / "bin"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def district(db_url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISTRICT_", "KIOSK_"))}
+    return subprocess.run([str(BIN / "district"), "--db", db_url, "--lang", "en", *args],
+                          capture_output=True, text=True, env=env, timeout=60, check=False)
+
+
+def add_terminal(db_url: str, terminal_id: str, unit: str) -> str:
+    done = district(db_url, "terminals", "add", terminal_id, "--unit", unit)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]  # the token is on the last line
+
+
+@dataclass
+class Server:
+    url: str
+    db_url: str
+    proc: subprocess.Popen
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def start_server(db_url: str) -> Server:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISTRICT_", "KIOSK_"))}
+    proc = subprocess.Popen([str(BIN / "district"), "--db", db_url, "serve", "--host",
+                             "127.0.0.1", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = Server(f"http://127.0.0.1:{port}", db_url, proc)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"district serve died: {proc.stderr.read().decode()}")
+        try:
+            if requests.get(server.url + "/healthz", timeout=1).status_code == 200:
+                return server
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError("district serve did not start within 30 s")
+
+
+@dataclass
+class Fleet:
+    server: Server
+    tokens: dict[str, str]
+
+
+def write_config(path: Path, **sections: dict) -> Path:
+    """A kiosk.toml from sections ({"server": {"url": …}}); strings quoted as TOML."""
+    lines = []
+    for name, values in sections.items():
+        lines.append(f"[{name}]")
+        for key, value in values.items():
+            lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def healthy_sections(tmp_path: Path, fleet: Fleet, serial_port: str | None = None) -> dict:
+    sections = {
+        "terminal": {"id": "t-doctor", "unit": "u-doctor", "name": "Quầy thử"},
+        "gpio": {"pin_factory": "mock"},
+        "storage": {"path": str(tmp_path / "data" / "votes.db")},
+        "server": {"url": fleet.server.url, "token": fleet.tokens["t-doctor"],
+                   "timeout_s": 5},
+    }
+    if serial_port:
+        sections["serial"] = {"enabled": True, "port": serial_port}
+    return sections
+
+
+def run_doctor(config: Path, *, lang: str = "en", as_json: bool = True
+               ) -> tuple[int, dict | str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+    args = [str(BIN / "kiosk"), "--config", str(config), "--lang", lang, "doctor"]
+    if as_json:
+        args.append("--json")
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60,
+                          check=False)
+    if not as_json:
+        return done.returncode, done.stdout
+    assert done.stdout, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def by_check(report: dict) -> dict[str, dict]:
+    return {item["check"]: item for item in report["checks"]}
