@@ -1,0 +1,192 @@
+"""Fleet load: N simulated terminals, each a heartbeat and a small batch per minute.
+
+    .venv/bin/python bench/fleet_load.py [--terminals 10000] [--minutes 2] [--workers 2]
+                                         [--batch 3] [--write]
+
+Starts ``district serve --workers W`` on loopback against a fresh PostgreSQL database,
+registers the terminals, then for ``--minutes`` every terminal sends, at its own random
+second of each minute, ``POST /api/v1/heartbeat`` then ``POST /api/v1/votes`` (``--batch``
+votes). The load generator is plain asyncio over keep-alive HTTP/1.1 connections (cheap on
+CPU, so it steals little from the server on the same machine). Reports p50/p99/max latency
+and errors (any non-200 or transport failure). Target: p99 < 200 ms, zero errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import random
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingest import REPO, Database, iso, machine, start_server  # noqa: E402
+
+from district import db  # noqa: E402
+from district.auth import hash_token, new_token  # noqa: E402
+
+
+def register_fleet(database: Database, n: int) -> dict[str, str]:
+    """Bulk registration (one statement): register_terminal one by one would take minutes."""
+    tokens = {f"sim-{i:05d}": new_token() for i in range(n)}
+    now = dt.datetime.now(dt.UTC)
+    with database.engine.begin() as conn:
+        conn.execute(db.units.insert().values(id="sim", name="Simulated", kind="",
+                                              created_at=now))
+        conn.execute(db.terminals.insert(), [
+            {"id": t, "unit_id": "sim", "name": t, "token_hash": hash_token(tok),
+             "created_at": now, "token_issued_at": now} for t, tok in tokens.items()])
+    return tokens
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection; a request is written only when the last is read."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.reader = self.writer = None
+
+    async def post(self, path: str, token: str, body: bytes) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body)
+        await self.writer.drain()
+        status_line = await self.reader.readline()
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        await self.reader.readexactly(length)
+        return int(status_line.split()[1])
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+async def run_load(base: str, tokens: dict[str, str], minutes: float, batch: int,
+                   connections: int) -> tuple[list[float], int, int, float]:
+    host, port = base.removeprefix("http://").split(":")
+    pool: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(connections):
+        pool.put_nowait(Connection(host, int(port)))
+    latencies: list[float] = []
+    errors = 0
+    late = 0  # requests that could not start within 50 ms of their slot (generator starved)
+    seqs = dict.fromkeys(tokens, 0)
+    start = time.monotonic() + 1.0
+    offsets = {t: random.uniform(0, 60) for t in tokens}
+
+    async def request(path: str, token: str, body: dict) -> None:
+        nonlocal errors
+        conn = await pool.get()
+        begin = time.perf_counter()
+        try:
+            status = await conn.post(path, token, json.dumps(body).encode())
+            if status != 200:
+                errors += 1
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+            errors += 1
+            conn.close()
+        finally:
+            latencies.append(time.perf_counter() - begin)
+            pool.put_nowait(conn)
+
+    async def terminal_minute(terminal: str, slot: float) -> None:
+        nonlocal late
+        await asyncio.sleep(max(0.0, slot - time.monotonic()))
+        if time.monotonic() - slot > 0.05:
+            late += 1
+        token = tokens[terminal]
+        now = iso(dt.datetime.now(dt.UTC))
+        mono = time.monotonic_ns()
+        await request("/api/v1/heartbeat", token, {
+            "terminal_id": terminal, "sent_at": now, "boot_id": "sim-boot",
+            "monotonic_ns": mono, "backlog": batch, "rejected": 0, "software_version": "0.1.0",
+            "clock_synced": True, "disk_free_bytes": 10**10, "uptime_s": 3600.0,
+            "last_error": None, "stuck_buttons": []})
+        votes = []
+        for _ in range(batch):
+            seqs[terminal] += 1
+            votes.append({"id": str(uuid.uuid4()), "seq": seqs[terminal], "level": 3,
+                          "scale": 3, "source": "gpio", "recorded_at": now,
+                          "clock_synced": True, "boot_id": "sim-boot", "monotonic_ns": mono})
+        await request("/api/v1/votes", token, {"terminal_id": terminal, "sent_at": now,
+                                               "boot_id": "sim-boot", "monotonic_ns": mono,
+                                               "votes": votes})
+
+    tasks = [terminal_minute(t, start + minute * 60 + offsets[t])
+             for minute in range(int(minutes)) for t in tokens]
+    began = time.monotonic()
+    await asyncio.gather(*tasks)
+    elapsed = time.monotonic() - began
+    while not pool.empty():
+        pool.get_nowait().close()
+    return latencies, errors, late, elapsed
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=1000)[int(q * 1000) - 1] if len(values) > 1 else 0.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--terminals", type=int, default=10_000)
+    parser.add_argument("--minutes", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument("--batch", type=int, default=3, help="votes per terminal per minute")
+    parser.add_argument("--connections", type=int, default=64, help="client connections")
+    parser.add_argument("--write", action="store_true", help="append to bench/RESULTS-ingest.md")
+    args = parser.parse_args()
+
+    database = Database("postgres")
+    try:
+        tokens = register_fleet(database, args.terminals)
+        proc, base = start_server(database.url, args.workers)
+        try:
+            latencies, errors, late, elapsed = asyncio.run(
+                run_load(base, tokens, args.minutes, args.batch, args.connections))
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        with database.engine.connect() as conn:
+            stored = conn.execute(sa.select(sa.func.count()).select_from(db.votes)).scalar_one()
+    finally:
+        database.drop()
+    expected = args.terminals * args.minutes * args.batch
+    p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
+    rate = len(latencies) / elapsed
+    summary = (f"{len(latencies):,} requests in {elapsed:.0f} s ({rate:,.0f}/s): "
+               f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(latencies) * 1000:.0f} ms, "
+               f"errors {errors}, late starts {late}, votes stored {stored:,}/{expected:,}")
+    print(summary)
+    if args.write:
+        text = (f"\n### Fleet load ({dt.date.today().isoformat()}, {machine()})\n\n"
+                f"`.venv/bin/python bench/fleet_load.py --terminals {args.terminals} "
+                f"--minutes {args.minutes} --workers {args.workers} --batch {args.batch}`, "
+                f"PostgreSQL, `district serve --workers {args.workers}` on loopback; each "
+                f"terminal a heartbeat and a {args.batch}-vote batch per minute. Target: "
+                f"p99 < 200 ms, zero errors.\n\n"
+                "| terminals | requests | requests/s | p50 | p99 | max | errors | "
+                "votes stored |\n|---|---|---|---|---|---|---|---|\n"
+                f"| {args.terminals:,} | {len(latencies):,} | {rate:,.0f} | {p50:.1f} ms | "
+                f"**{p99:.1f} ms** | {max(latencies) * 1000:.0f} ms | {errors} | "
+                f"{stored:,} / {expected:,} |\n")
+        with (REPO / "bench" / "RESULTS-ingest.md").open("a", encoding="utf-8") as fh:
+            fh.write(text)
+    return 0 if errors == 0 and stored == expected else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
