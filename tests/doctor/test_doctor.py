@@ -251,3 +251,39 @@ def test_every_message_is_in_the_catalog():
         catalog = {m.id for m in read_po(fh) if m.id and m.string}
     used = {m[1] for m in extract_from_file("python", ROOT / "kiosk/doctor.py")}
     assert used - catalog == set()
+
+
+@pytest.fixture
+def self_signed_https(tmp_path):
+    """An HTTPS server whose certificate no CA vouches for (made with openssl)."""
+    import http.server
+    import shutil
+    import ssl
+    import threading
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_tls_certificate_refused(tmp_path, district_fleet, self_signed_https):
+    sections = healthy_sections(tmp_path, district_fleet)
+    sections["server"]["url"] = self_signed_https
+    config = load(write_config(tmp_path / "kiosk.toml", **sections))
+    code, report = _doctor(config)
+    server = by_check(report)["server"]
+    assert code == 1 and server["code"] == "tls"
+    assert "TLS (HTTPS) error" in server["message"] and "certificate" in server["message"]
+    assert "ca_bundle" in server["fix"]
