@@ -96,3 +96,34 @@ def test_unused_proxy_fixture_is_transparent(proxy, server):
     assert requests.get(proxy.url + "/healthz", timeout=5).status_code == 200
     assert proxy.hits["pass"] == 1
     assert isinstance(proxy, FaultProxy)
+
+
+def test_capture_is_not_slowed_while_the_agent_uploads(kiosk_env, server, proxy, tmp_path):
+    """The UI's commit of a vote never waits on the network: the agent holds the SQLite
+    write lock only for its short claim/settle transactions, never across a request."""
+    import time
+
+    from kiosk import clock
+    from kiosk.vote import Source, new_vote
+
+    with store_of(kiosk_env) as store:
+        make_votes(store, 1500)
+    proxy.default = "delay"  # every upload takes 50 ms+ while inflight rows exist
+    agent = kiosk_popen(kiosk_env, "sync", "--once", log=tmp_path / "agent.log")
+    slowest = 0.0
+    try:
+        with store_of(kiosk_env) as ui_store:
+            wait_for(lambda: proxy.active, what="an upload in flight")
+            for _ in range(20):
+                started = time.perf_counter()
+                ui_store.record(new_vote(3, 3, Source.GPIO, clock.now()))
+                slowest = max(slowest, time.perf_counter() - started)
+                time.sleep(0.02)
+        assert agent.wait(60) == 0
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+    assert slowest < 0.5, f"a vote waited {slowest:.3f} s for the store"
+    out = kiosk(kiosk_env, "sync", "--once")  # votes made after the agent's last claim
+    assert out.returncode == 0
+    assert_server_holds_exactly(server, kiosk_env)
