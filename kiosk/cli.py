@@ -44,37 +44,44 @@ def build_parser(t: Callable[[str], str]) -> argparse.ArgumentParser:
                                "/etc/kiosk/kiosk.toml and /boot/firmware/kiosk.toml)"))
     parser.add_argument("--lang", choices=LANGUAGES, help=t("language of messages: vi or en"))
     parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
+    # --lang is accepted after the verb too (`kiosk doctor --lang en`), as technicians type it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--lang", choices=LANGUAGES, default=argparse.SUPPRESS,
+                        help=t("language of messages: vi or en"))
     verbs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = verbs.add_parser("run", help=t("show the rating screen (fullscreen)"))
+    def add_verb(group, name: str, help_text: str) -> argparse.ArgumentParser:
+        return group.add_parser(name, parents=[common], help=help_text)
+
+    run = add_verb(verbs, "run", t("show the rating screen (fullscreen)"))
     run.add_argument("--windowed", action="store_true",
                      help=t("in a window, for development; keys 1, 2, 3… vote"))
 
-    sync = verbs.add_parser("sync", help=t("send stored votes to the district server"))
+    sync = add_verb(verbs, "sync", t("send stored votes to the district server"))
     sync.add_argument("--once", action="store_true",
                       help=t("send the whole backlog with a progress bar, then stop"))
 
-    vote = verbs.add_parser("vote", help=t("record one vote, as if a button was pressed"))
+    vote = add_verb(verbs, "vote", t("record one vote, as if a button was pressed"))
     vote.add_argument("level", type=int, metavar="LEVEL",
                       help=t("1 = not satisfied … highest = very satisfied"))
     vote.add_argument("--test", action="store_true",
                       help=t("mark it as a test vote (not counted in reports)"))
 
-    status = verbs.add_parser("status", help=t("votes stored, waiting and sent; last sync; clock"))
+    status = add_verb(verbs, "status", t("votes stored, waiting and sent; last sync; clock"))
     status.add_argument("--json", action="store_true", help=t("machine-readable output"))
 
-    export = verbs.add_parser("export", help=t("write all votes to a CSV file (USB collection)"))
+    export = add_verb(verbs, "export", t("write all votes to a CSV file (USB collection)"))
     export.add_argument("file", metavar="FILE", type=Path, help=t("the CSV file to write"))
 
-    doctor = verbs.add_parser("doctor", help=t("check everything and say in plain words what "
+    doctor = add_verb(verbs, "doctor", t("check everything and say in plain words what "
                                                "is wrong"))
     doctor.add_argument("--json", action="store_true", help=t("machine-readable output"))
 
-    config = verbs.add_parser("config", help=t("check or show a configuration file"))
+    config = add_verb(verbs, "config", t("check or show a configuration file"))
     config_verbs = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
-    check = config_verbs.add_parser("check", help=t("validate a file; exit 0 when it is good"))
+    check = add_verb(config_verbs, "check", t("validate a file; exit 0 when it is good"))
     check.add_argument("file", metavar="FILE", nargs="?", help=t("the file to check"))
-    config_verbs.add_parser("show", help=t("print the configuration in effect"))
+    add_verb(config_verbs, "show", t("print the configuration in effect"))
     return parser
 
 

@@ -67,14 +67,20 @@ def is_synchronised() -> bool:
 def _kernel_says_synchronised() -> bool:
     """adjtimex(2) returns TIME_ERROR and sets STA_UNSYNC while no NTP daemon disciplines
     the clock. Read-only call (modes = 0)."""
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
+    libc = _libc()
+    if libc is None:
         return False
-    libc = ctypes.CDLL(libc_name, use_errno=True)
     buf = ctypes.create_string_buffer(512)  # larger than struct timex on every ABI
     state = libc.adjtimex(buf)
     status = int.from_bytes(buf.raw[_STATUS_OFFSET:_STATUS_OFFSET + 4], "little", signed=True)
     return state not in (-1, TIME_ERROR) and not status & STA_UNSYNC
+
+
+@lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL | None:
+    """Loaded once: find_library may run ldconfig, far too slow for every vote."""
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name, use_errno=True) if name else None
 
 
 # struct timex: unsigned modes; long offset, freq, maxerror, esterror; int status.

@@ -221,12 +221,22 @@ class VoteStore:
         if held_older_than_s is not None:
             held_sql = "(status = 'held' AND (boot_id != ? OR monotonic_ns < ?))"
             params = [boot_id, monotonic_ns - int(held_older_than_s * 1e9)]
+        votes = []
         with self.write() as conn:
             rows = conn.execute(
                 "UPDATE votes SET status = 'inflight' WHERE seq IN ("
                 f" SELECT seq FROM votes WHERE status = 'pending' OR {held_sql}"
                 " ORDER BY seq LIMIT ?) RETURNING *", (*params, limit)).fetchall()
-        return sorted((_from_row(r) for r in rows), key=lambda v: v.seq)
+            for row in rows:
+                try:
+                    votes.append(_from_row(row))
+                except (ValueError, TypeError) as exc:
+                    # A row this software cannot read (edited by hand, or written by a newer
+                    # version) must not block every vote queued behind it: keep it, rejected.
+                    conn.execute("UPDATE votes SET status = 'rejected', reject_error = ?"
+                                 " WHERE seq = ?", (f"unreadable on the terminal: {exc}",
+                                                    row["seq"]))
+        return sorted(votes, key=lambda v: v.seq)
 
     def settle(self, synced: Iterable[str], rejected: Iterable[tuple[str, str]]) -> None:
         """One transaction for a whole server answer: no half-applied batch after a crash."""

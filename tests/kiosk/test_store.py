@@ -48,6 +48,14 @@ def test_outbox_claim_settle_unclaim_and_crash_return(store):
     assert store.counts()["pending"] == 3
 
 
+def test_an_unreadable_row_is_rejected_and_does_not_block_the_queue(store):
+    bad, good = store.record(vote()), store.record(vote())
+    store.conn.execute("UPDATE votes SET source = 'telepathy' WHERE id = ?", (bad.id,))
+    assert [v.id for v in store.claim(10)] == [good.id]
+    [(rejected_id, error)] = store.rejected()
+    assert rejected_id == bad.id and "unreadable" in error
+
+
 def test_held_vote_waits_for_its_followup_answer(store):
     held = store.record(vote(1), held=True)
     assert store.claim(10) == []
