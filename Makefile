@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
-APT_PACKAGES := xvfb xdotool x11-utils chromium chromium-driver libgl1 libgl1-mesa-dri \
+APT_PACKAGES := xvfb xdotool x11-utils imagemagick e2fsprogs chromium chromium-driver libgl1 libgl1-mesa-dri \
 	libegl1 libmtdev1 fonts-noto-core shellcheck systemd gettext postgresql
 
 .PHONY: setup system-packages venv test run lint catalogs bench

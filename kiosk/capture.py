@@ -160,7 +160,7 @@ class Capture:
         vote = new_vote(decision.level, self.config.scale.levels, decision.source, clock.now(),
                         flags=decision.flags + extra_flags, counter=ui.counter,
                         officer=ui.officer)
-        held = self._asks_followup(vote)
+        held = self.asks_followup(vote)
         try:
             stored = self._store().record(vote, held=held)
         except StorageError as error:
@@ -172,7 +172,8 @@ class Capture:
         self._tell("vote_recorded", stored)
         return stored
 
-    def _asks_followup(self, vote: Vote) -> bool:
+    def asks_followup(self, vote: Vote) -> bool:
+        """Will the UI ask "what went wrong?" after this vote (so it is stored held)?"""
         followup = self.config.followup
         return followup.enabled and vote.level <= followup.at_or_below and \
             vote.source is not Source.CLI

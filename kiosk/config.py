@@ -60,7 +60,8 @@ class ConfigError(Exception):
 class Section(BaseModel):
     """A TOML table: unknown keys are errors (a typo must not silently use a default)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # coerce_numbers_to_str: KIOSK_TECHNICIAN__PIN=1234 parses as a TOML number, yet is text.
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
 class TerminalSection(Section):

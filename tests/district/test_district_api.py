@@ -183,7 +183,7 @@ def test_healthz_and_openapi(api):
 
 
 def test_healthz_is_503_when_the_database_does_not_answer(tmp_path):
-    from conftest import Server
+    from tests.district.conftest import Server
 
     unreachable = f"sqlite:///{tmp_path}/missing/dir/district.db"
     server = Server(unreachable, env={"DISTRICT_DB": unreachable}, args=[

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 import sqlalchemy as sa
-from conftest import Server, wipe
+from tests.district.conftest import Server, wipe
 from district_helpers import iso, make_vote, utcnow
 
 from district import db
