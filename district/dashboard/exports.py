@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 
 import sqlalchemy as sa
+import xlsxwriter
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
@@ -26,6 +27,7 @@ from district.db import votes
 
 BOM = "\ufeff"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FETCH_ROWS = 10_000
 
 
 def _safe(value):
@@ -95,25 +97,94 @@ def vote_header(_: Callable[[str], str]) -> list[str]:
 
 def vote_rows(engine: Engine, tree: UnitTree, unit_ids: list[str], period: Period
               ) -> Iterator[list]:
-    """Every vote of the units in the period (local days), oldest first, streamed."""
+    """Every vote of the units in the period (local days), oldest first, streamed.
+
+    Local time comes back as a naive datetime (whole seconds); numbers stay numbers. Rows are
+    fetched in chunks of ``FETCH_ROWS`` (a server-side cursor on PostgreSQL), so memory stays
+    bounded whatever the period.
+    """
     start = dt.datetime.combine(period.start, dt.time(), LOCAL_TZ).astimezone(dt.UTC)
     end = dt.datetime.combine(period.end + dt.timedelta(days=1), dt.time(),
                               LOCAL_TZ).astimezone(dt.UTC)
     v = votes.c
-    q = (sa.select(v.vote_id, v.corrected_at, v.unit_id, v.terminal_id, v.level, v.scale,
-                   v.flags, v.reasons, v.counter, v.officer, v.time_uncertain)
+    # The plain DateTime type (not UTCDateTime) skips a Python conversion per row: SQLite
+    # gives naive UTC, PostgreSQL an aware timestamp; both become local time below.
+    q = (sa.select(v.vote_id, sa.type_coerce(v.corrected_at, sa.DateTime()), v.unit_id,
+                   v.terminal_id, v.level, v.scale, v.flags, v.reasons, v.counter, v.officer,
+                   v.time_uncertain)
          .where(v.corrected_at >= start, v.corrected_at < end, v.unit_id.in_(unit_ids))
          .order_by(v.corrected_at, v.pk))
     offset = dt.timedelta(seconds=UTC_OFFSET_S)
+    names = tree.names
+    index_of: dict[tuple[int, int], float] = {}
+    counted_of: dict[str, int] = {"": 1}
     with engine.connect() as conn:
-        result = conn.execution_options(yield_per=5000).execute(q)
-        for r in result:
-            flags = set(filter(None, (r.flags or "").split(";")))
-            counted = not flags & {"test", "suspected_misuse"}
-            yield [r.vote_id, (r.corrected_at + offset).replace(tzinfo=None, microsecond=0),
-                   r.unit_id, tree.names.get(r.unit_id, r.unit_id), r.terminal_id, r.level,
-                   r.scale, round((r.level - 1) / (r.scale - 1) * 100, 2), int(counted),
-                   r.flags, r.reasons, r.counter, r.officer, int(bool(r.time_uncertain))]
+        result = conn.execution_options(yield_per=FETCH_ROWS).execute(q)
+        for (vote_id, at, unit_id, terminal_id, level, scale, flags, reasons, counter, officer,
+             uncertain) in result:
+            if at.tzinfo is None:
+                at = at + offset
+            else:
+                at = at.astimezone(LOCAL_TZ).replace(tzinfo=None)
+            if at.microsecond:
+                at = at.replace(microsecond=0)
+            index = index_of.get((level, scale))
+            if index is None:
+                index = index_of[(level, scale)] = round((level - 1) / (scale - 1) * 100, 2)
+            flags = flags or ""
+            counted = counted_of.get(flags)
+            if counted is None:
+                counted = counted_of[flags] = int(
+                    not set(flags.split(";")) & {"test", "suspected_misuse"})
+            yield [vote_id, at, unit_id, names.get(unit_id, unit_id), terminal_id, level, scale,
+                   index, counted, flags, reasons, counter, officer, int(bool(uncertain))]
+
+
+# Excel's 1900 date system: serial day 1 is 1900-01-01, with its phantom 1900-02-29, so
+# every date after February 1900 is (date - 1899-12-30) in days.
+EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+DAY = dt.timedelta(days=1)
+# How each vote column is written: s = text (never a formula), n = number, d = date and time.
+VOTE_KINDS = "sdsssnnnnssssn"
+
+
+def votes_xlsx(header: list[str], rows: Iterable[list], sheet: str = "Votes"
+               ) -> tempfile.SpooledTemporaryFile:
+    """The vote export as a workbook, written with XlsxWriter in ``constant_memory`` mode.
+
+    openpyxl (even write-only with lxml) manages ~100 k cells/s, i.e. 40–50 s for a year of
+    a district (300 k votes × 14 columns); XlsxWriter streams each finished row to a
+    temporary file and writes typed cells directly. Text goes through ``write_string``
+    (an inline string, never read as a formula or a URL), numbers through
+    ``write_number``, the local time as an Excel serial number with a date format.
+    """
+    out = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
+    wb = xlsxwriter.Workbook(out, {"constant_memory": True, "strings_to_formulas": False,
+                                   "strings_to_urls": False, "strings_to_numbers": False})
+    ws = wb.add_worksheet(_sheet_title(sheet, set()))
+    bold = wb.add_format({"bold": True})
+    when = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    ws.set_column(1, 1, 19)
+    for col, title in enumerate(header):
+        ws.write_string(0, col, title, bold)
+    ws.freeze_panes(1, 0)
+    text, number = ws.write_string, ws.write_number
+    kinds = list(enumerate(VOTE_KINDS))
+    epoch, day = EXCEL_EPOCH, DAY
+    for r, row in enumerate(rows, 1):
+        for col, kind in kinds:
+            value = row[col]
+            if value is None or value == "":
+                continue
+            if kind == "s":
+                text(r, col, value)
+            elif kind == "n":
+                number(r, col, value)
+            else:
+                number(r, col, (value - epoch) / day, when)
+    wb.close()
+    out.seek(0)
+    return out
 
 
 def csv_vote_rows(rows: Iterable[list]) -> Iterator[list]:

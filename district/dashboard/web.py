@@ -411,8 +411,8 @@ def build_router(dash: Dashboard) -> APIRouter:
                 body = exports.csv_stream(exports.vote_header(_), exports.csv_vote_rows(rows))
                 return _download(StreamingResponse(body, media_type="text/csv; charset=utf-8"),
                                  f"{stem}-votes.csv")
-            fh = await run_in_threadpool(exports.xlsx_file, [(
-                _("Votes"), exports.vote_header(_), rows)])
+            fh = await run_in_threadpool(exports.votes_xlsx, exports.vote_header(_), rows,
+                                         _("Votes"))
             return _download(StreamingResponse(fh, media_type=XLSX), f"{stem}-votes.xlsx")
         if name in ("summary.csv", "summary.xlsx"):
             ov = (await run_in_threadpool(overview_data, engine, scope, unit, period))["overview"]
