@@ -10,11 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 import sqlalchemy as sa
-from tests.district.conftest import Server, wipe
 from district_helpers import iso, make_vote, utcnow
 
 from district import db
 from district.fleet import register_terminal
+from tests.district.conftest import Server, wipe
 
 pytestmark = pytest.mark.postgres
 
