@@ -41,6 +41,8 @@ class Driver:
         self.db = Path(self.config.storage.path)
         self.shots = Path(params.get("shots", "."))
         self.window = None
+        #: (monotonic time, screen name) of every Stage.show, once watch_screens() is called
+        self.shown: list[tuple[float, str]] = []
 
     # -- talking to the UI thread ------------------------------------------------------------
 
@@ -65,6 +67,22 @@ class Driver:
 
     def screen(self) -> str:
         return self.on_main(lambda: self.app.stage.current_name)
+
+    def watch_screens(self) -> None:
+        """Log every screen the app shows (also ones too short-lived to be polled)."""
+        def wrap():
+            stage = self.app.stage
+            show = stage.show
+
+            def logged(name, **kwargs):
+                self.shown.append((time.monotonic(), name))
+                return show(name, **kwargs)
+
+            stage.show = logged
+        self.on_main(wrap)
+
+    def shown_since(self, since: float) -> list[str]:
+        return [name for when, name in list(self.shown) if when >= since]
 
     def wait_screen(self, name: str, timeout: float = 8) -> float:
         start = time.monotonic()

@@ -117,7 +117,7 @@ def inputs(d) -> None:
 
 
 def storage(d) -> None:
-    """The disk fills up, then goes read-only, then works again: no acknowledged vote lost."""
+    """The card fills up, then has room again: no false thank-you, no acknowledged vote lost."""
     folder = d.params["mount"]
     filler = os.path.join(folder, "filler")
     acknowledged = []
@@ -142,21 +142,78 @@ def storage(d) -> None:
     d.key("1")  # a press while out of order: no thank-you, nothing stored
     time.sleep(0.8)
     screen_during = d.screen()
-    # Now read-only as well (possible once the store has closed its file for the probe).
     os.remove(filler)
-    remounted = False
-    for _ in range(40):
-        if subprocess.run(["mount", "-o", "remount,ro", folder], capture_output=True).returncode \
-                == 0:
-            remounted = True
-            break
-        time.sleep(0.05)
-    time.sleep(3)  # two probes on a read-only card
-    screen_read_only = d.screen()
-    subprocess.run(["mount", "-o", "remount,rw", folder], check=True)
     recovered_after = d.wait_screen("rating", timeout=10)
     second = vote("3")
     d.record("storage", first=first, second=second, acknowledged=acknowledged,
-             screen_during=screen_during, remounted_ro=remounted,
-             screen_read_only=screen_read_only, recovered_after=recovered_after,
-             votes=d.votes())
+             screen_during=screen_during, recovered_after=recovered_after, votes=d.votes())
+
+
+def _wait(predicate, timeout: float, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def storage_read_only(d) -> None:
+    """A real ext4 card that the kernel turns read-only mid-run (journal aborted, files still
+    open), then is checked and mounted again as a technician would after a card problem."""
+    mount, image = d.params["mount"], d.params["image"]
+    d.watch_screens()
+    d.rating_buttons = d.geometry()["buttons"]
+    acknowledged: list[str] = []
+
+    def vote(key: str) -> bool:
+        """One key press; True if thanked. The row that appeared with the thank-you is kept."""
+        before = {v["id"] for v in d.votes()}
+        d.key(key)
+        try:
+            d.wait_screen("thanks", timeout=3)
+        except AssertionError:
+            return False
+        acknowledged.extend(v["id"] for v in d.votes() if v["id"] not in before)
+        d.wait_screen("rating", timeout=10)
+        return True
+
+    before_fault = [vote("3"), vote("2")]
+    acknowledged_before = list(acknowledged)
+    dev = os.path.basename(subprocess.run(["findmnt", "-no", "SOURCE", mount], check=True,
+                                          capture_output=True, text=True).stdout.strip())
+    fault_at = time.monotonic()
+    with open(f"/sys/fs/ext4/{dev}/trigger_fs_error", "w") as trigger:
+        trigger.write("1")
+    options = subprocess.run(["findmnt", "-no", "OPTIONS", mount], capture_output=True,
+                             text=True).stdout.strip()
+    d.key("1")  # the first press on the broken card
+    out_of_order_after = d.wait_screen("out_of_order", timeout=8)
+    capture(d, "out_of_order_read_only")
+    code = d.on_main(lambda: d.app.out_of_order.code)
+    # More presses while out of order (key, touch where the buttons are, GPIO): no thank-you.
+    d.key("1")
+    d.click(d.rating_buttons[0]["rect"])
+    d.gpio_press(1)
+    time.sleep(3)  # at least one probe of the still-broken card
+    screen_during = d.screen()
+
+    # Recovery: detach the card; the worker's next probe closes its old store (the old
+    # filesystem and its loop device are then released) and finds the read-only slot below.
+    subprocess.run(["umount", "-l", mount], check=True)
+    released = _wait(lambda: not os.path.exists(f"/sys/block/{dev}/loop/backing_file"), 10)
+    screen_unmounted = d.screen()
+    fsck = subprocess.run(["e2fsck", "-fy", image], capture_output=True, text=True)
+    recovery_at = time.monotonic()
+    subprocess.run(["mount", "-o", "loop", image, mount], check=True)
+    recovered_after = d.wait_screen("rating", timeout=10)
+    during_fault = d.shown_since(fault_at)
+    recovery_screens = d.shown_since(recovery_at)
+    after_recovery = vote("3")
+    d.record("storage", before_fault=before_fault, after_recovery=after_recovery,
+             acknowledged=acknowledged, acknowledged_before=acknowledged_before,
+             mount_options=options, out_of_order_after=out_of_order_after, code=code,
+             screen_during=screen_during, old_card_released=released,
+             screen_unmounted=screen_unmounted, fsck_rc=fsck.returncode,
+             fsck_out=fsck.stdout[-1500:], recovered_after=recovered_after,
+             recovery_screens=recovery_screens, screens_during_fault=during_fault)
