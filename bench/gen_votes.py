@@ -3,7 +3,8 @@
     .venv/bin/python bench/gen_votes.py --db sqlite:///bench.db --votes 300000 [--terminals 21]
 
 Units and terminals come from config/fleet.toml (21 terminals) or, with --terminals K > 21,
-a generated province of K communes. Votes: working hours 7:30–17:00 local, Monday–Friday
+a generated city: a province of ⌈K/100⌉ districts of up to 100 communes, one
+terminal each. Votes: working hours 7:30–17:00 local, Monday–Friday
 (Saturday morning a little), busier mornings; 3 levels weighted 55/35/10 % best→worst,
 2 % test and 1 % misuse flags, reasons on a third of the negative votes.
 
@@ -49,9 +50,12 @@ def setup_fleet(engine, count: int) -> list[tuple[str, str]]:
         load_units(engine, fleet)
         pairs = [(t.id, t.unit) for t in fleet.terminals[:count]]
     else:
+        # A city: province → districts (up to 100 communes each) → one terminal per commune.
         units = [{"id": "tinh", "name": "Tỉnh mẫu", "kind": "Tỉnh"}]
-        units += [{"id": f"xa-{i:05d}", "name": f"Xã {i:05d}", "kind": "Xã", "parent": "tinh"}
-                  for i in range(count)]
+        units += [{"id": f"huyen-{d:03d}", "name": f"Huyện {d:03d}", "kind": "Huyện",
+                   "parent": "tinh"} for d in range((count + 99) // 100)]
+        units += [{"id": f"xa-{i:05d}", "name": f"Xã {i:05d}", "kind": "Xã",
+                   "parent": f"huyen-{i // 100:03d}"} for i in range(count)]
         load_units(engine, {"units": units})
         pairs = [(f"t-{i:05d}", f"xa-{i:05d}") for i in range(count)]
     now = dt.datetime.now(dt.UTC)
