@@ -167,3 +167,26 @@ def test_rollups_equal_votes(dataset):
     engine, _votes = dataset
     with engine.connect() as conn:
         assert rollup.differences(conn) == []
+
+
+def test_large_unit_lists_give_the_same_numbers(dataset, monkeypatch):
+    """Above MANY_UNITS the unit filter is one parameter (PostgreSQL array, SQLite JSON)."""
+    from district.dashboard import aggregates as agg
+    from district.dashboard.periods import Period
+
+    engine, votes = dataset
+    period = Period("year", dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+
+    def numbers():
+        with engine.connect() as conn:
+            tree = agg.UnitTree.load(conn)
+            ids = tree.subtree("p1")
+            return (agg.counts_by_unit(conn, period, ids), agg.counts_by_day(conn, period, ids),
+                    agg.counts_by_terminal(conn, period, ids), agg.heatmap(conn, period, ids))
+
+    small = numbers()
+    monkeypatch.setattr(agg, "MANY_UNITS", 0)
+    large = numbers()
+    assert large == small
+    assert sum(c.votes for c in large[0].values()) == figures(
+        votes, SUBTREE["p1"], period.start, period.end)["votes"]
