@@ -179,23 +179,25 @@ def _sums(table: sa.Table) -> list:
     return [sa.func.sum(table.c[c]).label(c) for c in COUNT_COLUMNS]
 
 
-# Above this many units (a province of 10,000 communes) the filter travels as one
+# Above this many units or terminals (a province of 10,000 communes) a filter travels as one
 # parameter: rendering, binding and parsing 10,000 placeholders cost more than the query.
 MANY_UNITS = 200
 
 
-def _unit_filter(conn: Connection, table: sa.Table, unit_ids: list[str] | None):
-    if unit_ids is None:
-        return sa.true()
-    if len(unit_ids) <= MANY_UNITS:
-        return table.c.unit_id.in_(unit_ids)
+def in_values(conn: Connection, column, values: list[str]):
+    """``column IN values``; a long list travels as one parameter."""
+    if len(values) <= MANY_UNITS:
+        return column.in_(values)
     if conn.dialect.name == "postgresql":
-        return table.c.unit_id == sa.any_(
-            sa.bindparam(None, list(unit_ids), type_=postgresql.ARRAY(sa.String)))
+        return column == sa.any_(
+            sa.bindparam(None, list(values), type_=postgresql.ARRAY(sa.String)))
     # SQLite: one JSON text; the planner still probes the (unit_id, bucket) index per value.
-    return table.c.unit_id.in_(
-        sa.select(sa.column("value", sa.String))
-        .select_from(sa.func.json_each(sa.bindparam(None, json.dumps(list(unit_ids))))))
+    return column.in_(sa.select(sa.column("value", sa.String))
+                      .select_from(sa.func.json_each(sa.bindparam(None, json.dumps(values)))))
+
+
+def _unit_filter(conn: Connection, table: sa.Table, unit_ids: list[str] | None):
+    return sa.true() if unit_ids is None else in_values(conn, table.c.unit_id, unit_ids)
 
 
 def counts_by_unit(conn: Connection, period: Period, unit_ids: list[str] | None

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from district.dashboard.aggregates import in_values
 from district.db import rejected_votes, terminal_health, terminals
 
 DEFAULT_SILENT_HOURS = 24.0
@@ -63,12 +64,12 @@ def fleet_health(conn: Connection, unit_ids: list[str] | None, now: dt.datetime,
                                           terminal_health.c.terminal_id == terminals.c.id))
          .order_by(terminals.c.unit_id, terminals.c.id))
     if unit_ids is not None:
-        q = q.where(terminals.c.unit_id.in_(unit_ids))
+        q = q.where(in_values(conn, terminals.c.unit_id, unit_ids))
     rows = conn.execute(q).all()
     ids = [r.id for r in rows]
     rejected = dict(conn.execute(
         sa.select(rejected_votes.c.terminal_id, sa.func.count())
-        .where(rejected_votes.c.terminal_id.in_(ids))
+        .where(in_values(conn, rejected_votes.c.terminal_id, ids))
         .group_by(rejected_votes.c.terminal_id)).all()) if ids else {}
     out = []
     for r in rows:

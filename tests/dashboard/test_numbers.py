@@ -172,9 +172,11 @@ def test_rollups_equal_votes(dataset):
 def test_large_unit_lists_give_the_same_numbers(dataset, monkeypatch):
     """Above MANY_UNITS the unit filter is one parameter (PostgreSQL array, SQLite JSON)."""
     from district.dashboard import aggregates as agg
+    from district.dashboard.health import fleet_health
     from district.dashboard.periods import Period
 
     engine, votes = dataset
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     period = Period("year", dt.date(2025, 1, 1), dt.date(2025, 12, 31))
 
     def numbers():
@@ -182,11 +184,12 @@ def test_large_unit_lists_give_the_same_numbers(dataset, monkeypatch):
             tree = agg.UnitTree.load(conn)
             ids = tree.subtree("p1")
             return (agg.counts_by_unit(conn, period, ids), agg.counts_by_day(conn, period, ids),
-                    agg.counts_by_terminal(conn, period, ids), agg.heatmap(conn, period, ids))
+                    agg.counts_by_terminal(conn, period, ids), agg.heatmap(conn, period, ids),
+                    fleet_health(conn, ids, now))
 
     small = numbers()
     monkeypatch.setattr(agg, "MANY_UNITS", 0)
     large = numbers()
-    assert large == small
+    assert large == small and large[4]
     assert sum(c.votes for c in large[0].values()) == figures(
         votes, SUBTREE["p1"], period.start, period.end)["votes"]
