@@ -3,7 +3,11 @@
     .venv/bin/python bench/ui.py idle [--seconds 60]
     .venv/bin/python bench/ui.py latency [--presses 200]
     .venv/bin/python bench/ui.py memory [--votes 10000]
-    .venv/bin/python bench/ui.py all        # all three, for bench/RESULTS-ui.md
+    .venv/bin/python bench/ui.py touch [--touches 30]   # first touch after idling → thank-you
+    .venv/bin/python bench/ui.py all        # all four, for bench/RESULTS-ui.md
+
+``HAILONG_UI_IDLE=poll`` runs the kiosk with Kivy's polling loop instead of the blocking idle
+(kiosk/ui/idle.py), for comparison.
 
 Each starts its own Xvfb (needs xvfb) and compares against a minimal Kivy app (one Label,
 bench/ui_minimal_app.py) measured in the same run, under the same X server.
@@ -138,7 +142,30 @@ def child(mode: str, count: int, out: str) -> None:
 
     def script():
         time.sleep(2)
-        if mode == "latency":
+        if mode == "touch":
+            # A real X click (xdotool) on a rating button after the loop has idled 1.5 s:
+            # the worst case of a citizen's first touch. Timed from just before xdotool runs
+            # to the thank-you frame (includes starting xdotool and the X round trip).
+            wid = str(Window.get_window_info().window)
+            lat = []
+            for i in range(count):
+                on_main(app.go_home)
+                time.sleep(1.5)
+                button = app.rating.buttons[i % len(app.rating.buttons)]
+                x, y = button.to_window(*button.center)
+                shown.clear()
+                waiting.set()
+                started = time.perf_counter()
+                subprocess.run(["xdotool", "mousemove", "--window", wid, str(int(x)),
+                                str(int(Window.height - y)), "click", "1"], check=True)
+                if shown.wait(2):
+                    lat.append((drawn[-1] - started) * 1000)
+            lat.sort()
+            result.update(touches=count, frames=len(lat),
+                          p50_ms=round(statistics.median(lat), 1),
+                          p99_ms=round(lat[max(0, int(len(lat) * 0.99) - 1)], 1),
+                          max_ms=round(lat[-1], 1))
+        elif mode == "latency":
             for i in range(count):
                 on_main(app.go_home)
                 time.sleep(0.25)  # the rating screen's own frame is drawn and the loop idles
@@ -200,10 +227,11 @@ def main() -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["idle", "latency", "memory", "all"])
+    parser.add_argument("what", choices=["idle", "latency", "memory", "touch", "all"])
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--presses", type=int, default=200)
     parser.add_argument("--votes", type=int, default=10_000)
+    parser.add_argument("--touches", type=int, default=30)
     args = parser.parse_args()
     results = {}
     if args.what in ("idle", "all"):
@@ -212,6 +240,8 @@ def main() -> int:
         results["latency"] = run_child("latency", args.presses)
     if args.what in ("memory", "all"):
         results["memory"] = run_child("memory", args.votes)
+    if args.what in ("touch", "all"):
+        results["touch"] = run_child("touch", args.touches)
     print(json.dumps(results, indent=2))
     return 0
 

@@ -33,6 +33,8 @@ def run(config: KioskConfig, windowed: bool = False) -> int:
     def stop(signum, frame):  # systemd's stop: leave the loop, close the hardware
         from kivy.clock import Clock
         Clock.schedule_once(lambda dt: app.stop())
+        if app.idle_wait is not None:  # the handler runs on the UI thread: end its wait
+            app.idle_wait.wake()
 
     signal.signal(signal.SIGTERM, stop)
     app.run()

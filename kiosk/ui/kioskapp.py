@@ -30,6 +30,7 @@ from kiosk.rules import ButtonEvent, Edge
 from kiosk.store import StorageError, VoteStore
 from kiosk.ui.faces import level_colour, mood
 from kiosk.ui.followup import FollowupScreen
+from kiosk.ui.idle import IdleWait
 from kiosk.ui.notify import Notifier
 from kiosk.ui.outoforder import OutOfOrderScreen
 from kiosk.ui.rating import RatingScreen
@@ -141,6 +142,7 @@ class KioskApp(App):
         self.followup_vote: Vote | None = None
         self._ready = False
         self._test_off: dict[int, object] = {}
+        self.idle_wait: IdleWait | None = None
 
     # -- Kivy's settings panel (F1) never opens --------------------------------------------
 
@@ -208,10 +210,16 @@ class KioskApp(App):
         Window.bind(on_flip=self._first_frame)
         # Only sends a datagram: touches no widget, so the screen is not redrawn.
         Clock.schedule_interval(self.notifier.watchdog, WATCHDOG_S)
+        # Idle: sleep until X input or a callback from another thread (see kiosk/ui/idle.py).
+        from kivy.base import EventLoop
+        self.idle_wait = IdleWait.install(Clock, Window, EventLoop.input_providers)
 
     def on_stop(self):
         self.notifier.stopping()
         self.stop_inputs()
+        if self.idle_wait is not None:
+            self.idle_wait.uninstall()
+            self.idle_wait = None
 
     def _first_frame(self, *args):
         if not self._ready:

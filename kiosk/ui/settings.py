@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import kiosk.ui  # noqa: F401  (environment first)
 
-#: Frames per second at most. With the interrupt clock this is also how often the loop looks
-#: for touches and keys while idle; a vote committed on the capture thread wakes it at once.
+#: Frames per second at most (while something happens). Idle, the loop sleeps until X input
+#: or a callback from another thread (kiosk/ui/idle.py); with Kivy's polling kept (not X11,
+#: HAILONG_UI_IDLE=poll) this is how often it looks for touches and keys.
 MAX_FPS = 12
 
 
