@@ -216,10 +216,15 @@ class Capture:
         if self.store is not None:
             self.store.close()
             self.store = None
+        store = None
         try:
             store = self.store_factory()
             store.set_meta(last_storage_probe=clock.utc_now().isoformat())
         except StorageError:
+            # Close at once: open files would keep a failed filesystem alive after a
+            # technician's umount, and the repaired card could never be mounted afresh.
+            if store is not None:
+                store.close()
             self._next_probe = time.monotonic() + PROBE_INTERVAL_S
             return
         self.store = store

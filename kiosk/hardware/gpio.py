@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gpiozero import LED, Button, Device
+from gpiozero import LED, Device, DigitalInputDevice
 from gpiozero.pins.mock import MockFactory
 
 from kiosk.config import GpioSection
@@ -57,14 +57,16 @@ class GpioPanel:
         self._submit = submit
         self._lock = threading.Lock()
         self._timers: dict[int, threading.Timer] = {}
-        self.buttons: list[Button] = []
+        # DigitalInputDevice, not Button: Button's hold thread wakes 10 times a second per
+        # button for hold events we do not use, which costs idle CPU on the terminal.
+        self.buttons: list[DigitalInputDevice] = []
         self.leds: list[LED] = []
         try:
             for level, pin in enumerate(section.button_pins or (), start=1):
-                button = Button(pin, pull_up=section.pull_up, bounce_time=None,
-                                pin_factory=self.factory)
-                button.when_pressed = self._edge_handler(level, Edge.DOWN)
-                button.when_released = self._edge_handler(level, Edge.UP)
+                button = DigitalInputDevice(pin, pull_up=section.pull_up, bounce_time=None,
+                                            pin_factory=self.factory)
+                button.when_activated = self._edge_handler(level, Edge.DOWN)
+                button.when_deactivated = self._edge_handler(level, Edge.UP)
                 self.buttons.append(button)
             self.leds = [LED(pin, pin_factory=self.factory) for pin in section.led_pins or ()]
         except Exception:
@@ -80,7 +82,7 @@ class GpioPanel:
 
     def held_levels(self) -> list[int]:
         """Buttons already down now (at start: shorted or jammed)."""
-        return [level for level, b in enumerate(self.buttons, start=1) if b.is_pressed]
+        return [level for level, b in enumerate(self.buttons, start=1) if b.is_active]
 
     def acknowledge(self, level: int, seconds: float) -> None:
         """Light the LED of ``level`` for ``seconds`` (called after the vote is committed)."""
