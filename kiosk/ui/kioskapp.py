@@ -86,34 +86,6 @@ class UiBridge:
         Clock.schedule_once(lambda dt: self.app.button_test(event))
 
 
-class StoreOpener:
-    """The capture path's store factory; also lets go of stores the capture path dropped.
-
-    ``Capture._probe`` opens a store and writes a probe row; when that write fails, the
-    store it opened is dropped without being closed, and its SQLite files stay open until
-    Python's cycle collector frees it. On a card the kernel made read-only, those open files
-    keep the broken filesystem alive even after it is unmounted, so a technician's
-    ``umount``/``e2fsck``/``mount`` would get the same broken filesystem back. Every store this
-    factory made that is not the capture path's current one is closed before a new one is
-    opened (all on the capture thread: the factory is only called there and at start).
-    """
-
-    def __init__(self, kiosk: KioskConfig):
-        self.kiosk = kiosk
-        self.capture: Capture | None = None
-        self._made: list[VoteStore] = []
-
-    def open(self) -> VoteStore:
-        current = self.capture.store if self.capture is not None else None
-        for store in self._made:
-            if store is not current:
-                store.close()
-        self._made = [store for store in self._made if store is current]
-        store = VoteStore(self.kiosk.storage.path, self.kiosk.terminal.id)
-        self._made.append(store)
-        return store
-
-
 class KioskApp(App):
     #: 1 % of the window's shorter side: every size in the .kv files is a multiple of it
     u = NumericProperty(4.8)
@@ -131,9 +103,8 @@ class KioskApp(App):
         self.title = "Hài Lòng"
         self.keymap = KeyMap(kiosk)
         self.notifier = Notifier()
-        self.stores = StoreOpener(kiosk)
-        self.capture = Capture(kiosk, self.stores.open)
-        self.stores.capture = self.capture
+        self.capture = Capture(
+            kiosk, lambda: VoteStore(kiosk.storage.path, kiosk.terminal.id))
         self.capture.listeners.append(UiBridge(self))
         self.panel = None
         self.serial_box = None
