@@ -8,8 +8,8 @@ terminal each. Votes: working hours 7:30–17:00 local, Monday–Friday
 (Saturday morning a little), busier mornings; 3 levels weighted 55/35/10 % best→worst,
 2 % test and 1 % misuse flags, reasons on a third of the negative votes.
 
-Bulk load: the rollup trigger is dropped during the load (COPY on PostgreSQL, executemany on
-SQLite), then recreated and the rollups rebuilt in one statement — the same as
+Bulk load straight into `votes` (COPY on PostgreSQL, executemany on SQLite), bypassing the
+ingest and so its rollup upserts; the rollups are then rebuilt from the votes — the same as
 `district rollups rebuild`.
 """
 
@@ -25,7 +25,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import sqlalchemy as sa  # noqa: E402
 
 from district.dashboard import rollup  # noqa: E402
 from district.db import (  # noqa: E402
@@ -97,9 +96,6 @@ def rows(n: int, pairs, year: int, seed: int = 1):
 def load(engine, n: int, pairs, year: int) -> float:
     start = time.perf_counter()
     dialect = engine.dialect.name
-    with write_transaction(engine) as conn:
-        for ddl in rollup.drop_trigger_ddl(dialect):
-            conn.exec_driver_sql(ddl)
     if dialect == "postgresql":
         raw = engine.raw_connection()
         try:
@@ -131,8 +127,6 @@ def load(engine, n: int, pairs, year: int) -> float:
         finally:
             raw.close()
     with write_transaction(engine) as conn:
-        for ddl in rollup.trigger_ddl(dialect):
-            conn.execute(sa.text(ddl))
         rollup.rebuild(conn)
     if dialect == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

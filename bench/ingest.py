@@ -8,7 +8,11 @@ measured in the same run, on the same database:
 
 - raw insert: the same rows written with one SQLAlchemy ``executemany`` (no HTTP, no
   validation, no dedup): the storage ceiling;
-- one POST per vote: what a naive agent would get.
+- one POST per vote: what a naive agent would get;
+- ``--baselines``: the whole run again with the previous rollup design (the d0001 per-row
+  trigger) and with no rollups at all.
+
+With the rollups on, the run checks that the grouped upserts counted every API vote once.
 
 ``--write`` appends a Markdown table to bench/RESULTS-ingest.md. Only loopback addresses.
 """
@@ -56,15 +60,37 @@ def make_votes(n: int, seq0: int = 1) -> list[dict]:
              "counter": "Quầy 1", "officer": None, "dossier_code": None} for i in range(n)]
 
 
-def drop_vote_triggers(engine) -> None:
-    """Remove AFTER INSERT triggers on votes (the dashboard's rollups) to isolate ingest cost."""
-    try:
-        from district.dashboard import rollup
-    except ImportError:
-        return
+# Baselines measured in the same run (``--baselines``):
+# - "d0001 trigger": the previous design, the per-row trigger ``dash_rollup_vote`` (two
+#   upserts per vote into dash_hourly / dash_daily), with the ingest's grouped upserts off;
+# - "no rollups": the ingest path alone (grouped upserts off, no trigger).
+# The upserts are switched off in the server processes (uvicorn workers too) by a
+# sitecustomize module on PYTHONPATH: a bench-only patch, no switch in the server itself.
+_SITECUSTOMIZE = """
+import os
+if os.environ.get("HL_BENCH_NO_ROLLUP_UPSERTS") == "1":
+    import district.dashboard.rollup as _rollup
+    _rollup.add_votes = lambda conn, rows: 0
+"""
+
+
+def install_legacy_trigger(engine) -> None:
+    """The d0001 rollups: dash_hourly / dash_daily and the per-row trigger."""
+    from district.dashboard import rollup
+    from district.dashboard.tables import COUNT_COLUMNS
+
+    md = sa.MetaData()
+    for name, bucket in (("dash_hourly", "hour"), ("dash_daily", "day")):
+        sa.Table(name, md, sa.Column("terminal_id", sa.String(64), primary_key=True),
+                 sa.Column("unit_id", sa.String(64), primary_key=True),
+                 sa.Column(bucket, sa.Integer, primary_key=True, autoincrement=False),
+                 sa.Column("scale", sa.SmallInteger, primary_key=True, autoincrement=False),
+                 *[sa.Column(c, sa.Integer, nullable=False, server_default="0")
+                   for c in COUNT_COLUMNS])
     with engine.begin() as conn:
-        for ddl in rollup.drop_trigger_ddl(conn.dialect.name):
-            conn.exec_driver_sql(ddl)
+        md.create_all(conn)
+        for ddl in rollup.trigger_ddl(conn.dialect.name):
+            conn.execute(sa.text(ddl))
 
 
 def free_port() -> int:
@@ -76,7 +102,7 @@ def free_port() -> int:
 class Database:
     """A fresh database for one backend, dropped at the end."""
 
-    def __init__(self, kind: str, keep_triggers: bool = True):
+    def __init__(self, kind: str, mode: str = "rollups"):
         self.kind = kind
         if kind == "sqlite":
             self.tmp = tempfile.TemporaryDirectory()
@@ -89,9 +115,13 @@ class Database:
                 conn.execute(f'CREATE DATABASE "{self.name}"')
             self.url = PG_ADMIN.rsplit("/", 1)[0] + "/" + self.name
         self.engine = db.create_db_engine(self.url)
-        db.migrate(self.engine)
-        if not keep_triggers:
-            drop_vote_triggers(self.engine)
+        try:
+            db.migrate(self.engine)
+            if mode == "d0001 trigger":
+                install_legacy_trigger(self.engine)
+        except BaseException:
+            self.drop()
+            raise
 
     def count(self) -> int:
         with self.engine.connect() as conn:
@@ -108,11 +138,18 @@ class Database:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
-def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
+def start_server(url: str, workers: int, rollups: bool = True
+                 ) -> tuple[subprocess.Popen, str]:
     port = free_port()
+    env = dict(os.environ)
+    if not rollups:
+        site = Path(tempfile.mkdtemp(prefix="hl_bench_site_"))
+        (site / "sitecustomize.py").write_text(_SITECUSTOMIZE, encoding="utf-8")
+        env["PYTHONPATH"] = os.pathsep.join([str(site), str(REPO), env.get("PYTHONPATH", "")])
+        env["HL_BENCH_NO_ROLLUP_UPSERTS"] = "1"
     proc = subprocess.Popen([sys.executable, "-m", "district.cli", "--db", url, "serve",
                              "--port", str(port), "--workers", str(workers)], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -170,14 +207,14 @@ def raw_insert(database: Database, terminal_id: str, votes: list[dict]) -> float
 
 
 def bench_backend(kind: str, n_votes: int, clients: int, workers: int, naive: int,
-                  keep_triggers: bool = True) -> dict:
-    database = Database(kind, keep_triggers)
+                  mode: str = "rollups") -> dict:
+    database = Database(kind, mode)
     try:
         terminals = {f"bench-{i}": register_terminal(database.engine, f"bench-{i}", "bench")
                      for i in range(clients)}
         per = n_votes // clients
         votes = {t: make_votes(per) for t in terminals}
-        proc, base = start_server(database.url, workers)
+        proc, base = start_server(database.url, workers, rollups=mode == "rollups")
         try:
             upload(base, terminals, {t: make_votes(BATCH) for t in terminals}, BATCH)  # warm-up
             batched = upload(base, terminals, votes, BATCH)
@@ -194,7 +231,14 @@ def bench_backend(kind: str, n_votes: int, clients: int, workers: int, naive: in
         naive_total = (naive // clients) * clients
         expected = BATCH * clients + total + naive_total + total  # warm-up, run, naive, raw
         assert database.count() == expected, (database.count(), expected)
-        return {"backend": kind + ("" if keep_triggers else ", rollup trigger dropped"),
+        if mode == "rollups":  # every vote that came through the API is counted once
+
+            with database.engine.connect() as conn:
+                counted = conn.execute(sa.text(
+                    "SELECT SUM(n1 + n2 + n3 + n4 + n5 + n_test + n_misuse) "
+                    "FROM dash_terminal_day WHERE terminal_id <> 'bench-raw'")).scalar()
+            assert counted == expected - total, (counted, expected - total)
+        return {"backend": kind + ("" if mode == "rollups" else f", baseline: {mode}"),
                 "votes": total, "workers": workers, "clients": clients,
                 "batched_vps": total / batched, "duplicate_vps": total / repeat,
                 "naive_vps": naive_total / one_by_one, "raw_vps": total / raw}
@@ -231,18 +275,18 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=0,
                         help="server processes (default: 1 on SQLite, 2 on PostgreSQL)")
     parser.add_argument("--naive", type=int, default=2_000, help="votes for the 1-per-POST run")
-    parser.add_argument("--also-without-triggers", action="store_true",
-                        help="run each backend again without the dashboard's rollup trigger")
+    parser.add_argument("--baselines", action="store_true",
+                        help="run each backend again with the d0001 per-row trigger instead "
+                             "of the grouped upserts, and with no rollups at all")
     parser.add_argument("--write", action="store_true", help="append to bench/RESULTS-ingest.md")
     args = parser.parse_args()
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     results = []
-    runs = [(k, True) for k in kinds] + ([(k, False) for k in kinds]
-                                         if args.also_without_triggers else [])
-    for kind, keep_triggers in runs:
+    modes = ["rollups"] + (["d0001 trigger", "no rollups"] if args.baselines else [])
+    runs = [(k, m) for m in modes for k in kinds]
+    for kind, mode in runs:
         workers = args.workers or (1 if kind == "sqlite" else 2)
-        result = bench_backend(kind, args.votes, args.clients, workers, args.naive,
-                               keep_triggers)
+        result = bench_backend(kind, args.votes, args.clients, workers, args.naive, mode)
         print(f"{result['backend']}: batched {result['batched_vps']:,.0f} votes/s, duplicates "
               f"{result['duplicate_vps']:,.0f}/s, one-per-POST {result['naive_vps']:,.0f}/s, "
               f"raw executemany {result['raw_vps']:,.0f}/s", flush=True)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlalchemy.engine import Connection, Engine
 
 from district.auth import hash_token, new_token
-from district.db import dialect_insert, terminals, units, utcnow
+from district.db import dialect_insert, terminals, units, utcnow, write_transaction
 from district.errors import N_, DistrictError
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
@@ -114,12 +114,15 @@ def read_fleet(path: str | Path) -> Fleet:
 def load_units(engine: Engine, fleet: Fleet | Mapping) -> tuple[int, int]:
     """Insert or update the fleet's units (name, kind, parent); returns (added, updated).
 
-    Units absent from the file are left alone: votes may refer to them.
+    Units absent from the file are left alone: votes may refer to them. When an existing
+    unit gets another parent, the dashboard's rollups (counted per unit and ancestor) are
+    rebuilt from the votes in the same transaction.
     """
     if not isinstance(fleet, Fleet):
         fleet = Fleet.model_validate(fleet)
     added = updated = 0
-    with engine.begin() as conn:
+    moved = False
+    with write_transaction(engine) as conn:
         existing = {r.id: r for r in conn.execute(sa.select(units))}
         for unit in fleet.units_in_tree_order():
             values = {"name": unit.name, "kind": unit.kind, "parent_id": unit.parent or None}
@@ -130,6 +133,11 @@ def load_units(engine: Engine, fleet: Fleet | Mapping) -> tuple[int, int]:
             elif (old.name, old.kind, old.parent_id) != tuple(values.values()):
                 conn.execute(units.update().where(units.c.id == unit.id).values(**values))
                 updated += 1
+                moved = moved or old.parent_id != values["parent_id"]
+        if moved:
+            from district.dashboard.rollup import rebuild
+
+            rebuild(conn)
     return added, updated
 
 

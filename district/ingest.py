@@ -3,7 +3,9 @@
 Exactly-once rests on the unique constraint (terminal_id, vote_id) and on
 ``INSERT … ON CONFLICT DO NOTHING RETURNING vote_id``: whatever the database returns was stored
 by this request (accepted); every other valid vote was already there (duplicate). That holds
-with several app processes writing at once, on SQLite and on PostgreSQL.
+with several app processes writing at once, on SQLite and on PostgreSQL. The same
+transaction adds exactly the stored votes to the dashboard's rollups
+(``district.dashboard.rollup.add_votes``).
 """
 
 from __future__ import annotations
@@ -184,6 +186,17 @@ def store_votes(conn: Connection, terminal_id: str, unit_id: str,
     rows = vote_rows(terminal_id, unit_id, checked, delivery, boots)
     if not rows:
         return set()
+    stored = _insert_votes(conn, rows)
+    if stored:
+        # The dashboard's rollups, in this transaction, for exactly the votes stored now
+        # (one grouped upsert per rollup table, not a per-row trigger).
+        from district.dashboard.rollup import add_votes
+
+        add_votes(conn, (r for r in rows if r["vote_id"] in stored))
+    return stored
+
+
+def _insert_votes(conn: Connection, rows: list[dict]) -> set[str]:
     if conn.dialect.name == "postgresql":
         return _insert_votes_unnest(conn, rows)
     # executemany of one cached statement: SQLAlchemy's "insertmanyvalues" sends it as

@@ -1,5 +1,7 @@
 """Every number the dashboard shows, computed from the rollups (never from raw votes,
-except the two-hour alert window and the vote export).
+except the two-hour alert window and the vote export). Unit figures come from the rollups
+per unit and ancestor (``dash_unit_*``: a unit's subtree is its own rows), terminal lists
+from ``dash_terminal_*``; whole months of a period are read from the monthly tables.
 
 Definitions (docs/dashboard.md):
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -25,8 +28,16 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from district.dashboard.periods import Period
-from district.dashboard.rollup import day_date
-from district.dashboard.tables import COUNT_COLUMNS, REASON_CODES, daily, hourly
+from district.dashboard.rollup import day_date, local_day, month_index, month_start
+from district.dashboard.tables import (
+    COUNT_COLUMNS,
+    REASON_CODES,
+    terminal_day,
+    terminal_month,
+    unit_day,
+    unit_hour,
+    unit_month,
+)
 from district.db import terminals, units
 
 POSITIVE_FROM = {3: 2, 4: 3, 5: 4}
@@ -53,11 +64,11 @@ class Counts:
             n = int(values[f"n{level}"] or 0)
             if n:
                 self.levels[(scale, level)] = self.levels.get((scale, level), 0) + n
-        self.test += int(values["n_test"] or 0)
-        self.misuse += int(values["n_misuse"] or 0)
-        self.stuck += int(values["n_stuck"] or 0)
+        self.test += int(values.get("n_test") or 0)
+        self.misuse += int(values.get("n_misuse") or 0)
+        self.stuck += int(values.get("n_stuck") or 0)
         for code in REASON_CODES:
-            self.reasons[code] += int(values[f"r_{code}"] or 0)
+            self.reasons[code] += int(values.get(f"r_{code}") or 0)
 
     def merge(self, other: Counts) -> Counts:
         for key, n in other.levels.items():
@@ -176,7 +187,7 @@ class UnitTree:
 # --- queries on the rollups ----------------------------------------------------------------
 
 def _sums(table: sa.Table) -> list:
-    return [sa.func.sum(table.c[c]).label(c) for c in COUNT_COLUMNS]
+    return [sa.func.sum(table.c[c]).label(c) for c in table.c.keys() if c in COUNT_COLUMNS]
 
 
 # Above this many units or terminals (a province of 10,000 communes) a filter travels as one
@@ -200,50 +211,88 @@ def _unit_filter(conn: Connection, table: sa.Table, unit_ids: list[str] | None):
     return sa.true() if unit_ids is None else in_values(conn, table.c.unit_id, unit_ids)
 
 
-def counts_by_unit(conn: Connection, period: Period, unit_ids: list[str] | None
-                   ) -> dict[str, Counts]:
-    q = (sa.select(daily.c.unit_id, daily.c.scale, *_sums(daily))
-         .where(daily.c.day.between(period.first_day, period.last_day),
-                _unit_filter(conn, daily, unit_ids))
-         .group_by(daily.c.unit_id, daily.c.scale))
-    out: dict[str, Counts] = defaultdict(Counts)
-    for row in conn.execute(q).mappings():
-        out[row["unit_id"]].add_row(row["scale"], row)
+def period_parts(period: Period) -> tuple[tuple[int, int] | None, list[tuple[int, int]]]:
+    """The period as whole local months (first, last month index, or None) plus the local
+    day ranges outside them: a year is 12 monthly rows per key, not 365 daily ones."""
+    first = month_index(period.start) + (period.start.day != 1)
+    last = month_index(period.end) - ((period.end + dt.timedelta(days=1)).day != 1)
+    if first > last:
+        return None, [(period.first_day, period.last_day)]
+    days = []
+    if (lo := local_day(month_start(first))) > period.first_day:
+        days.append((period.first_day, lo - 1))
+    if (hi := local_day(month_start(last + 1)) - 1) < period.last_day:
+        days.append((hi + 1, period.last_day))
+    return (first, last), days
+
+
+def _over_period(conn: Connection, period: Period, day_table: sa.Table,
+                 month_table: sa.Table, keys: list[str], where) -> Iterator[dict]:
+    """Rows of sums grouped by ``keys`` + scale: whole months from ``month_table``, the
+    remaining days from ``day_table``; ``where(table)`` filters either."""
+    months, days = period_parts(period)
+    parts = []
+    if months:
+        parts.append((month_table, month_table.c.month.between(*months)))
+    if days:
+        parts.append((day_table, sa.or_(*(day_table.c.day.between(lo, hi) for lo, hi in days))))
+    for table, in_period in parts:
+        group = [table.c[k] for k in keys] + [table.c.scale]
+        q = sa.select(*group, *_sums(table)).where(in_period, where(table)).group_by(*group)
+        yield from conn.execute(q).mappings()
+
+
+def unit_counts(conn: Connection, period: Period, unit_ids: list[str]
+                ) -> dict[tuple[str, bool], Counts]:
+    """{(unit, own): counts}: own=True the unit's own terminals, False everything below."""
+    out: dict[tuple[str, bool], Counts] = defaultdict(Counts)
+    for row in _over_period(conn, period, unit_day, unit_month, ["unit_id", "own"],
+                            lambda t: in_values(conn, t.c.unit_id, unit_ids)):
+        out[(row["unit_id"], bool(row["own"]))].add_row(row["scale"], row)
     return dict(out)
+
+
+def counts_by_unit(conn: Connection, period: Period, unit_ids: list[str],
+                   own_only: bool = False) -> dict[str, Counts]:
+    """Each unit's whole subtree (or, ``own_only``, only its own terminals)."""
+    out: dict[str, Counts] = {}
+    for (unit, own), counts in unit_counts(conn, period, unit_ids).items():
+        if own or not own_only:
+            out.setdefault(unit, Counts()).merge(counts)
+    return out
 
 
 def counts_by_terminal(conn: Connection, period: Period, unit_ids: list[str] | None
                        ) -> dict[str, Counts]:
-    q = (sa.select(daily.c.terminal_id, daily.c.scale, *_sums(daily))
-         .where(daily.c.day.between(period.first_day, period.last_day),
-                _unit_filter(conn, daily, unit_ids))
-         .group_by(daily.c.terminal_id, daily.c.scale))
     out: dict[str, Counts] = defaultdict(Counts)
-    for row in conn.execute(q).mappings():
+    for row in _over_period(conn, period, terminal_day, terminal_month, ["terminal_id"],
+                            lambda t: _unit_filter(conn, t, unit_ids)):
         out[row["terminal_id"]].add_row(row["scale"], row)
     return dict(out)
 
 
-def counts_by_day(conn: Connection, period: Period, unit_ids: list[str] | None
+def counts_by_day(conn: Connection, period: Period, unit_id: str, own_only: bool = False
                   ) -> dict[dt.date, Counts]:
-    q = (sa.select(daily.c.day, daily.c.scale, *_sums(daily))
-         .where(daily.c.day.between(period.first_day, period.last_day),
-                _unit_filter(conn, daily, unit_ids))
-         .group_by(daily.c.day, daily.c.scale))
+    """Per local day: the unit's subtree (or, ``own_only``, its own terminals)."""
+    t = unit_day
+    q = (sa.select(t.c.day, t.c.scale, *_sums(t))
+         .where(t.c.unit_id == unit_id, t.c.day.between(period.first_day, period.last_day),
+                t.c.own == 1 if own_only else sa.true())
+         .group_by(t.c.day, t.c.scale))
     out: dict[dt.date, Counts] = defaultdict(Counts)
     for row in conn.execute(q).mappings():
         out[day_date(row["day"])].add_row(row["scale"], row)
     return dict(out)
 
 
-def heatmap(conn: Connection, period: Period, unit_ids: list[str] | None
-            ) -> list[list[Counts]]:
-    """7 × 24 cells (Monday first, local hours) of counted votes."""
-    slot = ((hourly.c.hour + 72) % 168).label("slot")  # local hour 0 was a Thursday 00:00
-    q = (sa.select(slot, hourly.c.scale, *_sums(hourly))
-         .where(hourly.c.hour.between(period.first_day * 24, period.last_day * 24 + 23),
-                _unit_filter(conn, hourly, unit_ids))
-         .group_by(slot, hourly.c.scale))
+def heatmap(conn: Connection, period: Period, unit_id: str) -> list[list[Counts]]:
+    """7 × 24 cells (Monday first, local hours) of counted votes of the unit's subtree."""
+    t = unit_hour
+    slot = ((t.c.hour + 72) % 168).label("slot")  # local hour 0 was a Thursday 00:00
+    q = (sa.select(slot, t.c.scale, *_sums(t))
+         .where(t.c.unit_id == unit_id,
+                t.c.hour.between(period.first_day * 24, period.last_day * 24 + 23))
+         .group_by(slot, t.c.scale))
     grid = [[Counts() for _ in range(24)] for _ in range(7)]
     for row in conn.execute(q).mappings():
         grid[row["slot"] // 24][row["slot"] % 24].add_row(row["scale"], row)
@@ -328,30 +377,31 @@ class Overview:
 
 
 def overview(conn: Connection, tree: UnitTree, scope: str, period: Period) -> Overview:
-    """One row for the scope unit's own terminals and one per child unit (its subtree)."""
-    ids = tree.subtree(scope)
-    prev = period.previous()
-    now_by_unit = counts_by_unit(conn, period, ids)
-    before_by_unit = counts_by_unit(conn, prev, ids)
+    """One row for the scope unit's own terminals and one per child unit (its subtree).
 
-    def fold(source: dict[str, Counts], members: list[str]) -> Counts:
+    Reads the per-unit-and-ancestor rollups of the scope and its children only: a
+    province's year is ~(1 + children) × 12 rows, whatever the number of terminals."""
+    kids = tree.children.get(scope, [])
+    prev = period.previous()
+    now = unit_counts(conn, period, [scope, *kids])
+    before = unit_counts(conn, prev, [scope, *kids])
+
+    def get(source: dict, unit: str, own: bool | None) -> Counts:
         total = Counts()
-        for u in members:
-            if u in source:
-                total.merge(source[u])
+        for o in ((True, False) if own is None else (own,)):
+            if (unit, o) in source:
+                total.merge(source[(unit, o)])
         return total
 
     rows = []
     has_own = bool(conn.execute(sa.select(terminals.c.id).where(terminals.c.unit_id == scope)
-                                .limit(1)).first()) or scope in now_by_unit \
-        or not tree.children.get(scope)
+                                .limit(1)).first()) or (scope, True) in now or not kids
     if has_own:
-        rows.append(Row(scope, tree.names[scope], True, fold(now_by_unit, [scope]),
-                        fold(before_by_unit, [scope])))
-    for child in tree.children.get(scope, []):
-        members = tree.subtree(child)
-        rows.append(Row(child, tree.names[child], False, fold(now_by_unit, members),
-                        fold(before_by_unit, members)))
-    total = Row(scope, tree.names[scope], False, fold(now_by_unit, ids),
-                fold(before_by_unit, ids))
+        rows.append(Row(scope, tree.names[scope], True, get(now, scope, True),
+                        get(before, scope, True)))
+    for child in kids:
+        rows.append(Row(child, tree.names[child], False, get(now, child, None),
+                        get(before, child, None)))
+    total = Row(scope, tree.names[scope], False, get(now, scope, None),
+                get(before, scope, None))
     return Overview(scope, period, prev, total, rank_rows(rows))

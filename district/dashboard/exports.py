@@ -236,8 +236,7 @@ def monthly_workbook(engine: Engine, tree: UnitTree, ov: Overview, _: Callable[[
     sheets = [(_("Summary"), summary_header(_), summary_rows(ov, _))]
     with engine.connect() as conn:
         for r in ov.rows:
-            members = [r.unit_id] if r.own_only else tree.subtree(r.unit_id)
-            by_day = counts_by_day(conn, ov.period, members)
+            by_day = counts_by_day(conn, ov.period, r.unit_id, own_only=r.own_only)
             rows = []
             for key, c in trend(by_day, ov.period, "day"):
                 rows.append([dt.date.fromisoformat(key), c.votes, c.positive, c.negative,

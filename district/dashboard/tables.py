@@ -4,8 +4,9 @@ They live in their own ``MetaData`` and their own Alembic branch (label ``dashbo
 revisions ``d0001…`` in ``district/migrations/versions``), so the server's chain and this
 one never conflict; ``district.db.migrate`` upgrades to ``heads``.
 
-Rollups (``dash_hourly``, ``dash_daily``) are kept by database triggers on ``votes``
-(see ``district.dashboard.rollup``): the counts change in the same transaction as the vote
+Rollups (``dash_unit_day``, ``dash_unit_month``, ``dash_unit_hour``, ``dash_terminal_day``,
+``dash_terminal_month``) are kept by the ingest transaction (see
+``district.dashboard.rollup``): the counts change in the same transaction as the vote
 insert, so they are exact whatever the number of app processes ingesting at once.
 """
 
@@ -59,26 +60,64 @@ COUNT_COLUMNS = (*LEVEL_COLUMNS, "n_test", "n_misuse", "n_stuck",
                  *(f"r_{code}" for code in REASON_CODES))
 
 
-def _rollup(name: str, bucket: str) -> sa.Table:
+# Rollups, kept by the ingest transaction itself (``district.dashboard.rollup.add_votes``:
+# one grouped upsert per table per batch, counting only the votes that INSERT … ON CONFLICT
+# DO NOTHING RETURNING actually stored). Buckets are local (Asia/Ho_Chi_Minh, UTC+7, no DST)
+# days / hours since 1970-01-01 00:00 local, or months since January 1970.
+#
+# ``dash_unit_day`` / ``dash_unit_month``: one row per (unit, bucket, scale, own) for EVERY
+# ancestor-or-self unit of the vote's unit (a commune's vote counts in the commune, its
+# district and its province); ``own`` = 1 for the vote's own unit, 0 for the ancestors, so a
+# unit's own terminals are ``own = 1`` and its whole subtree is both. A province's year is
+# 12 (or 365) rows per scale, whatever the number of terminals.
+# ``dash_unit_hour``: the same per local hour (the hour × weekday heat map), levels only.
+# ``dash_terminal_day`` / ``dash_terminal_month``: per terminal (and the unit it voted in),
+# for the terminal lists.
+# n1..n5: counted votes per level; n_test / n_misuse: excluded votes (a test vote that is
+# also flagged misuse counts as test); n_stuck: counted votes flagged stuck_button;
+# r_*: follow-up reasons given with counted votes.
+
+
+def _counts(columns: tuple[str, ...]) -> list[sa.Column]:
+    return [sa.Column(c, sa.Integer, nullable=False, server_default="0") for c in columns]
+
+
+def _key(name: str, kind=sa.Integer) -> sa.Column:
+    return sa.Column(name, kind, primary_key=True, autoincrement=False)
+
+
+def _unit_rollup(name: str, bucket: str) -> sa.Table:
     return sa.Table(
-        name,
-        metadata,
+        name, metadata,
+        sa.Column("unit_id", sa.String(64), primary_key=True),
+        _key(bucket), _key("scale", sa.SmallInteger), _key("own", sa.SmallInteger),
+        *_counts(COUNT_COLUMNS),
+    )
+
+
+def _terminal_rollup(name: str, bucket: str) -> sa.Table:
+    return sa.Table(
+        name, metadata,
         sa.Column("terminal_id", sa.String(64), primary_key=True),
         sa.Column("unit_id", sa.String(64), primary_key=True),
-        # local (Asia/Ho_Chi_Minh, UTC+7, no DST) hours or days since 1970-01-01 00:00 local
-        sa.Column(bucket, sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("scale", sa.SmallInteger, primary_key=True, autoincrement=False),
-        *[sa.Column(c, sa.Integer, nullable=False, server_default="0") for c in COUNT_COLUMNS],
+        _key(bucket), _key("scale", sa.SmallInteger),
+        *_counts(COUNT_COLUMNS),
         sa.Index(f"ix_{name}_unit_{bucket}", "unit_id", bucket),
         sa.Index(f"ix_{name}_{bucket}", bucket),
     )
 
 
-# n1..n5: counted votes per level; n_test / n_misuse: excluded votes (a test vote that is
-# also flagged misuse counts as test); n_stuck: counted votes flagged stuck_button;
-# r_*: follow-up reasons given with counted votes.
-hourly = _rollup("dash_hourly", "hour")
-daily = _rollup("dash_daily", "day")
+unit_day = _unit_rollup("dash_unit_day", "day")
+unit_month = _unit_rollup("dash_unit_month", "month")
+unit_hour = sa.Table(
+    "dash_unit_hour", metadata,
+    sa.Column("unit_id", sa.String(64), primary_key=True),
+    _key("hour"), _key("scale", sa.SmallInteger),
+    *_counts(LEVEL_COLUMNS),
+)
+terminal_day = _terminal_rollup("dash_terminal_day", "day")
+terminal_month = _terminal_rollup("dash_terminal_month", "month")
+ROLLUPS = (terminal_day, terminal_month, unit_day, unit_month, unit_hour)
 
 # One row per (rule, subject): flipping state closed→open is a conditional UPDATE, so only
 # one process sends the notification of an alert.

@@ -245,11 +245,11 @@ def overview_data(engine: Engine, scope: Scope, unit: str, period: Period) -> di
 def unit_data(engine: Engine, scope: Scope, unit: str, period: Period, step: str) -> dict:
     ids = scope.tree.subtree(unit)
     with engine.connect() as conn:
-        by_day = agg.counts_by_day(conn, period, ids)
-        heat = agg.heatmap(conn, period, ids)
+        by_day = agg.counts_by_day(conn, period, unit)
+        heat = agg.heatmap(conn, period, unit)
         by_terminal = agg.counts_by_terminal(conn, period, ids)
         terminals = fleet_health(conn, ids, utcnow())
-        prev = agg.counts_by_unit(conn, period.previous(), ids)
+        prev = agg.counts_by_unit(conn, period.previous(), [unit])
     total = agg.Counts()
     for c in by_day.values():
         total.merge(c)

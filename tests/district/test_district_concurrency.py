@@ -1,5 +1,6 @@
 """Two server processes writing the same votes to one PostgreSQL at once: every vote is
-stored exactly once and accepted exactly once."""
+stored exactly once and accepted exactly once, and counted exactly once in the dashboard's
+rollups (kept by the ingest transaction)."""
 
 from __future__ import annotations
 
@@ -62,4 +63,13 @@ def test_two_servers_overlapping_batches_lose_and_duplicate_nothing(pg_server_ur
     with engine.connect() as conn:
         rows = conn.execute(sa.select(db.votes.c.terminal_id, db.votes.c.vote_id)).all()
     assert len(rows) == len(expected) and {tuple(r) for r in rows} == expected
+    # the dashboard's rollups, kept by both processes' ingest transactions, are exact
+    from district.dashboard import rollup
+
+    with engine.connect() as conn:
+        assert rollup.differences(conn) == []
+        day_total = conn.execute(sa.text(
+            "SELECT SUM(n1 + n2 + n3 + n4 + n5 + n_test + n_misuse) FROM dash_terminal_day"
+        )).scalar()
+    assert day_total == len(expected)
     engine.dispose()
