@@ -262,11 +262,19 @@ def counts_by_unit(conn: Connection, period: Period, unit_ids: list[str],
     return out
 
 
-def counts_by_terminal(conn: Connection, period: Period, unit_ids: list[str] | None
-                       ) -> dict[str, Counts]:
+def counts_by_terminal(conn: Connection, period: Period, unit_ids: list[str] | None,
+                       terminal_ids: list[str] | None = None) -> dict[str, Counts]:
+    """Per terminal of the units (all with ``None``), or of ``terminal_ids`` only (a page
+    of a terminal list: reads just those terminals' rows)."""
+    def where(t: sa.Table):
+        if terminal_ids is not None:
+            return in_values(conn, t.c.terminal_id, terminal_ids)
+        return _unit_filter(conn, t, unit_ids)
     out: dict[str, Counts] = defaultdict(Counts)
+    if terminal_ids is not None and not terminal_ids:
+        return {}
     for row in _over_period(conn, period, terminal_day, terminal_month, ["terminal_id"],
-                            lambda t: _unit_filter(conn, t, unit_ids)):
+                            where):
         out[row["terminal_id"]].add_row(row["scale"], row)
     return dict(out)
 

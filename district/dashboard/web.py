@@ -35,7 +35,16 @@ from district.dashboard import aggregates as agg
 from district.dashboard import alerts as alert_rules
 from district.dashboard import exports
 from district.dashboard.accounts import COOKIE, Official, SessionStore, authenticate, csrf_ok
-from district.dashboard.health import fleet_health, silent_hours
+from district.dashboard.health import (
+    FAULTS,
+    MAX_PER_PAGE,
+    PER_PAGE,
+    backlog_fault,
+    fleet_page,
+    fleet_summary,
+    paging,
+    silent_hours,
+)
 from district.dashboard.periods import KINDS, Period, month_period, parse_period, today_local
 from district.dashboard.rollup import LOCAL_TZ
 from district.dashboard.tables import REASON_CODES
@@ -223,6 +232,26 @@ def step_of(request: Request, period: Period) -> str:
     return step
 
 
+def paging_of(request: Request, api: bool = False) -> tuple[int, int, bool]:
+    """``page`` (1-based), ``per_page`` (1–500, default 50) and the order of a terminal list:
+    ``order=faults`` (faulty first; the pages' default) or ``order=unit`` (by unit and id;
+    the API's default, stable between pages)."""
+    q = request.query_params
+    try:
+        page = int(q.get("page") or 1)
+        per_page = int(q.get("per_page") or PER_PAGE)
+    except ValueError:
+        page = per_page = 0
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        raise BadFilter(DistrictError(
+            N_("page must be a number from 1 and per_page from 1 to {max}"), max=MAX_PER_PAGE))
+    order = q.get("order") or ("unit" if api else "faults")
+    if order not in ("faults", "unit"):
+        raise BadFilter(DistrictError(N_("unknown order {order!r}: use faults or unit"),
+                                      order=order[:20]))
+    return page, per_page, order == "faults"
+
+
 def period_query(unit: str, period: Period, **extra) -> str:
     params = {"unit": unit, "period": period.kind}
     if period.kind == "custom":
@@ -242,22 +271,33 @@ def overview_data(engine: Engine, scope: Scope, unit: str, period: Period) -> di
     return {"overview": ov, "alerts": alerts}
 
 
-def unit_data(engine: Engine, scope: Scope, unit: str, period: Period, step: str) -> dict:
-    ids = scope.tree.subtree(unit)
+def terminal_list(conn, ids: list[str], page: tuple[int, int, bool],
+                  period: Period | None = None) -> dict:
+    """Status counts of every terminal of ``ids`` and one page of them (with their votes
+    in ``period``, read for the shown terminals only)."""
+    now = utcnow()
+    summary = fleet_summary(conn, ids, now)
+    pg = paging(page[0], page[1], summary.total)
+    rows = fleet_page(conn, ids, now, pg.offset, pg.per_page, page[2])
+    votes = agg.counts_by_terminal(conn, period, None, [t.id for t in rows]) if period else {}
+    return {"summary": summary, "paging": pg, "terminals": rows, "by_terminal": votes}
+
+
+def unit_data(engine: Engine, scope: Scope, unit: str, period: Period, step: str,
+              page: tuple[int, int, bool], subtree_terminals: bool = False) -> dict:
+    """The unit's figures, one row per direct sub-unit (and its own terminals), and one
+    page of terminals: the unit's own (page) or its whole subtree's (API)."""
+    ids = scope.tree.subtree(unit) if subtree_terminals else [unit]
     with engine.connect() as conn:
         by_day = agg.counts_by_day(conn, period, unit)
         heat = agg.heatmap(conn, period, unit)
-        by_terminal = agg.counts_by_terminal(conn, period, ids)
-        terminals = fleet_health(conn, ids, utcnow())
-        prev = agg.counts_by_unit(conn, period.previous(), [unit])
+        ov = agg.overview(conn, scope.tree, unit, period)
+        terms = terminal_list(conn, ids, page, period)
     total = agg.Counts()
     for c in by_day.values():
         total.merge(c)
-    previous = agg.Counts()
-    for c in prev.values():
-        previous.merge(c)
-    return {"total": total, "previous": previous, "trend": agg.trend(by_day, period, step),
-            "heat": heat, "terminals": terminals, "by_terminal": by_terminal}
+    return {"total": total, "previous": ov.total.previous,
+            "trend": agg.trend(by_day, period, step), "heat": heat, "ov": ov, **terms}
 
 
 def unit_json(scope: Scope, unit: str, period: Period, step: str, d: dict) -> dict:
@@ -265,18 +305,20 @@ def unit_json(scope: Scope, unit: str, period: Period, step: str, d: dict) -> di
     return {
         "unit_id": unit, "name": scope.tree.names[unit], "period": period.as_json(),
         "previous_period": period.previous().as_json(), **row.as_json(),
+        "units": [r.as_json() for r in d["ov"].rows],
         "trend": {"step": step, "points": [{"bucket": k, **c.as_json()} for k, c in d["trend"]]},
         "heatmap": {"weekdays": list(WEEKDAYS), "hours": list(range(24)),
                     "votes": [[c.votes for c in day] for day in d["heat"]],
                     "negative": [[c.negative for c in day] for day in d["heat"]]},
+        "terminal_summary": d["summary"].as_json(), "paging": d["paging"].as_json(),
         "terminals": [{**t.as_json(), "votes": d["by_terminal"].get(t.id, agg.Counts()).votes}
                       for t in d["terminals"]],
     }
 
 
-def fleet_data(engine: Engine, scope: Scope, unit: str) -> list:
+def fleet_data(engine: Engine, scope: Scope, unit: str, page: tuple[int, int, bool]) -> dict:
     with engine.connect() as conn:
-        return fleet_health(conn, scope.tree.subtree(unit), utcnow())
+        return terminal_list(conn, scope.tree.subtree(unit), page)
 
 
 # --- routes --------------------------------------------------------------------------------
@@ -348,7 +390,8 @@ def build_router(dash: Dashboard) -> APIRouter:
         unit = scope.resolve(unit_id)
         _unit, period = filters_of(request, scope)
         step = step_of(request, period)
-        d = await run_in_threadpool(unit_data, engine, scope, unit, period, step)
+        page = paging_of(request)
+        d = await run_in_threadpool(unit_data, engine, scope, unit, period, step, page)
         _ = dash.gettext(dash.lang(request))
         heat_max = max((c.votes for day in d["heat"] for c in day), default=0)
         chart = {
@@ -365,7 +408,7 @@ def build_router(dash: Dashboard) -> APIRouter:
         return dash.page(request, "unit.html", **_common(who, scope, unit, period), d=d,
                          step=step, chart=chart, heat_max=heat_max, weekdays=WEEKDAYS,
                          level_names=agg.LEVEL_NAMES, reasons=REASON_CODES, page="unit",
-                         path=scope.tree.ancestors(unit))
+                         path=scope.tree.ancestors(unit), faults=FAULTS)
 
     @router.get("/dashboard/fleet")
     async def fleet_page(request: Request):
@@ -373,9 +416,10 @@ def build_router(dash: Dashboard) -> APIRouter:
         scope = await run_in_threadpool(dash.scope, who)
         unit = scope.resolve(request.query_params.get("unit"))
         period = parse_period("month", None, today=today_local())
-        rows = await run_in_threadpool(fleet_data, engine, scope, unit)
-        return dash.page(request, "fleet.html", **_common(who, scope, unit, period), rows=rows,
-                         silent_hours=silent_hours(), page="fleet")
+        d = await run_in_threadpool(fleet_data, engine, scope, unit, paging_of(request))
+        return dash.page(request, "fleet.html", **_common(who, scope, unit, period), d=d,
+                         silent_hours=silent_hours(), backlog_fault=backlog_fault(),
+                         faults=FAULTS, page="fleet")
 
     @router.get("/dashboard/alerts")
     async def alerts_page(request: Request):
@@ -453,17 +497,22 @@ def build_router(dash: Dashboard) -> APIRouter:
         unit = scope.resolve(unit_id)
         _, period = filters_of(request, scope)
         step = step_of(request, period)
-        d = await run_in_threadpool(unit_data, engine, scope, unit, period, step)
+        d = await run_in_threadpool(unit_data, engine, scope, unit, period, step,
+                                    paging_of(request, api=True), True)
         return _json(unit_json(scope, unit, period, step, d))
 
-    @api.get("/fleet", summary="Health of every terminal of a unit's subtree")
+    @api.get("/fleet", summary="Health of a unit's subtree: counts per status, terminals "
+             "paged (page, per_page, order)")
     async def api_fleet(request: Request):
         who = await dash.official(request)
         scope = await run_in_threadpool(dash.scope, who)
         unit = scope.resolve(request.query_params.get("unit"))
-        rows = await run_in_threadpool(fleet_data, engine, scope, unit)
+        d = await run_in_threadpool(fleet_data, engine, scope, unit,
+                                    paging_of(request, api=True))
         return _json({"unit_id": unit, "silent_hours": silent_hours(),
-                      "terminals": [t.as_json() for t in rows]})
+                      "backlog_fault": backlog_fault(), "summary": d["summary"].as_json(),
+                      "paging": d["paging"].as_json(),
+                      "terminals": [t.as_json() for t in d["terminals"]]})
 
     @api.get("/alerts", summary="Open alerts of a unit's subtree")
     async def api_alerts(request: Request):

@@ -139,9 +139,15 @@ def test_district_official_walks_every_page(browser, server, dataset):
 
     page.click("nav.mainnav >> text=Tình trạng thiết bị")
     page.wait_for_url("**/dashboard/fleet**")
-    page.goto(f"{server}/dashboard/fleet?unit=q")
-    assert page.locator("tr.fault").count() == 2  # t-p2 silent, t-p1a stuck button
+    page.goto(f"{server}/dashboard/fleet?unit=q&per_page=3")
+    assert page.locator("tr.fault").count() == 2  # t-p2 silent, t-p1a stuck button: first
+    assert page.locator("#fleet-summary").get_attribute("data-total") == "5"
+    assert "Trang 1/2" in page.locator("nav.pager >> nth=0").inner_text()
     shot(page, "fleet")
+    page.click("nav.pager >> nth=0 >> a[rel=next]")
+    page.wait_for_url("**page=2**")
+    assert page.locator("#terminals tbody tr").count() == 2
+    assert page.locator("tr.fault").count() == 0
     page.goto(f"{server}/dashboard/alerts?unit=q")
     shot(page, "alerts")
 
