@@ -130,9 +130,12 @@ def _fault_flags(now: dt.datetime, silent_after: dt.timedelta, backlog_max: int)
     since = sa.func.coalesce(h.received_at, t.created_at, type_=h.received_at.type)
     return {
         "silent": sa.and_(t.revoked_at.is_(None), since < now - silent_after),
-        "stuck button": sa.and_(h.stuck_buttons.is_not(None), h.stuck_buttons != ""),
-        "clock off": sa.func.abs(h.clock_offset_ms) > CLOCK_OFFSET_FAULT_MS,
-        "backlog": h.backlog > backlog_max,
+        # never NULL (a terminal without a heartbeat has no health row): NOT any_fault
+        # must be true for it
+        "stuck button": sa.func.coalesce(h.stuck_buttons, "") != "",
+        "clock off": sa.func.coalesce(sa.func.abs(h.clock_offset_ms), 0)
+        > CLOCK_OFFSET_FAULT_MS,
+        "backlog": sa.func.coalesce(h.backlog, 0) > backlog_max,
     }
 
 
