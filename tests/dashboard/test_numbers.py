@@ -140,6 +140,30 @@ def test_vote_exports_match(client_for, dataset):
         v.local.replace(tzinfo=None, microsecond=0) for v in want)
 
 
+def test_vote_xlsx_cells_equal_csv(client_for):
+    """Every cell of the Excel vote export says what the CSV says (typed: numbers as
+    numbers, the local time as a date), blanks included."""
+    client = client_for("district")
+    q = "period=month&date=2025-09-05&unit=q"
+    rows = list(csv.reader(io.StringIO(client.get(f"/dashboard/export/votes.csv?{q}")
+                                       .content.decode("utf-8-sig"))))
+    ws = load_workbook(io.BytesIO(client.get(f"/dashboard/export/votes.xlsx?{q}").content),
+                       read_only=True).active
+    xrows = list(ws.iter_rows(values_only=True))
+    assert len(xrows) == len(rows) > 100
+    assert list(xrows[0]) == rows[0]
+    numbers = (5, 6, 7, 8, 13)
+    for x, c in zip(xrows[1:], rows[1:], strict=True):
+        x = list(x) + [None] * (len(c) - len(x))
+        for i, (xv, cv) in enumerate(zip(x, c, strict=True)):
+            if i in numbers:
+                assert isinstance(xv, int | float) and xv == float(cv), (i, xv, cv)
+            elif i == 1:
+                assert xv.isoformat(sep=" ") == cv
+            else:
+                assert ("" if xv is None else xv) == cv, (i, xv, cv)
+
+
 def test_monthly_report_workbook(client_for, dataset):
     _engine, votes = dataset
     r = client_for("district").get("/dashboard/export/monthly.xlsx?unit=q&month=2025-09")
