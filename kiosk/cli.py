@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -149,7 +150,6 @@ def cmd_vote(config: KioskConfig, args, t, language) -> int:
         return EXIT_FAILED
     capture = Capture(config, lambda: open_store(config))
     flags = (Flag.TEST,) if args.test else ()
-    import time
     vote = capture.process(ButtonEvent(args.level, Edge.CLICK, Source.CLI, time.monotonic_ns()),
                            extra_flags=flags)
     if capture.store:
