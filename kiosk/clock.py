@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import subprocess
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -86,14 +85,3 @@ def _libc() -> ctypes.CDLL | None:
 # struct timex: unsigned modes; long offset, freq, maxerror, esterror; int status.
 _LONG = ctypes.sizeof(ctypes.c_long)
 _STATUS_OFFSET = _LONG * 5 if _LONG == 8 else 4 + _LONG * 4
-
-
-def timedatectl_synchronised() -> bool | None:
-    """What `timedatectl` says, for `kiosk doctor` (None when systemd is not there)."""
-    try:
-        out = subprocess.run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"],
-                             capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    value = out.stdout.strip()
-    return {"yes": True, "no": False}.get(value)
