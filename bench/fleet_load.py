@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import os
 import random
 import statistics
 import sys
@@ -82,6 +83,7 @@ async def run_load(base: str, tokens: dict[str, str], minutes: float, batch: int
     for _ in range(connections):
         pool.put_nowait(Connection(host, int(port)))
     latencies: list[float] = []
+    timeline: list[tuple[float, str, float]] = []  # (start, path, seconds)
     errors = 0
     late = 0  # requests that could not start within 50 ms of their slot (generator starved)
     seqs = dict.fromkeys(tokens, 0)
@@ -101,6 +103,7 @@ async def run_load(base: str, tokens: dict[str, str], minutes: float, batch: int
             conn.close()
         finally:
             latencies.append(time.perf_counter() - begin)
+            timeline.append((begin, path, latencies[-1]))
             pool.put_nowait(conn)
 
     async def terminal_minute(terminal: str, slot: float) -> None:
@@ -133,7 +136,45 @@ async def run_load(base: str, tokens: dict[str, str], minutes: float, batch: int
     elapsed = time.monotonic() - began
     while not pool.empty():
         pool.get_nowait().close()
-    return latencies, errors, late, elapsed
+    return latencies, errors, late, elapsed, timeline
+
+
+def print_timeline(timeline: list[tuple[float, str, float]], window: float = 10.0) -> None:
+    """p50 / p99 / max per window and per path: shows whether slow answers come in bursts."""
+    t0 = min(t for t, _p, _s in timeline)
+    by: dict[tuple[int, str], list[float]] = {}
+    for t, path, secs in timeline:
+        by.setdefault((int((t - t0) // window), path.rsplit("/", 1)[1]), []).append(secs)
+    for (w, path), values in sorted(by.items()):
+        print(f"  {w * window:5.0f} s {path:9} n={len(values):5} p50 "
+              f"{percentile(values, 0.5) * 1000:6.1f} p99 {percentile(values, 0.99) * 1000:7.1f} "
+              f"max {max(values) * 1000:7.1f} ms")
+
+
+def cpu_seconds(match: str) -> float:
+    """User + system CPU seconds of every process whose command line contains ``match``."""
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if match.encode() not in fh.read():
+                    continue
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot() -> dict[str, float]:
+    """Where the machine's CPU goes: server processes, PostgreSQL, this load generator."""
+    with open("/proc/stat") as fh:
+        ticks = [int(x) for x in fh.readline().split()[1:]]
+    busy = sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait
+    return {"server": cpu_seconds("district.cli") + cpu_seconds("multiprocessing"),
+            "postgres": cpu_seconds("postgres"), "generator": time.process_time(),
+            "machine": busy / os.sysconf("SC_CLK_TCK"), "wall": time.monotonic()}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -147,16 +188,24 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="server processes")
     parser.add_argument("--batch", type=int, default=3, help="votes per terminal per minute")
     parser.add_argument("--connections", type=int, default=64, help="client connections")
+    parser.add_argument("--no-rollups", action="store_true",
+                        help="diagnosis: the server skips the dashboard's rollup upserts")
+    parser.add_argument("--timeline", action="store_true",
+                        help="print p50/p99/max per 10 s and per path")
     parser.add_argument("--write", action="store_true", help="append to bench/RESULTS-ingest.md")
     args = parser.parse_args()
 
     database = Database("postgres")
     try:
         tokens = register_fleet(database, args.terminals)
-        proc, base = start_server(database.url, args.workers)
+        proc, base = start_server(database.url, args.workers, rollups=not args.no_rollups)
         try:
-            latencies, errors, late, elapsed = asyncio.run(
+            before = cpu_snapshot()
+            latencies, errors, late, elapsed, timeline = asyncio.run(
                 run_load(base, tokens, args.minutes, args.batch, args.connections))
+            after = cpu_snapshot()
+            if args.timeline:
+                print_timeline(timeline)
         finally:
             proc.terminate()
             proc.wait(10)
@@ -171,6 +220,12 @@ def main() -> int:
                f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(latencies) * 1000:.0f} ms, "
                f"errors {errors}, late starts {late}, votes stored {stored:,}/{expected:,}")
     print(summary)
+    spent = {k: after[k] - before[k] for k in before}
+    cores = os.cpu_count() or 1
+    print(f"CPU during the load: machine {spent['machine'] / spent['wall'] / cores:.0%} of "
+          f"{cores} cores; per request: server {spent['server'] / len(latencies) * 1000:.2f} ms, "
+          f"PostgreSQL {spent['postgres'] / len(latencies) * 1000:.2f} ms, load generator "
+          f"{spent['generator'] / len(latencies) * 1000:.2f} ms")
     if args.write:
         text = (f"\n### Fleet load ({dt.date.today().isoformat()}, {machine()})\n\n"
                 f"`.venv/bin/python bench/fleet_load.py --terminals {args.terminals} "

@@ -70,7 +70,7 @@ _SITECUSTOMIZE = """
 import os
 if os.environ.get("HL_BENCH_NO_ROLLUP_UPSERTS") == "1":
     import district.dashboard.rollup as _rollup
-    _rollup.add_votes = lambda conn, rows: 0
+    _rollup.add_votes = lambda conn, rows, chains=None: 0
 """
 
 

@@ -8,13 +8,15 @@ routes on the same app.
 
 import json
 import os
+from collections.abc import Callable
 from typing import Annotated, Any
 
+import anyio
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
@@ -23,8 +25,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from district import auth
 from district.config import resolve_db_url
-from district.db import create_db_engine, dialect_insert, heartbeats, terminal_health, utcnow
-from district.ingest import Delivery, ingest_batch, learn_boot_clocks
+from district.db import create_db_engine, utcnow
+from district.heartbeat import store_heartbeat
+from district.ingest import Delivery, ingest_batch_for
 from district.models import (
     MAX_BATCH_VOTES,
     MAX_BODY_BYTES,
@@ -40,6 +43,11 @@ from district.models import (
 from district.stats import vote_stats
 
 API_VERSION = "1"
+# Threads per server process for the ingest's database work (votes and heartbeats). More do
+# not make the database faster on a few cores: they fight over the GIL and the rollups' row
+# locks, and the tail latency grows (bench/fleet_load.py, 10,000 terminals on 2 cores: p99
+# ~900 ms with Starlette's default 40 threads, ~100 ms with 4).
+INGEST_THREADS = int(os.environ.get("DISTRICT_INGEST_THREADS", "4"))
 bearer = HTTPBearer(auto_error=False, description="a terminal token (`district terminals add`) "
                     "or, for /api/v1/stats, an admin token (`district officials token`)")
 
@@ -96,6 +104,21 @@ def parse_model(model: type[BaseModel], data: Any) -> Any:
                        _validation_details(exc)) from exc
 
 
+def parse_vote_batch(data: Any) -> VoteBatchEnvelope:
+    if isinstance(data, dict) and isinstance(data.get("votes"), list) \
+            and len(data["votes"]) > MAX_BATCH_VOTES:
+        raise ApiError(422, "batch_too_large",
+                       f"{len(data['votes'])} votes: send at most {MAX_BATCH_VOTES} a batch",
+                       [{"loc": ["votes"], "msg": "too many votes"}])
+    return parse_model(VoteBatchEnvelope, data)
+
+
+def _json(model: BaseModel) -> Response:
+    """A model as the JSON answer, skipping FastAPI's second validation of the return value
+    (the route's ``response_model`` still documents it)."""
+    return Response(model.model_dump_json(), media_type="application/json")
+
+
 def create_app(db_url: str | None = None, engine: Engine | None = None) -> FastAPI:
     """The API on ``db_url`` (or an existing engine). The database must be migrated already
     (``district serve`` does it: ``district.db.migrate``)."""
@@ -105,6 +128,12 @@ def create_app(db_url: str | None = None, engine: Engine | None = None) -> FastA
         description="Ingest API for satisfaction-rating terminals. Every vote is stored once: "
                     "unique (terminal, vote id). See docs/sync.md.")
     app.state.engine = engine
+    ingest_threads = anyio.CapacityLimiter(INGEST_THREADS)
+
+    async def in_thread(fn, *args):
+        """Run ``fn`` on one of this process's few ingest threads (waiting in the event
+        loop, at no cost, while they are busy)."""
+        return await anyio.to_thread.run_sync(fn, *args, limiter=ingest_threads)
 
     @app.exception_handler(ApiError)
     async def on_api_error(_request, exc: ApiError):
@@ -129,56 +158,57 @@ def create_app(db_url: str | None = None, engine: Engine | None = None) -> FastA
             raise ApiError(401, "unauthorized", "missing, wrong or revoked terminal token")
         return terminal
 
+    async def terminal_body(request: Request, credentials: Credentials,
+                            parse: Callable[[Any], Any]) -> tuple[str, Any]:
+        """(token, parsed body). The token is checked later, in the write transaction (one
+        connection and one round trip less per request); a body that cannot be used is
+        answered only after the token was checked, so a stranger learns nothing (401)."""
+        if credentials is None:
+            raise ApiError(401, "unauthorized", "missing, wrong or revoked terminal token")
+        try:
+            return credentials.credentials, parse(await read_json(request))
+        except ApiError:
+            await current_terminal(credentials)
+            raise
+
     async def admin(credentials: Credentials) -> None:
         ok = credentials is not None and await run_in_threadpool(
             _is_admin, engine, credentials.credentials)
         if not ok:
             raise ApiError(401, "unauthorized", "missing, wrong or revoked admin token")
 
-    def own_terminal(terminal: auth.AuthenticatedTerminal, claimed: str) -> None:
-        if claimed != terminal.id:
-            raise ApiError(403, "wrong_terminal",
-                           f"this token belongs to terminal {terminal.id!r}, not {claimed!r}",
-                           [{"loc": ["terminal_id"], "msg": "does not match the token"}])
-
     @app.post("/api/v1/votes", response_model=VoteBatchResult, responses=ERRORS,
               summary="Upload a batch of votes (exactly once)",
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": {"$ref": "#/components/schemas/VoteBatch"}}}}})
-    async def post_votes(request: Request,
-                         terminal: Annotated[auth.AuthenticatedTerminal,
-                                             Depends(current_terminal)]):
+    async def post_votes(request: Request, credentials: Credentials):
         """Accepted ids are stored now, duplicate ids were stored before, rejected votes are
         invalid (with the reason) and never stored. A malformed body stores nothing."""
         received_at = utcnow()
-        data = await read_json(request)
-        if isinstance(data, dict) and isinstance(data.get("votes"), list) \
-                and len(data["votes"]) > MAX_BATCH_VOTES:
-            raise ApiError(422, "batch_too_large",
-                           f"{len(data['votes'])} votes: send at most {MAX_BATCH_VOTES} a batch",
-                           [{"loc": ["votes"], "msg": "too many votes"}])
-        envelope = parse_model(VoteBatchEnvelope, data)
-        own_terminal(terminal, envelope.terminal_id)
+        token, envelope = await terminal_body(request, credentials, parse_vote_batch)
         delivery = Delivery(received_at=received_at, via="api", sent_at=envelope.sent_at,
                             boot_id=envelope.boot_id, monotonic_ns=envelope.monotonic_ns)
-        accepted, duplicate, rejected = await run_in_threadpool(
-            ingest_batch, engine, terminal.id, terminal.unit_id, envelope.votes, delivery)
-        return VoteBatchResult(accepted=accepted, duplicate=duplicate, rejected=rejected,
-                               server_time=utcnow())
+
+        def identify(conn) -> auth.AuthenticatedTerminal:
+            return _own_terminal(conn, token, envelope.terminal_id)
+
+        accepted, duplicate, rejected = await in_thread(
+            ingest_batch_for, engine, identify, envelope.votes, delivery)
+        return _json(VoteBatchResult(accepted=accepted, duplicate=duplicate, rejected=rejected,
+                                     server_time=utcnow()))
 
     @app.post("/api/v1/heartbeat", response_model=HeartbeatResult, responses=ERRORS,
               summary="Report a terminal's health",
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": {"$ref": "#/components/schemas/Heartbeat"}}}}})
-    async def post_heartbeat(request: Request,
-                             terminal: Annotated[auth.AuthenticatedTerminal,
-                                             Depends(current_terminal)]):
+    async def post_heartbeat(request: Request, credentials: Credentials):
         """Keeps the latest heartbeat per terminal (fleet health) and the history."""
         received_at = utcnow()
-        beat = parse_model(Heartbeat, await read_json(request))
-        own_terminal(terminal, beat.terminal_id)
-        await run_in_threadpool(_store_heartbeat, engine, beat, received_at)
-        return HeartbeatResult(server_time=utcnow())
+        token, beat = await terminal_body(
+            request, credentials, lambda data: parse_model(Heartbeat, data))
+        owner = await in_thread(store_heartbeat, engine, token, beat, received_at)
+        _check_owner(owner, beat.terminal_id)
+        return _json(HeartbeatResult(server_time=utcnow()))
 
     @app.get("/api/v1/stats", response_model=Stats, responses={401: ERRORS[401]},
              dependencies=[Depends(admin)], summary="Vote counts (same as district stats)")
@@ -235,24 +265,21 @@ def _database_answers(engine: Engine) -> bool:
         return False
 
 
-def _store_heartbeat(engine: Engine, beat: Heartbeat, received_at) -> None:
-    from district.db import write_transaction
+def _own_terminal(conn, token: str, claimed: str) -> auth.AuthenticatedTerminal:
+    """The token's terminal (with its unit chain, for the rollups), which must be the one
+    the body speaks for (else 401 / 403)."""
+    terminal = auth.terminal_for_token(conn, token, with_chain=True)
+    _check_owner(terminal and terminal.id, claimed)
+    return terminal
 
-    offset = beat.sent_at - received_at
-    row = beat.model_dump(exclude={"terminal_id", "stuck_buttons"})
-    row.update(terminal_id=beat.terminal_id, received_at=received_at,
-               clock_offset_ms=round(offset.total_seconds() * 1000),
-               stuck_buttons=";".join(str(level) for level in beat.stuck_buttons))
-    delivery = Delivery(received_at=received_at, via="api", sent_at=beat.sent_at,
-                        boot_id=beat.boot_id, monotonic_ns=beat.monotonic_ns)
-    with write_transaction(engine) as conn:
-        learn_boot_clocks(conn, beat.terminal_id, [], delivery)  # heartbeats teach the clock too
-        conn.execute(heartbeats.insert().values(**row))
-        stmt = dialect_insert(conn, terminal_health).values(**row)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["terminal_id"],
-            set_={k: stmt.excluded[k] for k in row if k != "terminal_id"})
-        conn.execute(stmt)
+
+def _check_owner(owner: str | None, claimed: str) -> None:
+    if owner is None:
+        raise ApiError(401, "unauthorized", "missing, wrong or revoked terminal token")
+    if claimed != owner:
+        raise ApiError(403, "wrong_terminal",
+                       f"this token belongs to terminal {owner!r}, not {claimed!r}",
+                       [{"loc": ["terminal_id"], "msg": "does not match the token"}])
 
 
 def app_from_env() -> FastAPI:

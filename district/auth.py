@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from district.db import api_tokens, terminals, utcnow
+from district.db import MAX_UNIT_DEPTH, api_tokens, terminals, utcnow
 
 
 def new_token() -> str:
@@ -30,15 +30,36 @@ def hash_token(token: str) -> str:
 class AuthenticatedTerminal:
     id: str
     unit_id: str
+    # The unit, its parent, … up to the root, when the lookup read it (else empty).
+    unit_chain: tuple[str, ...] = ()
 
 
-def terminal_for_token(conn: Connection, token: str) -> AuthenticatedTerminal | None:
+# Built once: every terminal request runs one, and building a select costs more than
+# running it.
+_TERMINAL_BY_TOKEN = sa.select(terminals.c.id, terminals.c.unit_id).where(
+    terminals.c.token_hash == sa.bindparam("token_hash"), terminals.c.revoked_at.is_(None))
+# The same, with the terminal's unit chain (which the vote rollups need) in the same round
+# trip: one row per unit from the terminal's own up to the root.
+_TERMINAL_AND_CHAIN_BY_TOKEN = sa.text(
+    "WITH RECURSIVE chain(id, depth) AS ("
+    " SELECT unit_id, 0 FROM terminals WHERE token_hash = :token_hash AND revoked_at IS NULL"
+    " UNION ALL SELECT u.parent_id, chain.depth + 1 FROM chain JOIN units u ON u.id = chain.id"
+    f" WHERE u.parent_id IS NOT NULL AND chain.depth < {MAX_UNIT_DEPTH})"
+    " SELECT t.id, t.unit_id, chain.id AS chain_id FROM terminals t, chain"
+    " WHERE t.token_hash = :token_hash AND t.revoked_at IS NULL ORDER BY chain.depth")
+
+
+def terminal_for_token(conn: Connection, token: str, *, with_chain: bool = False
+                       ) -> AuthenticatedTerminal | None:
     """The terminal whose current, non-revoked token this is, else None."""
-    row = conn.execute(
-        sa.select(terminals.c.id, terminals.c.unit_id).where(
-            terminals.c.token_hash == hash_token(token), terminals.c.revoked_at.is_(None))
-    ).first()
-    return AuthenticatedTerminal(row.id, row.unit_id) if row else None
+    params = {"token_hash": hash_token(token)}
+    if not with_chain:
+        row = conn.execute(_TERMINAL_BY_TOKEN, params).first()
+        return AuthenticatedTerminal(row.id, row.unit_id) if row else None
+    rows = conn.execute(_TERMINAL_AND_CHAIN_BY_TOKEN, params).all()
+    if not rows:
+        return None
+    return AuthenticatedTerminal(rows[0].id, rows[0].unit_id, tuple(r.chain_id for r in rows))
 
 
 def is_admin_token(conn: Connection, token: str) -> bool:

@@ -11,6 +11,7 @@ revision, never edit an applied revision.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 DEFAULT_DB_URL = "sqlite:///district.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+MAX_UNIT_DEPTH = 64  # a unit tree deeper than this is an error (load_units refuses cycles)
 
 
 class UTCDateTime(sa.TypeDecorator):
@@ -205,10 +207,42 @@ def create_db_engine(url: str = DEFAULT_DB_URL, **kwargs) -> Engine:
                                   **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
-    return sa.create_engine(url, **kwargs)
+    engine = sa.create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_idle_connections(engine)
+    return engine
+
+
+# A pooled connection unused for longer than this is pinged before use. SQLAlchemy's
+# ``pool_pre_ping`` pings on *every* checkout: one more round trip per request, a third of
+# a heartbeat's cost at 10,000 terminals. A connection in steady use cannot have gone stale
+# unnoticed for long; if PostgreSQL restarted within the last seconds, the request fails
+# once (the kiosk retries), SQLAlchemy drops the whole pool, and the next one reconnects.
+PING_AFTER_IDLE_S = 10.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def on_checkin(_dbapi_conn, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def on_checkout(dbapi_conn, record, _proxy):
+        idle_since = record.info.get("idle_since")
+        if idle_since is not None and time.monotonic() - idle_since >= PING_AFTER_IDLE_S:
+            ping(dbapi_conn)
+
+
+def ping(dbapi_conn) -> None:
+    """One round trip; a connection that cannot make it is replaced (by the pool)."""
+    try:
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SELECT 1")
+        dbapi_conn.rollback()
+    except Exception as exc:  # any failure: this connection is not usable
+        raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -242,10 +276,12 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
-def dialect_insert(conn: Connection, table: sa.Table):
+def dialect_insert(conn: Connection | str, table: sa.Table):
     """The dialect's ``insert(table)``, which has ``on_conflict_do_nothing/do_update``
-    (``INSERT … ON CONFLICT``, the same SQL on SQLite and PostgreSQL)."""
-    if conn.dialect.name == "postgresql":
+    (``INSERT … ON CONFLICT``, the same SQL on SQLite and PostgreSQL). ``conn`` is a
+    connection or a dialect name (for statements built once and kept)."""
+    name = conn if isinstance(conn, str) else conn.dialect.name
+    if name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert

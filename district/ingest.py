@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Engine
 
 from district import clock
+from district.auth import AuthenticatedTerminal
 from district.db import (
     dialect_insert,
     rejected_votes,
@@ -103,9 +105,9 @@ class Delivery:
         return self.sent_at - self.received_at if self.sent_at else None
 
 
-def learn_boot_clocks(conn: Connection, terminal_id: str, checked: Sequence[CheckedVote],
-                      delivery: Delivery) -> None:
-    """Record what this delivery teaches about the terminal's boot epochs (district.clock)."""
+def boot_clock_rows(terminal_id: str, checked: Sequence[CheckedVote],
+                    delivery: Delivery) -> list[dict]:
+    """The ``terminal_boots`` rows this delivery teaches (district.clock), in boot id order."""
     now = delivery.received_at
     learned: dict[str, dict] = {}
     if delivery.boot_id is not None and delivery.monotonic_ns is not None:
@@ -118,15 +120,31 @@ def learn_boot_clocks(conn: Connection, terminal_id: str, checked: Sequence[Chec
             entry = learned.setdefault(vote.boot_id, {"epoch_us": None, "samples": 0})
             entry.setdefault(
                 "synced_epoch_us", clock.synced_epoch_us(vote.recorded_at, vote.monotonic_ns))
-    if not learned:
-        return
-    rows = [{"terminal_id": terminal_id, "boot_id": boot_id, "epoch_us": v["epoch_us"],
+    return [{"terminal_id": terminal_id, "boot_id": boot_id, "epoch_us": v["epoch_us"],
              "synced_epoch_us": v.get("synced_epoch_us"), "samples": v["samples"],
              "first_seen": now, "last_seen": now}
             for boot_id, v in sorted(learned.items())]  # sorted: one lock order everywhere
-    stmt = dialect_insert(conn, terminal_boots)
+
+
+def learn_boot_clocks(conn: Connection, terminal_id: str, checked: Sequence[CheckedVote],
+                      delivery: Delivery) -> None:
+    """Record what this delivery teaches about the terminal's boot epochs (district.clock)."""
+    rows = boot_clock_rows(terminal_id, checked, delivery)
+    if rows:
+        # one row (a heartbeat, a batch from one boot) is a plain execute, not an executemany
+        conn.execute(_boot_clock_upsert(conn.dialect.name), rows[0] if len(rows) == 1 else rows)
+
+
+@functools.cache
+def _boot_clock_upsert(dialect: str) -> sa.Insert:
+    """Built once per dialect: building ``excluded`` and the CASE costs more than running it."""
+    return on_boot_clock_conflict(dialect_insert(dialect, terminal_boots))
+
+
+def on_boot_clock_conflict(stmt):
+    """``stmt`` (an INSERT into terminal_boots) merging into the boot's existing row."""
     old, new = terminal_boots.c, stmt.excluded
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=["terminal_id", "boot_id"],
         set_={
             # min(R - M): the smallest transit time gives the tightest upper bound
@@ -139,7 +157,6 @@ def learn_boot_clocks(conn: Connection, terminal_id: str, checked: Sequence[Chec
             "samples": old.samples + new.samples,
             "last_seen": new.last_seen,
         })
-    conn.execute(stmt, rows)
 
 
 def known_boot_clocks(conn: Connection, terminal_id: str, boot_ids: set[str]
@@ -178,8 +195,11 @@ def vote_rows(terminal_id: str, unit_id: str, checked: Sequence[CheckedVote],
 
 
 def store_votes(conn: Connection, terminal_id: str, unit_id: str,
-                checked: Sequence[CheckedVote], delivery: Delivery) -> set[str]:
-    """Insert the votes that are new; returns the (canonical) ids stored by this call."""
+                checked: Sequence[CheckedVote], delivery: Delivery,
+                unit_chain: Sequence[str] = ()) -> set[str]:
+    """Insert the votes that are new; returns the (canonical) ids stored by this call.
+    ``unit_chain`` (the unit up to the root), when the caller read it already, spares the
+    rollups a query."""
     learn_boot_clocks(conn, terminal_id, checked, delivery)
     unsynced_boots = {c.vote.boot_id for c in checked if not c.vote.clock_synced}
     boots = known_boot_clocks(conn, terminal_id, unsynced_boots)
@@ -192,7 +212,8 @@ def store_votes(conn: Connection, terminal_id: str, unit_id: str,
         # (one grouped upsert per rollup table, not a per-row trigger).
         from district.dashboard.rollup import add_votes
 
-        add_votes(conn, (r for r in rows if r["vote_id"] in stored))
+        add_votes(conn, (r for r in rows if r["vote_id"] in stored),
+                  {unit_id: list(unit_chain)} if unit_chain else None)
     return stored
 
 
@@ -241,17 +262,34 @@ def _insert_votes_unnest(conn: Connection, rows: list[dict]) -> set[str]:
     return stored
 
 
+# Who is sending, found inside the write transaction. The API's version checks the token
+# there (one connection, one round trip less) and raises to refuse.
+Identify = Callable[[Connection], AuthenticatedTerminal]
+
+
 def ingest_batch(engine: Engine, terminal_id: str, unit_id: str, raw_votes: list[Any],
                  delivery: Delivery) -> tuple[list[str], list[str], list[RejectedVote]]:
-    """One API batch: returns (accepted, duplicate, rejected), ids as the kiosk sent them."""
+    """One batch of a terminal already known: returns (accepted, duplicate, rejected)."""
+    terminal = AuthenticatedTerminal(terminal_id, unit_id)
+    return ingest_batch_for(engine, lambda _conn: terminal, raw_votes, delivery)
+
+
+def ingest_batch_for(engine: Engine, identify: Identify, raw_votes: list[Any],
+                     delivery: Delivery) -> tuple[list[str], list[str], list[RejectedVote]]:
+    """One API batch: returns (accepted, duplicate, rejected), ids as the kiosk sent them.
+
+    ``identify`` runs first in the write transaction; whatever it raises refuses the batch
+    with nothing stored."""
     checked = check_votes(raw_votes)
     for attempt in range(DEADLOCK_RETRIES):
         try:
             with write_transaction(engine) as conn:
-                stored = store_votes(conn, terminal_id, unit_id, checked.valid, delivery)
+                terminal = identify(conn)
+                stored = store_votes(conn, terminal.id, terminal.unit_id, checked.valid,
+                                     delivery, terminal.unit_chain)
                 if checked.rejected:
                     conn.execute(rejected_votes.insert(), [
-                        {"terminal_id": terminal_id, "vote_id": r.id, "error": r.error[:2000],
+                        {"terminal_id": terminal.id, "vote_id": r.id, "error": r.error[:2000],
                          "received_at": delivery.received_at} for r in checked.rejected])
             break
         except sa.exc.OperationalError as exc:

@@ -13,8 +13,8 @@ import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 
+import rustpy_xlsxwriter
 import sqlalchemy as sa
-import xlsxwriter
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
@@ -146,62 +146,31 @@ def vote_rows(engine: Engine, tree: UnitTree, unit_ids: list[str], period: Perio
                    index, counted, flags, reasons, counter, officer, int(bool(uncertain))]
 
 
-# Excel's 1900 date system: serial day 1 is 1900-01-01, with its phantom 1900-02-29, so
-# every date after February 1900 is (date - 1899-12-30) in days.
-EXCEL_EPOCH = dt.datetime(1899, 12, 30)
-DAY = dt.timedelta(days=1)
-# How each vote column is written (``votes_xlsx``): s = text (never a formula), n = number,
-# d = date and time.
-VOTE_KINDS = "sdsssnnnnssssn"
+# Vote columns written as text (``vote_header`` order): an empty one stays a blank cell.
+VOTE_TEXT_COLUMNS = (9, 10, 11, 12)
 
 
 def votes_xlsx(header: list[str], rows: Iterable[list], sheet: str = "Votes"
                ) -> tempfile.SpooledTemporaryFile:
-    """The vote export as a workbook, written with XlsxWriter in ``constant_memory`` mode.
+    """The vote export as a workbook, streamed by rust_xlsxwriter (``rustpy-xlsxwriter``).
 
-    openpyxl (even write-only with lxml) manages ~100 k cells/s, i.e. 40–50 s for a year of
-    a district (300 k votes × 14 columns); XlsxWriter streams each finished row to a
-    temporary file and writes typed cells directly. Text goes through ``write_string``
-    (an inline string, never read as a formula or a URL), numbers through
-    ``write_number``, the local time as an Excel serial number with a date format.
+    A year of a district is 300 k votes × 14 columns: openpyxl (even write-only with lxml)
+    takes 40–50 s, XlsxWriter ~9 s (~3.5 µs a cell in Python), rust_xlsxwriter ~3 s with
+    flat memory (rows stream from the database cursor through a generator). Cells keep
+    their types: text is a string cell (never read as a formula or a URL), numbers are
+    numbers, the local time a date with a date format.
     """
+    blank_if_empty = [i in VOTE_TEXT_COLUMNS for i in range(len(header))]
+
+    def records():
+        for row in rows:
+            yield {title: (None if empty and not value else value)
+                   for title, value, empty in zip(header, row, blank_if_empty, strict=True)}
+
     out = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
-    wb = xlsxwriter.Workbook(out, {"constant_memory": True, "strings_to_formulas": False,
-                                   "strings_to_urls": False, "strings_to_numbers": False})
-    ws = wb.add_worksheet(_sheet_title(sheet, set()))
-    bold = wb.add_format({"bold": True})
-    when = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-    ws.set_column(1, 1, 19)
-    for col, title in enumerate(header):
-        ws.write_string(0, col, title, bold)
-    ws.freeze_panes(1, 0)
-    # The undecorated writers (XlsxWriter's own ``_write_string`` / ``_write_number``, which
-    # the public methods call after an A1-notation check) and one unrolled statement per
-    # column: ~10 % of the export's CPU (300 k votes: 10.6 → 9.4 s for the writer).
-    text = getattr(ws, "_write_string", ws.write_string)
-    number = getattr(ws, "_write_number", ws.write_number)
-    epoch, day = EXCEL_EPOCH, DAY
-    for r, (vote_id, at, unit_id, unit, terminal, level, scale, index, counted, flags,
-            reasons, counter, officer, uncertain) in enumerate(rows, 1):
-        text(r, 0, vote_id)
-        number(r, 1, (at - epoch) / day, when)
-        text(r, 2, unit_id)
-        text(r, 3, unit)
-        text(r, 4, terminal)
-        number(r, 5, level)
-        number(r, 6, scale)
-        number(r, 7, index)
-        number(r, 8, counted)
-        if flags:
-            text(r, 9, flags)
-        if reasons:
-            text(r, 10, reasons)
-        if counter:
-            text(r, 11, counter)
-        if officer:
-            text(r, 12, officer)
-        number(r, 13, uncertain)
-    wb.close()
+    rustpy_xlsxwriter.write_worksheet(
+        records(), out, sheet_name=_sheet_title(sheet, set()), bold_headers=True,
+        freeze_row=1, datetime_format="yyyy-mm-dd hh:mm:ss", column_widths={header[1]: 19})
     out.seek(0)
     return out
 

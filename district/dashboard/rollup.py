@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -44,11 +45,14 @@ from district.dashboard.tables import (
     unit_hour,
     unit_month,
 )
+from district.db import MAX_UNIT_DEPTH
+
+ROLLUP_TABLES = {t.name: t for t in (terminal_day, terminal_month, unit_day, unit_month,
+                                     unit_hour)}
 
 UTC_OFFSET_S = 7 * 3600
 LOCAL_TZ = dt.timezone(dt.timedelta(seconds=UTC_OFFSET_S), "ICT")
 EPOCH_LOCAL = dt.date(1970, 1, 1)
-MAX_DEPTH = 64  # a unit tree deeper than this is an error (load_units refuses cycles)
 
 
 def local_day(d: dt.date) -> int:
@@ -91,7 +95,7 @@ _ANCESTORS = sa.text(
     "WITH RECURSIVE chain(id, depth) AS ("
     " SELECT CAST(:unit AS VARCHAR(64)), 0"
     " UNION ALL SELECT u.parent_id, chain.depth + 1 FROM chain JOIN units u ON u.id = chain.id"
-    f" WHERE u.parent_id IS NOT NULL AND chain.depth < {MAX_DEPTH})"
+    f" WHERE u.parent_id IS NOT NULL AND chain.depth < {MAX_UNIT_DEPTH})"
     " SELECT id FROM chain ORDER BY depth")
 
 
@@ -127,25 +131,33 @@ def _upsert_statement(conn: Connection, table: sa.Table) -> sa.Insert:
     return stmt
 
 
+def _rows(table: sa.Table, acc: dict) -> list[dict]:
+    keys = [c.name for c in table.primary_key.columns]
+    counts = [c.name for c in table.columns if not c.primary_key]
+    return [dict(zip(keys, k, strict=True)) | dict(zip(counts, v, strict=True))
+            for k, v in sorted(acc.items())]  # key order: one lock order in every process
+
+
 def _upsert(conn: Connection, table: sa.Table, acc: dict) -> None:
     if not acc:
         return
-    keys = [c.name for c in table.primary_key.columns]
-    counts = [c.name for c in table.columns if not c.primary_key]
-    rows = [dict(zip(keys, k, strict=True)) | dict(zip(counts, v, strict=True))
-            for k, v in sorted(acc.items())]  # key order: one lock order in every process
-    conn.execute(_upsert_statement(conn, table), rows)
+    rows = _rows(table, acc)
+    # one row (a small batch within one hour) is a plain execute, not an executemany
+    conn.execute(_upsert_statement(conn, table), rows[0] if len(rows) == 1 else rows)
 
 
-def add_votes(conn: Connection, rows: Iterable[dict]) -> int:
+def add_votes(conn: Connection, rows: Iterable[dict],
+              chains: dict[str, list[str]] | None = None) -> int:
     """Count stored vote rows (dicts of ``votes`` columns) into every rollup; returns how
-    many. Call it in the transaction that inserted them, with only the rows it inserted."""
+    many. Call it in the transaction that inserted them, with only the rows it inserted.
+    ``chains`` (unit → unit, parent, … root) may bring chains already read in this
+    transaction; the others are read here."""
     # First the distinct (terminal, unit, hour, scale, level, flags, reasons) with their
     # number of votes (a C-level Counter: a batch of 500 has a few dozen), then the buckets.
     same = Counter((r["terminal_id"], r["unit_id"], local_hour_of(r["corrected_at"]),
                     r["scale"], r["level"], r["flags"] or "", r["reasons"] or "")
                    for r in rows)
-    chains: dict[str, list[str]] = {}
+    chains = dict(chains or {})
     t_day: dict = {}
     t_month: dict = {}
     u_day: dict = {}
@@ -169,9 +181,13 @@ def add_votes(conn: Connection, rows: Iterable[dict]) -> int:
             _add(u_day, (u, day, scale, own), vec, n)
             _add(u_month, (u, month, scale, own), vec, n)
             _add(u_hour, (u, hour, scale), levels, n)
-    for table, acc in ((terminal_day, t_day), (terminal_month, t_month), (unit_day, u_day),
-                       (unit_month, u_month), (unit_hour, u_hour)):
-        _upsert(conn, table, acc)
+    accs = ((terminal_day, t_day), (terminal_month, t_month), (unit_day, u_day),
+            (unit_month, u_month), (unit_hour, u_hour))
+    if conn.dialect.name == "postgresql":
+        _upsert_all_pg(conn, accs)
+    else:
+        for table, acc in accs:
+            _upsert(conn, table, acc)
     return sum(same.values())
 
 
@@ -223,7 +239,7 @@ _CLOSURE = (
     " SELECT id, id, 0 FROM units"
     " UNION ALL SELECT anc.unit_id, u.parent_id, anc.depth + 1 FROM anc"
     " JOIN units u ON u.id = anc.ancestor_id"
-    f" WHERE u.parent_id IS NOT NULL AND anc.depth < {MAX_DEPTH}) ")
+    f" WHERE u.parent_id IS NOT NULL AND anc.depth < {MAX_UNIT_DEPTH}) ")
 
 
 def _fresh_sql(dialect: str, table: sa.Table) -> str:
@@ -336,3 +352,32 @@ def _legacy_rebuild(conn: Connection) -> None:
 
 
 assert LEVEL_COLUMNS == COUNT_COLUMNS[:5]
+
+
+@functools.cache
+def _pg_upsert_all(tables: tuple[str, ...]) -> sa.TextClause:
+    """PostgreSQL: every rollup in one statement (one round trip instead of five), each
+    table's rows as one JSON parameter read by ``json_populate_recordset`` (binding one text
+    is far cheaper than a dozen arrays). The data-modifying CTEs run in the order written, so
+    two batches still lock rows in one order (and the ingest retries a deadlock anyway)."""
+    parts = []
+    for i, name in enumerate(tables):
+        table = ROLLUP_TABLES[name]
+        keys = [c.name for c in table.primary_key.columns]
+        counts = [c.name for c in table.columns if not c.primary_key]
+        cols = ", ".join(keys + counts)
+        adds = ", ".join(f"{c} = {name}.{c} + excluded.{c}" for c in counts)
+        parts.append(
+            f"u{i} AS (INSERT INTO {name} ({cols}) SELECT {cols} FROM json_populate_recordset("
+            f"NULL::{name}, CAST(:r{i} AS json)) ON CONFLICT ({', '.join(keys)}) "
+            f"DO UPDATE SET {adds})")
+    return sa.text("WITH " + ", ".join(parts) + " SELECT 1")
+
+
+def _upsert_all_pg(conn: Connection, accs) -> None:
+    live = [(table, acc) for table, acc in accs if acc]
+    if not live:
+        return
+    stmt = _pg_upsert_all(tuple(table.name for table, _acc in live))
+    conn.execute(stmt, {f"r{i}": json.dumps(_rows(table, acc), separators=(",", ":"))
+                        for i, (table, acc) in enumerate(live)})

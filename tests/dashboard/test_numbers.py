@@ -217,3 +217,26 @@ def test_large_unit_lists_give_the_same_numbers(dataset, monkeypatch):
     assert large == small and large[4]
     assert large[0]["p1"].votes == figures(
         votes, SUBTREE["p1"], period.start, period.end)["votes"]
+
+
+def test_vote_xlsx_keeps_formula_like_text_as_text():
+    """A counter or officer typed as ``=HYPERLINK(…)`` must stay text in Excel, and a blank
+    text column a blank cell."""
+    import datetime as dt
+
+    from district.dashboard import exports
+
+    header = exports.vote_header(lambda s: s)
+    evil = '=HYPERLINK("http://x.invalid","Bấm")'
+    row = ["v-1", dt.datetime(2025, 10, 5, 9, 30, 1), "p1", "Phường 1", "t-1", 1, 3, 0.0, 1,
+           "", "waiting_time", evil, "+1", 0]
+    wb = load_workbook(exports.votes_xlsx(header, [row], "Phiếu"))
+    ws = wb.active
+    assert ws.title == "Phiếu" and ws.freeze_panes == "A2"
+    cells = list(ws.iter_rows(min_row=2))[0]
+    assert [c.value for c in cells] == [
+        "v-1", dt.datetime(2025, 10, 5, 9, 30, 1), "p1", "Phường 1", "t-1", 1, 3, 0, 1, None,
+        "waiting_time", evil, "+1", 0]
+    assert cells[11].data_type == "s" and cells[12].data_type == "s"  # text, not formula
+    assert cells[1].is_date and cells[1].number_format == "yyyy-mm-dd hh:mm:ss"
+    assert ws["A1"].font.b  # bold header

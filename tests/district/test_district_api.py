@@ -150,11 +150,19 @@ def test_heartbeat_keeps_latest_and_history(api):
     assert latest.software_version == "0.1.0"
     assert abs(latest.clock_offset_ms) < 5_000
     assert boots.boot_id == "boot-a" and boots.epoch_us is not None
+    assert boots.samples == 2  # both heartbeats merged into the boot's one row
     bad = httpx.post(f"{api.url}/api/v1/heartbeat", json={**beat, "backlog": -1}, headers=headers)
     _assert_error(bad, 422, "invalid_body")
     other = httpx.post(f"{api.url}/api/v1/heartbeat", json={**beat, "terminal_id": "x"},
                        headers=headers)
     _assert_error(other, 403, "wrong_terminal")
+    stranger = httpx.post(f"{api.url}/api/v1/heartbeat", json=beat,
+                          headers={"Authorization": "Bearer not-a-token"})
+    _assert_error(stranger, 401, "unauthorized")
+    with api.engine.connect() as conn:  # refused heartbeats wrote nothing
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.heartbeats)).scalar() == 2
+        assert conn.execute(sa.select(db.terminal_health.c.backlog)).scalar_one() == 3
+        assert conn.execute(sa.select(db.terminal_boots.c.samples)).scalar_one() == 2
 
 
 def test_stats_need_an_admin_token(api):
