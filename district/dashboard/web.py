@@ -614,7 +614,8 @@ def register(app: FastAPI, engine: Engine | None = None) -> Dashboard:
 
 def _start_alert_loop(app: FastAPI, dash: Dashboard) -> None:
     """Evaluate the alert rules every ``DISTRICT_ALERT_INTERVAL_S`` seconds (default 60; 0
-    turns the loop off, e.g. in tests that call ``alerts.refresh`` themselves)."""
+    turns the loop off, e.g. in tests that call ``alerts.refresh`` themselves), in one of the
+    server processes each time (``alerts.claim_evaluation``)."""
     interval = float(os.environ.get("DISTRICT_ALERT_INTERVAL_S", "60") or 0)
     if interval <= 0:
         return
@@ -625,8 +626,10 @@ def _start_alert_loop(app: FastAPI, dash: Dashboard) -> None:
         async def loop():
             while True:
                 try:
-                    await run_in_threadpool(alert_rules.refresh, dash.engine,
-                                            dt.datetime.now(dt.UTC))
+                    now = dt.datetime.now(dt.UTC)
+                    if await run_in_threadpool(alert_rules.claim_evaluation, dash.engine, now,
+                                               interval):
+                        await run_in_threadpool(alert_rules.refresh, dash.engine, now)
                 except (sa.exc.SQLAlchemyError, OSError) as exc:
                     log.warning("alert evaluation failed: %s", exc)
                 await asyncio.sleep(interval)

@@ -16,20 +16,35 @@ from district.dashboard import alerts
 from district.db import create_db_engine, migrate, terminal_health, write_transaction
 from district.fleet import load_units, register_terminal
 from district.ingest import Delivery, ingest_batch
+from tests.conftest import require
+from tests.dashboard.conftest import _drop_pg, _fresh_pg_url, pg_available
 
 NOW = dt.datetime(2025, 10, 15, 3, 0, tzinfo=dt.UTC)  # 10:00 in Hanoi
 
 
-@pytest.fixture
-def engine(tmp_path):
-    eng = create_db_engine(f"sqlite:///{tmp_path / 'alerts.db'}")
-    migrate(eng)
-    load_units(eng, {"units": [{"id": "q", "name": "Quận"},
-                               {"id": "w", "name": "Phường <b>Mai</b>", "parent": "q"}]})
-    register_terminal(eng, "t-w", "w")
-    register_terminal(eng, "t-q", "q")
-    yield eng
-    eng.dispose()
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request, tmp_path):
+    eng, name = _fresh_engine(request.param, tmp_path)
+    try:
+        migrate(eng)
+        load_units(eng, {"units": [{"id": "q", "name": "Quận"},
+                                   {"id": "w", "name": "Phường <b>Mai</b>", "parent": "q"}]})
+        register_terminal(eng, "t-w", "w")
+        register_terminal(eng, "t-q", "q")
+        yield eng
+    finally:
+        eng.dispose()
+        if name:
+            _drop_pg(name)
+
+
+def _fresh_engine(kind: str, tmp_path):
+    """An empty database: a SQLite file, or a new PostgreSQL database (and its name)."""
+    if kind == "sqlite":
+        return create_db_engine(f"sqlite:///{tmp_path / 'alerts.db'}"), None
+    require(pg_available(), "PostgreSQL")
+    url, name = _fresh_pg_url()
+    return create_db_engine(url), name
 
 
 def vote(level: int, minutes_ago: int, flags=()):
@@ -157,3 +172,18 @@ def test_failed_delivery_is_recorded(engine):
     with engine.connect() as conn:
         row = conn.execute(alert_states.select()).one()
     assert row.notified_at is None and "webhook" in row.notify_error
+
+
+def test_one_process_evaluates_the_rules_per_interval(engine):
+    """Every server process runs the alert loop; one claim per interval wins, also when
+    eight of them ask at the same moment (real threads, real database)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def claims(at: dt.datetime) -> int:
+        with ThreadPoolExecutor(8) as pool:
+            return list(pool.map(lambda _: alerts.claim_evaluation(engine, at, 60),
+                                 range(8))).count(True)
+
+    assert claims(NOW) == 1
+    assert not alerts.claim_evaluation(engine, NOW + dt.timedelta(seconds=20), 60)
+    assert claims(NOW + dt.timedelta(seconds=55)) == 1  # 0.8 of the interval passed
