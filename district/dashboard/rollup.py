@@ -3,7 +3,8 @@
 ``add_votes`` runs in the transaction of the vote INSERT, with the rows that
 ``INSERT … ON CONFLICT DO NOTHING RETURNING`` stored (duplicates are never counted), and
 adds them with **one grouped upsert per rollup table per batch**
-(``INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n``, rows in key order). So:
+(``INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n``, rows in key order; on
+PostgreSQL the five are CTEs of one statement). So:
 
 - a rolled-back batch leaves nothing; two processes ingesting at once both add (the upsert
   takes the row lock; one key order everywhere, and the ingest retries a deadlock);
@@ -144,6 +145,36 @@ def _upsert(conn: Connection, table: sa.Table, acc: dict) -> None:
     rows = _rows(table, acc)
     # one row (a small batch within one hour) is a plain execute, not an executemany
     conn.execute(_upsert_statement(conn, table), rows[0] if len(rows) == 1 else rows)
+
+
+@functools.cache
+def _pg_upsert_all(tables: tuple[str, ...]) -> sa.TextClause:
+    """PostgreSQL: every rollup in one statement (one round trip instead of five), each
+    table's rows as one JSON parameter read by ``json_populate_recordset`` (binding one text
+    is far cheaper than a dozen arrays). PostgreSQL promises no order among data-modifying
+    CTEs; every process runs this same statement on rows sorted by key, and should two
+    batches still deadlock, the ingest retries (``DEADLOCK_RETRIES``)."""
+    parts = []
+    for i, name in enumerate(tables):
+        table = ROLLUP_TABLES[name]
+        keys = [c.name for c in table.primary_key.columns]
+        counts = [c.name for c in table.columns if not c.primary_key]
+        cols = ", ".join(keys + counts)
+        adds = ", ".join(f"{c} = {name}.{c} + excluded.{c}" for c in counts)
+        parts.append(
+            f"u{i} AS (INSERT INTO {name} ({cols}) SELECT {cols} FROM json_populate_recordset("
+            f"NULL::{name}, CAST(:r{i} AS json)) ON CONFLICT ({', '.join(keys)}) "
+            f"DO UPDATE SET {adds})")
+    return sa.text("WITH " + ", ".join(parts) + " SELECT 1")
+
+
+def _upsert_all_pg(conn: Connection, accs) -> None:
+    live = [(table, acc) for table, acc in accs if acc]
+    if not live:
+        return
+    stmt = _pg_upsert_all(tuple(table.name for table, _acc in live))
+    conn.execute(stmt, {f"r{i}": json.dumps(_rows(table, acc), separators=(",", ":"))
+                        for i, (table, acc) in enumerate(live)})
 
 
 def add_votes(conn: Connection, rows: Iterable[dict],
@@ -353,31 +384,3 @@ def _legacy_rebuild(conn: Connection) -> None:
 
 assert LEVEL_COLUMNS == COUNT_COLUMNS[:5]
 
-
-@functools.cache
-def _pg_upsert_all(tables: tuple[str, ...]) -> sa.TextClause:
-    """PostgreSQL: every rollup in one statement (one round trip instead of five), each
-    table's rows as one JSON parameter read by ``json_populate_recordset`` (binding one text
-    is far cheaper than a dozen arrays). The data-modifying CTEs run in the order written, so
-    two batches still lock rows in one order (and the ingest retries a deadlock anyway)."""
-    parts = []
-    for i, name in enumerate(tables):
-        table = ROLLUP_TABLES[name]
-        keys = [c.name for c in table.primary_key.columns]
-        counts = [c.name for c in table.columns if not c.primary_key]
-        cols = ", ".join(keys + counts)
-        adds = ", ".join(f"{c} = {name}.{c} + excluded.{c}" for c in counts)
-        parts.append(
-            f"u{i} AS (INSERT INTO {name} ({cols}) SELECT {cols} FROM json_populate_recordset("
-            f"NULL::{name}, CAST(:r{i} AS json)) ON CONFLICT ({', '.join(keys)}) "
-            f"DO UPDATE SET {adds})")
-    return sa.text("WITH " + ", ".join(parts) + " SELECT 1")
-
-
-def _upsert_all_pg(conn: Connection, accs) -> None:
-    live = [(table, acc) for table, acc in accs if acc]
-    if not live:
-        return
-    stmt = _pg_upsert_all(tuple(table.name for table, _acc in live))
-    conn.execute(stmt, {f"r{i}": json.dumps(_rows(table, acc), separators=(",", ":"))
-                        for i, (table, acc) in enumerate(live)})

@@ -6,19 +6,16 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
-import re
 import uuid
 from dataclasses import dataclass
 
 import pytest
-import sqlalchemy as sa
 
 from district.db import create_db_engine, migrate
 from district.fleet import load_units, register_terminal
 from district.ingest import Delivery, ingest_batch
-from tests.conftest import require
+from tests.district_server import fresh_database
 
-PG_URL = os.environ.get("DASHBOARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 PASSWORD = "correct horse battery"
 EVIL = '<script>alert("x")</script> & "Phường" \'O\''
 ICT = dt.timezone(dt.timedelta(hours=7))
@@ -97,45 +94,11 @@ def load_votes(engine, generated: list[GenVote]) -> None:
             assert not rejected and len(accepted) == len(batch[i:i + 1000])
 
 
-def _fresh_pg_url() -> str:
-    name = f"dash_test_{uuid.uuid4().hex[:10]}"
-    admin = create_db_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    finally:
-        admin.dispose()
-    return re.sub(r"/[^/]*$", f"/{name}", PG_URL), name
-
-
-def _drop_pg(name: str) -> None:
-    admin = create_db_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
-
-
-def pg_available() -> bool:
-    try:
-        eng = create_db_engine(PG_URL)
-        with eng.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        eng.dispose()
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not available"
-        return False
-
-
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres",
                                                                  marks=pytest.mark.postgres)])
 def db_url(request, tmp_path_factory):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('dash') / 'district.db'}"
-        return
-    require(pg_available(), f"PostgreSQL at {PG_URL}")
-    url, name = _fresh_pg_url()
-    yield url
-    _drop_pg(name)
+    with fresh_database(request.param, tmp_path_factory.mktemp("dash"), "dash_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

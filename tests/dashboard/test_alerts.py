@@ -16,35 +16,24 @@ from district.dashboard import alerts
 from district.db import create_db_engine, migrate, terminal_health, write_transaction
 from district.fleet import load_units, register_terminal
 from district.ingest import Delivery, ingest_batch
-from tests.conftest import require
-from tests.dashboard.conftest import _drop_pg, _fresh_pg_url, pg_available
+from tests.district_server import fresh_database
 
 NOW = dt.datetime(2025, 10, 15, 3, 0, tzinfo=dt.UTC)  # 10:00 in Hanoi
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request, tmp_path):
-    eng, name = _fresh_engine(request.param, tmp_path)
-    try:
-        migrate(eng)
-        load_units(eng, {"units": [{"id": "q", "name": "Quận"},
-                                   {"id": "w", "name": "Phường <b>Mai</b>", "parent": "q"}]})
-        register_terminal(eng, "t-w", "w")
-        register_terminal(eng, "t-q", "q")
-        yield eng
-    finally:
-        eng.dispose()
-        if name:
-            _drop_pg(name)
-
-
-def _fresh_engine(kind: str, tmp_path):
-    """An empty database: a SQLite file, or a new PostgreSQL database (and its name)."""
-    if kind == "sqlite":
-        return create_db_engine(f"sqlite:///{tmp_path / 'alerts.db'}"), None
-    require(pg_available(), "PostgreSQL")
-    url, name = _fresh_pg_url()
-    return create_db_engine(url), name
+    with fresh_database(request.param, tmp_path) as url:
+        eng = create_db_engine(url)
+        try:
+            migrate(eng)
+            load_units(eng, {"units": [{"id": "q", "name": "Quận"},
+                                       {"id": "w", "name": "Phường <b>Mai</b>", "parent": "q"}]})
+            register_terminal(eng, "t-w", "w")
+            register_terminal(eng, "t-q", "q")
+            yield eng
+        finally:
+            eng.dispose()
 
 
 def vote(level: int, minutes_ago: int, flags=()):

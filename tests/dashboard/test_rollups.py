@@ -15,8 +15,7 @@ from district.dashboard.periods import Period
 from district.db import create_db_engine, migrate
 from district.fleet import load_units, register_terminal
 from district.ingest import Delivery, ingest_batch
-from tests.conftest import require
-from tests.dashboard.conftest import _drop_pg, _fresh_pg_url, pg_available
+from tests.district_server import fresh_database
 
 TREE = {"units": [{"id": "tinh", "name": "Tỉnh"},
                   {"id": "h1", "name": "Huyện 1", "parent": "tinh"},
@@ -27,13 +26,8 @@ YEAR = Period("year", dt.date(2025, 1, 1), dt.date(2025, 12, 31))
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def fresh_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'r.db'}"
-        return
-    require(pg_available(), "PostgreSQL")
-    url, name = _fresh_pg_url()
-    yield url
-    _drop_pg(name)
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 def _votes(n: int, level: int = 3) -> list[dict]:

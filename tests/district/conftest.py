@@ -7,12 +7,7 @@ are skipped locally but FAIL when ``CI=true``.
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,71 +22,14 @@ from district.fleet import register_terminal
 sys.path.insert(0, str(Path(__file__).parent))
 from district_helpers import iso, utcnow  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("HL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _pg_unavailable(reason: str):
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"PostgreSQL is required in CI: {reason}")
-    pytest.skip(f"PostgreSQL unreachable: {reason}")
+from tests.district_server import DistrictServer, fresh_database  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def pg_server_url():
     """A fresh database ``hl_test_<random>`` for the session, dropped afterwards."""
-    import psycopg
-
-    name = f"hl_test_{secrets.token_hex(4)}"
-    admin = PG_ADMIN_URL
-    try:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.Error as exc:
-        _pg_unavailable(str(exc).strip())
-    yield admin.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """``district serve`` in a subprocess on a loopback port."""
-
-    def __init__(self, db_url: str, workers: int = 1, env: dict | None = None,
-                 args: list[str] | None = None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        args = [str(self.port) if a == "PORT" else a for a in args or []]
-        cmd = args or [sys.executable, "-m", "district.cli", "--db", db_url, "serve",
-                       "--port", str(self.port), "--workers", str(workers)]
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **(env or {})},
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-    def wait_ready(self, path: str = "/openapi.json", timeout: float = 30) -> Server:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stderr.read().decode()}")
-            try:
-                httpx.get(self.url + path, timeout=1)
-                return self
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+    with fresh_database("postgres") as url:
+        yield url
 
 
 @dataclass
@@ -99,7 +37,7 @@ class Backend:
     name: str
     db_url: str
     engine: sa.Engine
-    server: Server
+    server: DistrictServer
 
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres",
@@ -112,7 +50,7 @@ def backend(request, tmp_path_factory):
         url = request.getfixturevalue("pg_server_url")
     engine = db.create_db_engine(url)
     db.migrate(engine)
-    server = Server(url).wait_ready()
+    server = DistrictServer(url).start()
     yield Backend(request.param, url, engine, server)
     server.stop()
     engine.dispose()

@@ -22,6 +22,15 @@ def _terminate(admin: sa.Engine, pid: int) -> None:
 
 
 @pytest.fixture
+def pings(monkeypatch) -> list[int]:
+    """One entry per ping the pool makes (``district.db.ping``, still really run)."""
+    made: list[int] = []
+    real_ping = db.ping
+    monkeypatch.setattr(db, "ping", lambda conn: made.append(1) or real_ping(conn))
+    return made
+
+
+@pytest.fixture
 def engines(pg_server_url):
     engine = db.create_db_engine(pg_server_url, pool_size=1, max_overflow=0)
     admin = db.create_db_engine(pg_server_url)
@@ -30,11 +39,8 @@ def engines(pg_server_url):
     admin.dispose()
 
 
-def test_an_idle_connection_that_died_is_replaced_before_use(engines, monkeypatch):
+def test_an_idle_connection_that_died_is_replaced_before_use(engines, pings, monkeypatch):
     engine, admin = engines
-    pings = []
-    real_ping = db.ping
-    monkeypatch.setattr(db, "ping", lambda conn: pings.append(1) or real_ping(conn))
     pid = _backend_pid(engine)
     _terminate(admin, pid)
     monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 0.0)  # "idle long enough" now
@@ -42,11 +48,8 @@ def test_an_idle_connection_that_died_is_replaced_before_use(engines, monkeypatc
     assert pings
 
 
-def test_a_busy_connection_is_not_pinged_and_a_dead_one_fails_once(engines, monkeypatch):
+def test_a_busy_connection_is_not_pinged_and_a_dead_one_fails_once(engines, pings):
     engine, admin = engines
-    pings = []
-    real_ping = db.ping
-    monkeypatch.setattr(db, "ping", lambda conn: pings.append(1) or real_ping(conn))
     pid = _backend_pid(engine)
     assert _backend_pid(engine) == pid and not pings  # reused at once: no ping round trip
     _terminate(admin, pid)

@@ -191,14 +191,14 @@ def test_healthz_and_openapi(api):
 
 
 def test_healthz_is_503_when_the_database_does_not_answer(tmp_path):
-    from tests.district.conftest import Server
+    from tests.district_server import DistrictServer, clean_env
 
     unreachable = f"sqlite:///{tmp_path}/missing/dir/district.db"
-    server = Server(unreachable, env={"DISTRICT_DB": unreachable}, args=[
+    server = DistrictServer(unreachable, env=clean_env(DISTRICT_DB=unreachable), cmd=[
         sys.executable, "-m", "uvicorn", "--factory", "district.api:app_from_env",
         "--port", "PORT"])
     try:
-        server.wait_ready("/openapi.json")
+        server.start(ready_path="/openapi.json")
         response = httpx.get(f"{server.url}/healthz")
         assert response.status_code == 503
         assert response.json() == {"status": "unavailable", "database": "unreachable"}

@@ -15,7 +15,8 @@ from district_helpers import iso, make_vote, utcnow
 
 from district import db
 from district.fleet import register_terminal
-from tests.district.conftest import Server, wipe
+from tests.district.conftest import wipe
+from tests.district_server import DistrictServer
 
 pytestmark = pytest.mark.postgres
 
@@ -25,10 +26,10 @@ def test_two_servers_overlapping_batches_lose_and_duplicate_nothing(pg_server_ur
     db.migrate(engine)
     wipe(engine)
     tokens = {t: register_terminal(engine, t, "unit-c") for t in ("c-1", "c-2")}
-    servers = [Server(pg_server_url), Server(pg_server_url)]
+    servers = [DistrictServer(pg_server_url), DistrictServer(pg_server_url)]
     try:
         for server in servers:
-            server.wait_ready()
+            server.start()
         votes = {t: [make_vote(seq=i + 1) for i in range(600)] for t in tokens}
         # 40 batches per terminal, each an overlapping random sample: every vote is sent
         # several times, to both servers, concurrently.

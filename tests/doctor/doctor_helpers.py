@@ -5,28 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
-REPO = Path(__file__).resolve().parents[2]
-BIN = REPO / ".venv" / "bin"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.district_server import BIN, DistrictServer, clean_env
 
 
 def district(db_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISTRICT_", "KIOSK_"))}
     return subprocess.run([str(BIN / "district"), "--db", db_url, "--lang", "en", *args],
-                          capture_output=True, text=True, env=env, timeout=60, check=False)
+                          capture_output=True, text=True, env=clean_env(), timeout=60,
+                          check=False)
 
 
 def add_terminal(db_url: str, terminal_id: str, unit: str) -> str:
@@ -35,45 +24,14 @@ def add_terminal(db_url: str, terminal_id: str, unit: str) -> str:
     return done.stdout.strip().splitlines()[-1]  # the token is on the last line
 
 
-@dataclass
-class Server:
-    url: str
-    db_url: str
-    proc: subprocess.Popen
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def start_server(db_url: str) -> Server:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISTRICT_", "KIOSK_"))}
-    proc = subprocess.Popen([str(BIN / "district"), "--db", db_url, "serve", "--host",
-                             "127.0.0.1", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    server = Server(f"http://127.0.0.1:{port}", db_url, proc)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"district serve died: {proc.stderr.read().decode()}")
-        try:
-            if requests.get(server.url + "/healthz", timeout=1).status_code == 200:
-                return server
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError("district serve did not start within 30 s")
+def start_server(db_url: str) -> DistrictServer:
+    """``district serve`` on ``db_url`` (the shared test server), answering /healthz."""
+    return DistrictServer(db_url).start()
 
 
 @dataclass
 class Fleet:
-    server: Server
+    server: DistrictServer
     tokens: dict[str, str]
 
 

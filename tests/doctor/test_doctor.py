@@ -134,7 +134,7 @@ def test_full_card(tmp_path, tmpfs, district_fleet):
 
 
 def test_server_down(tmp_path, district_fleet):
-    from doctor_helpers import free_port
+    from tests.district_server import free_port
 
     sections = healthy_sections(tmp_path, district_fleet)
     sections["server"]["url"] = f"http://127.0.0.1:{free_port()}"

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from doctor_helpers import BIN, REPO, district, start_server
+from doctor_helpers import district, start_server
+
+from tests.district_server import BIN, REPO
 
 FLEET = REPO / "config" / "fleet.toml"
 

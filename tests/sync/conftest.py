@@ -10,8 +10,6 @@ environment variables.
 
 from __future__ import annotations
 
-import os
-import secrets
 import sys
 from pathlib import Path
 
@@ -21,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # proxy.py and sync_helpers.py b
 from proxy import FaultProxy  # noqa: E402
 from sync_helpers import TERMINAL_ID, DistrictServer, kiosk_environment  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("HL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+from tests.district_server import fresh_database  # noqa: E402
 
 
 @pytest.fixture
@@ -32,18 +30,8 @@ def sqlite_url(tmp_path) -> str:
 @pytest.fixture
 def pg_url():
     """A throwaway database ``hl_sync_<random>``, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    name = f"hl_sync_{secrets.token_hex(4)}"
-    try:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.Error as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database("postgres", prefix="hl_sync") as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,43 +4,32 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import requests
 import sqlalchemy as sa
 
 from kiosk import clock
 from kiosk.store import VoteStore
 from kiosk.vote import Source, new_vote
+from tests.district_server import BIN, clean_env
+from tests.district_server import DistrictServer as SharedDistrictServer
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 TERMINAL_ID = "sync-test"
 UNIT_ID = "ward-test"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class DistrictServer:
-    """``district serve`` in a subprocess; can be SIGKILLed and started again on its DB."""
+class DistrictServer(SharedDistrictServer):
+    """The shared ``district serve`` process (SIGKILL and restart on its database), with
+    the sync tests' own helpers: its CLI, terminal registration, what it stored."""
 
     def __init__(self, db_url: str, workdir: Path, port: int | None = None):
-        self.db_url = db_url
         self.workdir = Path(workdir)
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(db_url, port=port, cwd=self.workdir,
+                         env=clean_env(DISTRICT_DB=db_url, DISTRICT_LANG="en"),
+                         log=self.workdir / "district-serve.log")
         self.tokens: dict[str, str] = {}
-        self.proc: subprocess.Popen | None = None
-        self.env = {**os.environ, "DISTRICT_DB": db_url, "DISTRICT_LANG": "en"}
 
     def cli(self, *args: str) -> str:
         out = subprocess.run([str(BIN / "district"), *args], env=self.env, cwd=self.workdir,
@@ -53,38 +42,6 @@ class DistrictServer:
         token = self.cli("terminals", "add", terminal_id, "--unit", unit).strip().splitlines()[-1]
         self.tokens[terminal_id] = token
         return token
-
-    def start(self, timeout: float = 30) -> DistrictServer:
-        log = (self.workdir / "district-serve.log").open("ab")
-        self.proc = subprocess.Popen(
-            [str(BIN / "district"), "serve", "--port", str(self.port)], env=self.env,
-            cwd=self.workdir, stdout=log, stderr=log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("district serve exited: "
-                                   + (self.workdir / "district-serve.log").read_text())
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("district serve did not become ready")
-
-    def kill(self) -> None:
-        """SIGKILL: no clean shutdown, whatever was in progress is cut."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
     def stats(self) -> dict:
         return json.loads(self.cli("stats", "--json"))
