@@ -53,6 +53,15 @@ settings = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+# The unit tree's version: one row, a new random value from triggers on ``units`` at every
+# change (migration d0003), so the dashboard can keep a loaded tree exactly while it is current.
+units_version = sa.Table(
+    "dash_units_version",
+    metadata,
+    sa.Column("id", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)
+
 REASON_CODES = ("waiting_time", "too_many_trips", "unclear_guidance", "officer_attitude",
                 "other")
 LEVEL_COLUMNS = ("n1", "n2", "n3", "n4", "n5")

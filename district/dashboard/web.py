@@ -192,7 +192,7 @@ class Dashboard:
 
     def scope(self, official: Official) -> Scope:
         with self.engine.connect() as conn:
-            return Scope(official, agg.UnitTree.load(conn))
+            return Scope(official, agg.UnitTree.cached(conn))
 
     def page(self, request: Request, template: str, status: int = 200, **ctx) -> HTMLResponse:
         lang = ctx.pop("lang", None) or self.lang(request)
