@@ -138,6 +138,8 @@ class UnitTree:
     kinds: dict[str, str]
     parent: dict[str, str | None]
     children: dict[str, list[str]]
+    _walks: dict[str, list[tuple[str, int]]] = field(default_factory=dict, repr=False,
+                                                     compare=False)
 
     @classmethod
     def load(cls, conn: Connection) -> UnitTree:
@@ -196,6 +198,11 @@ class UnitTree:
         return unit_id == top or top in self.ancestors(unit_id)
 
     def depth_first(self, top: str) -> list[tuple[str, int]]:
+        """(unit, depth below ``top``) in display order; kept (the tree never changes once
+        loaded, see ``cached``), so callers must not modify the list."""
+        walked = self._walks.get(top)
+        if walked is not None:
+            return walked
         out: list[tuple[str, int]] = []
 
         def walk(u: str, depth: int) -> None:
@@ -203,6 +210,7 @@ class UnitTree:
             for c in self.children.get(u, []):
                 walk(c, depth + 1)
         walk(top, 0)
+        self._walks[top] = out
         return out
 
 

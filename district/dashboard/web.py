@@ -60,6 +60,7 @@ LANG_COOKIE = "hl_lang"
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ALL_UNITS_UP_TO = 300  # a unit selector longer than this shows the way to the current unit
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -144,10 +145,23 @@ class Scope:
             raise NotVisible()
         return unit_id
 
-    def unit_choices(self) -> list[tuple[str, str, int]]:
-        out = []
-        for top in self.tops():
-            out.extend((u, self.tree.names[u], d) for u, d in self.tree.depth_first(top))
+    def unit_choices(self, current: str) -> list[tuple[str, str, int]]:
+        """(id, name, depth) for the unit selector: every unit the official may see, or, when
+        that is more than ``ALL_UNITS_UP_TO`` (a province has 10,101), the way down to
+        ``current``, its siblings and its children, so the select stays short and one can
+        walk the tree from any page."""
+        walks = [self.tree.depth_first(top) for top in self.tops()]
+        if sum(map(len, walks)) <= ALL_UNITS_UP_TO:
+            return [(u, self.tree.names[u], d) for walk in walks for u, d in walk]
+        path = [u for u in self.tree.ancestors(current)
+                if self.top is None or self.tree.is_within(u, self.top)]
+        around = self.tree.children.get(path[-1], []) if path else self.tops()
+        out = [(u, self.tree.names[u], d) for d, u in enumerate(path)]
+        for u in around:
+            out.append((u, self.tree.names[u], len(path)))
+            if u == current:
+                out.extend((c, self.tree.names[c], len(path) + 1)
+                           for c in self.tree.children.get(u, []))
         return out
 
     def visible_units(self) -> list[str] | None:
@@ -532,7 +546,7 @@ def build_router(dash: Dashboard) -> APIRouter:
 
 def _common(who: Official, scope: Scope, unit: str, period: Period) -> dict:
     return {"who": who, "unit": unit, "unit_name": scope.tree.names[unit],
-            "units": scope.unit_choices(), "period": period, "kinds": KINDS,
+            "units": scope.unit_choices(unit), "period": period, "kinds": KINDS,
             "qs": period_query(unit, period), "period_query": period_query,
             "names": scope.tree.names, "children": scope.tree.children}
 

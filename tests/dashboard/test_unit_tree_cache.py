@@ -67,3 +67,39 @@ def test_a_unit_official_loses_a_moved_unit_at_once(engine):
         load_units(engine, {"units": [*UNITS[:2], {**UNITS[2], "parent": "q2"}]})
         assert client.get("/dashboard/units/w").status_code == 404
         assert client.get("/api/v1/dashboard/units/w").status_code == 404
+
+
+def _province(districts: int = 20, communes: int = 20) -> UnitTree:
+    """P → D00… → D00-C00…: 421 units, more than the selector lists whole."""
+    parent: dict[str, str | None] = {"P": None}
+    for d in range(districts):
+        parent[f"D{d:02d}"] = "P"
+        for c in range(communes):
+            parent[f"D{d:02d}-C{c:02d}"] = f"D{d:02d}"
+    children: dict[str, list[str]] = {}
+    for unit, up in parent.items():
+        if up:
+            children.setdefault(up, []).append(unit)
+    return UnitTree({u: f"Đơn vị {u}" for u in parent}, dict.fromkeys(parent, ""), parent,
+                    {u: sorted(kids) for u, kids in children.items()})
+
+
+@pytest.mark.parametrize(("current", "expected"), [
+    ("P", ["P", *[f"D{d:02d}" for d in range(20)]]),
+    ("D05", ["P", *[f"D{d:02d}" for d in range(6)], *[f"D05-C{c:02d}" for c in range(20)],
+             *[f"D{d:02d}" for d in range(6, 20)]]),
+    ("D05-C03", ["P", "D05", *[f"D05-C{c:02d}" for c in range(20)]]),
+])
+def test_a_large_unit_selector_shows_the_way_to_the_current_unit(current, expected):
+    from district.dashboard.accounts import Official
+    from district.dashboard.web import ALL_UNITS_UP_TO, Scope
+
+    tree = _province()
+    assert len(tree.names) > ALL_UNITS_UP_TO
+    choices = Scope(Official(1, "tinh", "district", None), tree).unit_choices(current)
+    assert [u for u, _name, _depth in choices] == expected
+    depth = {u: d for u, _name, d in choices}
+    assert depth["P"] == 0 and depth.get("D05", 1) == 1
+    assert all(depth[u] == 2 for u in depth if "-C" in u)
+    small = Scope(Official(2, "huyen", "unit", "D05"), tree).unit_choices("D05-C03")
+    assert [u for u, _n, _d in small] == ["D05", *[f"D05-C{c:02d}" for c in range(20)]]
