@@ -216,10 +216,11 @@ def create_db_engine(url: str = DEFAULT_DB_URL, **kwargs) -> Engine:
 
 
 # A pooled connection unused for longer than this is pinged before use. SQLAlchemy's
-# ``pool_pre_ping`` pings on *every* checkout: one more round trip per request, a third of
-# a heartbeat's cost at 10,000 terminals. A connection in steady use cannot have gone stale
-# unnoticed for long; if PostgreSQL restarted within the last seconds, the request fails
-# once (the kiosk retries), SQLAlchemy drops the whole pool, and the next one reconnects.
+# ``pool_pre_ping`` pings on *every* checkout: one more round trip per request, as many as
+# a whole heartbeat makes on PostgreSQL now (district/heartbeat.py). A connection in steady
+# use cannot have gone stale unnoticed for long; if PostgreSQL restarted within the last
+# seconds, the request fails once (the kiosk retries), SQLAlchemy drops the whole pool, and
+# the next one reconnects.
 PING_AFTER_IDLE_S = 10.0
 
 
