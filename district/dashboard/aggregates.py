@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -129,6 +130,13 @@ def _round(value: float | None, digits: int = 2) -> float | None:
 
 # --- the unit tree -------------------------------------------------------------------------
 
+def fold(text: str) -> str:
+    """Lower case without Vietnamese diacritics (đ → d), so "thanh nhan" finds "Thanh Nhàn"
+    and "dong da" finds "Đống Đa"."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
 # Per database (URL): (version, tree), see ``UnitTree.cached``.
 _TREES: dict[str, tuple[int, UnitTree]] = {}
 
@@ -138,8 +146,9 @@ class UnitTree:
     kinds: dict[str, str]
     parent: dict[str, str | None]
     children: dict[str, list[str]]
-    _walks: dict[str, list[tuple[str, int]]] = field(default_factory=dict, repr=False,
-                                                     compare=False)
+    # What is derived from the tree once and kept with it (walks, folded names): the tree
+    # never changes once loaded (``cached``).
+    _memo: dict[tuple, object] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def load(cls, conn: Connection) -> UnitTree:
@@ -173,6 +182,14 @@ class UnitTree:
             _TREES[key] = (version, tree)
         return tree
 
+    def folded_names(self) -> dict[str, str]:
+        """Unit → its name and id folded for search (``fold``); kept with the tree."""
+        folded = self._memo.get(("folded",))
+        if folded is None:
+            folded = self._memo[("folded",)] = {
+                u: fold(f"{name} {u}") for u, name in self.names.items()}
+        return folded
+
     def roots(self) -> list[str]:
         return sorted((u for u, p in self.parent.items() if not p),
                       key=lambda u: (self.names[u].casefold(), u))
@@ -200,7 +217,7 @@ class UnitTree:
     def depth_first(self, top: str) -> list[tuple[str, int]]:
         """(unit, depth below ``top``) in display order; kept (the tree never changes once
         loaded, see ``cached``), so callers must not modify the list."""
-        walked = self._walks.get(top)
+        walked = self._memo.get(("walk", top))
         if walked is not None:
             return walked
         out: list[tuple[str, int]] = []
@@ -210,7 +227,7 @@ class UnitTree:
             for c in self.children.get(u, []):
                 walk(c, depth + 1)
         walk(top, 0)
-        self._walks[top] = out
+        self._memo[("walk", top)] = out
         return out
 
 

@@ -61,6 +61,7 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src '
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ALL_UNITS_UP_TO = 300  # a unit selector longer than this shows the way to the current unit
+FIND_LIMIT = 50  # units listed by a search
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -163,6 +164,20 @@ class Scope:
                 out.extend((c, self.tree.names[c], len(path) + 1)
                            for c in self.tree.children.get(u, []))
         return out
+
+    def is_large(self) -> bool:
+        """More units than the selector lists whole (then it offers a search too)."""
+        return sum(len(self.tree.depth_first(t)) for t in self.tops()) > ALL_UNITS_UP_TO
+
+    def find(self, text: str) -> list[str]:
+        """The visible units whose name or id contains ``text``, accents and case ignored,
+        in tree order."""
+        needle = agg.fold(text.strip())
+        if not needle:
+            return []
+        folded = self.tree.folded_names()
+        return [u for top in self.tops() for u, _d in self.tree.depth_first(top)
+                if needle in folded[u]]
 
     def visible_units(self) -> list[str] | None:
         return None if not self.top else self.tree.subtree(self.top)
@@ -435,6 +450,19 @@ def build_router(dash: Dashboard) -> APIRouter:
                          silent_hours=silent_hours(), backlog_fault=backlog_fault(),
                          faults=FAULTS, page="fleet")
 
+    @router.get("/dashboard/find")
+    async def find_page(request: Request):
+        who = await dash.official(request)
+        scope = await run_in_threadpool(dash.scope, who)
+        unit = scope.resolve(request.query_params.get("unit"))
+        period = parse_period("month", None, today=today_local())
+        text = (request.query_params.get("q") or "")[:100]
+        found = scope.find(text)
+        return dash.page(request, "find.html", **_common(who, scope, unit, period), search=text,
+                         found=found[:FIND_LIMIT], more=len(found) > FIND_LIMIT,
+                         paths={u: scope.tree.ancestors(u) for u in found[:FIND_LIMIT]},
+                         page="find")
+
     @router.get("/dashboard/alerts")
     async def alerts_page(request: Request):
         who = await dash.official(request)
@@ -546,7 +574,8 @@ def build_router(dash: Dashboard) -> APIRouter:
 
 def _common(who: Official, scope: Scope, unit: str, period: Period) -> dict:
     return {"who": who, "unit": unit, "unit_name": scope.tree.names[unit],
-            "units": scope.unit_choices(unit), "period": period, "kinds": KINDS,
+            "units": scope.unit_choices(unit), "offer_find": scope.is_large(),
+            "period": period, "kinds": KINDS,
             "qs": period_query(unit, period), "period_query": period_query,
             "names": scope.tree.names, "children": scope.tree.children}
 

@@ -118,3 +118,16 @@ def test_admin_token_reads_api(client_for, dataset):
     assert r.status_code == 200
     r = client.get("/api/v1/dashboard/overview", headers={"Authorization": "Bearer wrong"})
     assert r.status_code == 401
+
+
+def test_find_lists_only_the_officials_units_as_text(client_for):
+    """The unit search: accents optional, a unit official finds only their own units, and
+    what is searched for or found is shown as text."""
+    html = client_for("district").get("/dashboard/find?q=bach%20mai").text
+    assert 'href="/dashboard/units/p1?' in html and "Phường Bạch Mai" in html
+    evil = client_for("district").get("/dashboard/find?q=%3Cscript%3E").text
+    assert "<script>alert" not in evil and "&lt;script&gt;" in evil
+    ward = client_for("ward1").get("/dashboard/find?q=phuong").text
+    assert 'href="/dashboard/units/p1?' in ward
+    assert "/dashboard/units/p2" not in ward and "/dashboard/units/p3" not in ward
+    assert client_for("").get("/dashboard/find?q=phuong").status_code == 303

@@ -150,6 +150,9 @@ def test_district_official_walks_every_page(browser, server, dataset):
     assert page.locator("tr.fault").count() == 0
     page.goto(f"{server}/dashboard/alerts?unit=q")
     shot(page, "alerts")
+    page.goto(f"{server}/dashboard/find?q=phuong")  # the unit search, accents optional
+    assert page.locator("#found li").count() == 3
+    shot(page, "find")
 
     page.goto(f"{server}/dashboard?unit=q&period=month&date=2025-10-01&lang=en")
     assert page.locator("nav.mainnav").inner_text().startswith("Overview")

@@ -103,3 +103,21 @@ def test_a_large_unit_selector_shows_the_way_to_the_current_unit(current, expect
     assert all(depth[u] == 2 for u in depth if "-C" in u)
     small = Scope(Official(2, "huyen", "unit", "D05"), tree).unit_choices("D05-C03")
     assert [u for u, _n, _d in small] == ["D05", *[f"D05-C{c:02d}" for c in range(20)]]
+
+
+def test_find_ignores_accents_and_case():
+    from district.dashboard.accounts import Official
+    from district.dashboard.aggregates import fold
+    from district.dashboard.web import Scope
+
+    assert fold("Phường Thanh Nhàn") == "phuong thanh nhan"
+    assert fold("ĐỐNG ĐA") == "dong da"
+    tree = UnitTree({"q": "Quận Đống Đa", "w": "Phường Thanh Nhàn", "x": "Xã Khác"},
+                    {"q": "", "w": "", "x": ""}, {"q": None, "w": "q", "x": None},
+                    {"q": ["w"]})
+    district = Scope(Official(1, "d", "district", None), tree)
+    assert district.find("thanh nhan") == ["w"]
+    assert district.find("DONG da") == ["q"]
+    assert district.find("  ") == []
+    assert district.find("x") == ["x"]  # the code counts too
+    assert Scope(Official(2, "u", "unit", "q"), tree).find("khac") == []  # outside its units
