@@ -151,9 +151,9 @@ class Scope:
         that is more than ``ALL_UNITS_UP_TO`` (a province has 10,101), the way down to
         ``current``, its siblings and its children, so the select stays short and one can
         walk the tree from any page."""
-        walks = [self.tree.depth_first(top) for top in self.tops()]
-        if sum(map(len, walks)) <= ALL_UNITS_UP_TO:
-            return [(u, self.tree.names[u], d) for walk in walks for u, d in walk]
+        if not self.is_large():
+            return [(u, self.tree.names[u], d)
+                    for top in self.tops() for u, d in self.tree.depth_first(top)]
         path = [u for u in self.tree.ancestors(current)
                 if self.top is None or self.tree.is_within(u, self.top)]
         around = self.tree.children.get(path[-1], []) if path else self.tops()
