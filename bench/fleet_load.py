@@ -151,13 +151,13 @@ def print_timeline(timeline: list[tuple[float, str, float]], window: float = 10.
               f"max {max(values) * 1000:7.1f} ms")
 
 
-def cpu_seconds(match: str) -> float:
-    """User + system CPU seconds of every process whose command line contains ``match``."""
+def cpu_seconds(belongs) -> float:
+    """User + system CPU seconds of every process whose command line ``belongs(cmdline)``."""
     total = 0
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                if match.encode() not in fh.read():
+                if not belongs(fh.read()):
                     continue
             with open(f"/proc/{pid}/stat") as fh:
                 fields = fh.read().rsplit(")", 1)[1].split()
@@ -172,8 +172,13 @@ def cpu_snapshot() -> dict[str, float]:
     with open("/proc/stat") as fh:
         ticks = [int(x) for x in fh.readline().split()[1:]]
     busy = sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait
-    return {"server": cpu_seconds("district.cli") + cpu_seconds("multiprocessing"),
-            "postgres": cpu_seconds("postgres"), "generator": time.process_time(),
+    return {"server": cpu_seconds(lambda cmd: b"district.cli" in cmd
+                                  or b"multiprocessing" in cmd),
+            # backends ("postgres: user db …") and the postmaster (…/bin/postgres), not the
+            # server, whose command line names a postgresql:// URL
+            "postgres": cpu_seconds(lambda cmd: cmd.startswith(b"postgres:")
+                                    or cmd.split(b"\0", 1)[0].endswith(b"/postgres")),
+            "generator": time.process_time(),
             "machine": busy / os.sysconf("SC_CLK_TCK"), "wall": time.monotonic()}
 
 

@@ -46,7 +46,7 @@ API_VERSION = "1"
 # Threads per server process for the ingest's database work (votes and heartbeats). More do
 # not make the database faster on a few cores: they fight over the GIL and the rollups' row
 # locks, and the tail latency grows (bench/fleet_load.py, 10,000 terminals on 2 cores: p99
-# ~900 ms with Starlette's default 40 threads, ~100 ms with 4).
+# 722 ms with Starlette's default 40 threads, 42–153 ms with 4; bench/RESULTS-ingest.md).
 INGEST_THREADS = int(os.environ.get("DISTRICT_INGEST_THREADS", "4"))
 bearer = HTTPBearer(auto_error=False, description="a terminal token (`district terminals add`) "
                     "or, for /api/v1/stats, an admin token (`district officials token`)")

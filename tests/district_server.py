@@ -55,9 +55,8 @@ class DistrictServer:
                      "--port", str(self.port), "--workers", str(workers)])
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30, ready_path: str = "/healthz",
-              any_status: bool = False) -> DistrictServer:
-        """Start and wait until ``ready_path`` answers 200 (any status with ``any_status``)."""
+    def start(self, timeout: float = 30, ready_path: str = "/healthz") -> DistrictServer:
+        """Start and wait until ``ready_path`` answers 200."""
         if self.log:
             stdout = stderr = self.log.open("ab")
         else:  # stderr kept for the message if it dies at start (it logs warnings only)
@@ -69,8 +68,7 @@ class DistrictServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the district server exited: {self._output()}")
             try:
-                status = httpx.get(self.url + ready_path, timeout=1).status_code
-                if any_status or status == 200:
+                if httpx.get(self.url + ready_path, timeout=1).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass

@@ -155,7 +155,7 @@ def votes_xlsx(header: list[str], rows: Iterable[list], sheet: str = "Votes"
     """The vote export as a workbook, streamed by rust_xlsxwriter (``rustpy-xlsxwriter``).
 
     A year of a district is 300 k votes × 14 columns: openpyxl (even write-only with lxml)
-    takes 40–50 s, XlsxWriter ~9 s (~3.5 µs a cell in Python), rust_xlsxwriter ~3 s with
+    takes 40–50 s, XlsxWriter ~9 s (~3.5 µs a cell in Python), rust_xlsxwriter ~4 s with
     flat memory (rows stream from the database cursor through a generator). Cells keep
     their types: text is a string cell (never read as a formula or a URL), numbers are
     numbers, the local time a date with a date format.

@@ -439,12 +439,17 @@ def build_router(dash: Dashboard) -> APIRouter:
                          level_names=agg.LEVEL_NAMES, reasons=REASON_CODES, page="unit",
                          path=scope.tree.ancestors(unit), faults=FAULTS)
 
-    @router.get("/dashboard/fleet")
-    async def fleet_page(request: Request):
+    async def unit_this_month(request: Request) -> tuple[Official, Scope, str, Period]:
+        """The signed-in official, their scope, the unit asked for (checked against the
+        scope) and the current month: what the pages without a period filter start from."""
         who = await dash.official(request)
         scope = await run_in_threadpool(dash.scope, who)
         unit = scope.resolve(request.query_params.get("unit"))
-        period = parse_period("month", None, today=today_local())
+        return who, scope, unit, parse_period("month", None, today=today_local())
+
+    @router.get("/dashboard/fleet")
+    async def fleet_page(request: Request):
+        who, scope, unit, period = await unit_this_month(request)
         d = await run_in_threadpool(fleet_data, engine, scope, unit, paging_of(request))
         return dash.page(request, "fleet.html", **_common(who, scope, unit, period), d=d,
                          silent_hours=silent_hours(), backlog_fault=backlog_fault(),
@@ -452,10 +457,7 @@ def build_router(dash: Dashboard) -> APIRouter:
 
     @router.get("/dashboard/find")
     async def find_page(request: Request):
-        who = await dash.official(request)
-        scope = await run_in_threadpool(dash.scope, who)
-        unit = scope.resolve(request.query_params.get("unit"))
-        period = parse_period("month", None, today=today_local())
+        who, scope, unit, period = await unit_this_month(request)
         text = (request.query_params.get("q") or "")[:100]
         found = scope.find(text)
         return dash.page(request, "find.html", **_common(who, scope, unit, period), search=text,
@@ -465,10 +467,7 @@ def build_router(dash: Dashboard) -> APIRouter:
 
     @router.get("/dashboard/alerts")
     async def alerts_page(request: Request):
-        who = await dash.official(request)
-        scope = await run_in_threadpool(dash.scope, who)
-        unit = scope.resolve(request.query_params.get("unit"))
-        period = parse_period("month", None, today=today_local())
+        who, scope, unit, period = await unit_this_month(request)
 
         def load():
             with engine.connect() as conn:

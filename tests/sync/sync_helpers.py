@@ -1,4 +1,4 @@
-"""Helpers of the sync tests and the catch-up benchmark (imported as a module)."""
+"""Helpers of the sync tests (imported as a module)."""
 
 from __future__ import annotations
 
