@@ -43,8 +43,14 @@ def test_escape_alt_f4_f1_and_close_do_not_stop_the_app(xvfb, tmp_path):
                 break
             time.sleep(0.1)
         assert window, f"no window: {(tmp_path / 'kiosk.log').read_text()[-3000:]}"
-        time.sleep(1)
-        geometry = xdotool("getwindowgeometry", str(window), display=xvfb)
+        # SDL maps the window at its default size first and goes fullscreen a moment later;
+        # on a loaded machine that moment can be seconds, so wait for it rather than sleep.
+        geometry = ""
+        for _ in range(100):
+            geometry = xdotool("getwindowgeometry", str(window), display=xvfb)
+            if "1920x1080" in geometry:
+                break
+            time.sleep(0.1)
         assert "1920x1080" in geometry, geometry  # fullscreen on the whole screen
         xdotool("mousemove", "200", "200", display=xvfb)  # focus follows the pointer
         for keys in (["Escape"], ["alt+F4"], ["F1"], ["Escape", "Escape"]):
