@@ -122,7 +122,7 @@ def current_conditions(conn: Connection, now: dt.datetime, cfg: AlertSettings) -
             found.append(Alert("negative_share", unit_id, unit_id, {
                 "votes": total, "negative": negative, "percent": round(percent, 1),
                 "hours": cfg.window_hours}))
-    for t in fleet_health(conn, None, now, cfg.silent_hours):
+    for t in fleet_health(conn, None, now, cfg.silent_hours, only=("silent", "stuck button")):
         if "silent" in t.faults:
             found.append(Alert("terminal_silent", t.id, t.unit_id, {
                 "hours": cfg.silent_hours,
@@ -155,38 +155,57 @@ def claim_evaluation(engine: Engine, now: dt.datetime, interval_s: float) -> boo
         ).rowcount == 1
 
 
+def _open(conn: Connection, alert: Alert, detail: str, now: dt.datetime,
+          reopen: bool) -> bool:
+    """Insert the alert, or flip a closed one open; False if another writer did first."""
+    if reopen:
+        return conn.execute(alert_states.update().where(
+            alert_states.c.rule == alert.rule, alert_states.c.subject == alert.subject,
+            alert_states.c.is_open.is_(False)).values(
+            is_open=True, opened_at=now, closed_at=None, detail=detail, notified_at=None,
+            notify_error=None)).rowcount == 1
+    # (RETURNING, not rowcount: an INSERT's rowcount is -1 on psycopg, and a new alert on
+    # PostgreSQL was then never announced)
+    return conn.execute(dialect_insert(conn, alert_states).values(
+        rule=alert.rule, subject=alert.subject, is_open=True, opened_at=now,
+        detail=detail).on_conflict_do_nothing(index_elements=["rule", "subject"])
+        .returning(alert_states.c.rule)).first() is not None
+
+
 def refresh(engine: Engine, now: dt.datetime, cfg: AlertSettings | None = None) -> list[Alert]:
-    """Open new alerts, close ended ones, notify the newly opened; returns those."""
+    """Open new alerts, close ended ones, notify the newly opened; returns those.
+
+    The known states are read once, so a steady state with hundreds of open alerts writes
+    only what changed. Opening stays a conditional INSERT/UPDATE, so if two processes ever
+    evaluate at once, only one of them opens (and notifies) each alert."""
     cfg = cfg or AlertSettings.from_env()
     with engine.connect() as conn:
         conditions = current_conditions(conn, now, cfg)
-    opened: list[Alert] = []
     with write_transaction(engine) as conn:
+        known = {(r.rule, r.subject): r for r in conn.execute(sa.select(
+            alert_states.c.rule, alert_states.c.subject, alert_states.c.is_open,
+            alert_states.c.detail)).all()}
+        opened, changed = [], []
         for alert in conditions:
             detail = json.dumps({**alert.detail, "unit_id": alert.unit_id})
-            key = (alert_states.c.rule == alert.rule) & (alert_states.c.subject == alert.subject)
-            # (RETURNING, not rowcount: an INSERT's rowcount is -1 on psycopg, and a new
-            # alert on PostgreSQL was then never announced)
-            inserted = conn.execute(dialect_insert(conn, alert_states).values(
-                rule=alert.rule, subject=alert.subject, is_open=True, opened_at=now,
-                detail=detail).on_conflict_do_nothing(index_elements=["rule", "subject"])
-                .returning(alert_states.c.rule)).first() is not None
-            reopened = not inserted and conn.execute(
-                alert_states.update().where(key, alert_states.c.is_open.is_(False)).values(
-                    is_open=True, opened_at=now, closed_at=None, detail=detail,
-                    notified_at=None, notify_error=None)).rowcount == 1
-            if inserted or reopened:
+            state = known.get((alert.rule, alert.subject))
+            if state is not None and state.is_open:
+                if state.detail != detail:
+                    changed.append({"r": alert.rule, "s": alert.subject, "d": detail})
+            elif _open(conn, alert, detail, now, reopen=state is not None):
                 alert.opened_at = now
                 opened.append(alert)
-            else:
-                conn.execute(alert_states.update().where(key).values(detail=detail))
         live = {(a.rule, a.subject) for a in conditions}
-        for row in conn.execute(sa.select(alert_states.c.rule, alert_states.c.subject)
-                                .where(alert_states.c.is_open.is_(True))).all():
-            if (row.rule, row.subject) not in live:
-                conn.execute(alert_states.update().where(
-                    alert_states.c.rule == row.rule, alert_states.c.subject == row.subject
-                ).values(is_open=False, closed_at=now))
+        ended = [{"r": rule, "s": subject} for (rule, subject), state in known.items()
+                 if state.is_open and (rule, subject) not in live]
+        key = ((alert_states.c.rule == sa.bindparam("r"))
+               & (alert_states.c.subject == sa.bindparam("s")))
+        if changed:
+            conn.execute(alert_states.update().where(key).values(
+                detail=sa.bindparam("d")), changed)
+        if ended:
+            conn.execute(alert_states.update().where(key).values(is_open=False,
+                                                                 closed_at=now), ended)
     if opened and (cfg.webhook or (cfg.smtp_host and cfg.mail_to)):
         with engine.connect() as conn:
             names = dict(conn.execute(sa.select(units.c.id, units.c.name)).all())

@@ -87,6 +87,43 @@ def test_alert_opens_once_closes_and_reopens(engine):
     assert {a.subject for a in alerts.refresh(engine, beat_later, cfg)} == {"t-w", "t-q"}
 
 
+def test_open_alert_follows_its_condition_without_being_sent_again(engine):
+    """A steady evaluation writes only what changed: the detail of a still-open alert is
+    brought up to date, and the alert is not opened (nor announced) a second time."""
+    cfg = alerts.AlertSettings()
+    store(engine, [vote(1, 10), vote(1, 20), vote(3, 30), vote(3, 40)])
+    assert [(a.rule, a.detail["negative"]) for a in alerts.refresh(engine, NOW, cfg)
+            if a.rule == "negative_share"] == [("negative_share", 2)]
+    store(engine, [vote(1, 5)])
+    assert [a for a in alerts.refresh(engine, NOW, cfg) if a.rule == "negative_share"] == []
+    with engine.connect() as conn:
+        [alert] = [a for a in alerts.open_alerts(conn, None) if a.rule == "negative_share"]
+    assert (alert.detail["votes"], alert.detail["negative"]) == (5, 3)
+    assert alert.opened_at == NOW
+
+
+def test_fleet_rule_reads_only_the_terminals_at_fault(engine):
+    """``fleet_health(only=…)`` lets the database pick the silent and stuck terminals; the
+    answer equals judging every terminal in Python."""
+    from district.dashboard.health import fleet_health
+
+    register_terminal(engine, "t-backlog", "w")
+    register_terminal(engine, "t-fine", "w")
+    beat(engine, "t-w", NOW - dt.timedelta(hours=1), stuck="2")
+    beat(engine, "t-q", NOW - dt.timedelta(hours=30))
+    beat(engine, "t-fine", NOW)
+    with write_transaction(engine) as conn:
+        conn.execute(terminal_health.insert().values(
+            terminal_id="t-backlog", received_at=NOW, sent_at=NOW, clock_offset_ms=0,
+            backlog=10_000))
+    with engine.connect() as conn:
+        every = fleet_health(conn, None, NOW, 24)
+        picked = fleet_health(conn, None, NOW, 24, only=("silent", "stuck button"))
+    assert {t.id for t in every} == {"t-w", "t-q", "t-backlog", "t-fine"}
+    assert picked == [t for t in every if {"silent", "stuck button"} & set(t.faults)]
+    assert [t.id for t in picked] == ["t-q", "t-w"]
+
+
 @pytest.fixture
 def smtp_server():
     from aiosmtpd.controller import Controller
