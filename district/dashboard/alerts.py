@@ -139,8 +139,9 @@ EVALUATED_AT = "alerts_evaluated_at"  # dash_settings key: when a process last c
 def claim_evaluation(engine: Engine, now: dt.datetime, interval_s: float) -> bool:
     """True for exactly one of the server processes per ``interval_s``: the one that moves
     ``alerts_evaluated_at`` forward. Every process runs the alert loop, but one evaluation
-    per interval is enough, and its CPU is taken from that process's requests. (The UPDATE … WHERE re-checks the condition under the
-    row lock, so two processes cannot both claim the same run.)"""
+    per interval is enough, and its CPU is taken from that process's requests. (The
+    UPDATE … WHERE re-checks the condition under the row lock, so two processes cannot both
+    claim the same run.)"""
     stamp = now.astimezone(dt.UTC).isoformat(timespec="microseconds")
     due = (now - dt.timedelta(seconds=interval_s * 0.8)).astimezone(dt.UTC).isoformat(
         timespec="microseconds")
