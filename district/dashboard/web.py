@@ -97,6 +97,16 @@ def _fmt_number(value, digits: int = 0, lang: str = "vi") -> str:
     return text
 
 
+def trend_label(key: str, _) -> str:
+    """A trend bucket as officials write it: day ``01/09``, week ``tuần 36/2025``, month
+    ``09/2025``. The keys stay ISO (``2025-09-01``, ``2025-W36``, ``2025-09``) in the API."""
+    year, _dash, rest = key.partition("-")
+    if rest.startswith("W"):
+        return _("week {week}/{year}").format(week=int(rest[1:]), year=year)
+    month, _dash, day = rest.partition("-")
+    return f"{day}/{month}" if day else f"{month}/{year}"
+
+
 def _signed(value, digits: int = 1, lang: str = "vi") -> str:
     if value is None:
         return "–"
@@ -424,7 +434,7 @@ def build_router(dash: Dashboard) -> APIRouter:
         _ = dash.gettext(dash.lang(request))
         heat_max = max((c.votes for day in d["heat"] for c in day), default=0)
         chart = {
-            "trend": {"labels": [k for k, _c in d["trend"]],
+            "trend": {"labels": [trend_label(k, _) for k, _c in d["trend"]],
                       "votes": [c.votes for _k, c in d["trend"]],
                       "index": [None if c.index is None else round(c.index, 1)
                                 for _k, c in d["trend"]],

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
+import re
 
 import pytest
 from openpyxl import load_workbook
@@ -191,6 +193,24 @@ def test_rollups_equal_votes(dataset):
     engine, _votes = dataset
     with engine.connect() as conn:
         assert rollup.differences(conn) == []
+
+
+@pytest.mark.parametrize(("step", "lang", "labels"), [
+    ("day", "vi", [f"{d:02d}/09" for d in range(1, 31)]),
+    ("week", "vi", [f"tuần {w}/2025" for w in range(36, 41)]),
+    ("week", "en", [f"week {w}/2025" for w in range(36, 41)]),
+])
+def test_unit_page_trend_is_labelled_as_officials_write_dates(client_for, step, lang, labels):
+    """The page's chart says 01/09 and tuần 36/2025; the JSON API keeps ISO keys."""
+    page = client_for("district").get(
+        f"/dashboard/units/p1?period=month&date=2025-09-01&step={step}&lang={lang}").text
+    chart = json.loads(re.search(r'<script type="application/json" id="chart-data">(.*?)'
+                                 r"</script>", page, re.S).group(1))
+    assert chart["trend"]["labels"] == labels
+    api = client_for("district").get(
+        f"/api/v1/dashboard/units/p1?period=month&date=2025-09-01&step={step}").json()
+    assert [p["bucket"] for p in api["trend"]["points"]][:1] == [
+        "2025-09-01" if step == "day" else "2025-W36"]
 
 
 def test_large_unit_lists_give_the_same_numbers(dataset, monkeypatch):
