@@ -32,3 +32,30 @@ def test_catalog_is_complete_and_compiled(po_path: Path):
     compiled = {m.id: m.string for m in mo if m.id}
     source = {m.id: m.string for m in po if m.id}
     assert compiled == source, f"{mo_path.name} is stale: run python -m kiosk.i18n compile"
+
+
+# The names the code calls its gettext by: `_`, `t = translation(…).gettext`, `self.tr`,
+# `self._`, `own` (provisioning's own domain), `web` (the dashboard CLI's).
+GETTEXT_NAMES = ("_", "t", "tr", "gettext", "own", "web")
+
+
+@pytest.mark.parametrize("package", sorted(CATALOG_DIRS))
+def test_every_message_in_the_code_has_vietnamese(package: str):
+    """A message marked in the code or a template but missing from every catalog of its
+    package would reach a citizen, technician or official in English."""
+    from babel.messages.extract import extract_from_dir
+
+    source = CATALOG_DIRS[package].parent
+    used: dict[str, str] = {}
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+            source, [("**.py", "python"), ("**/templates/**.html", "jinja2")],
+            {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}},
+            keywords=dict.fromkeys(GETTEXT_NAMES)):
+        used.setdefault(message, f"{package}/{filename}:{lineno}")
+    translated = set()
+    for po_path in CATALOG_DIRS[package].glob("vi/LC_MESSAGES/*.po"):
+        with po_path.open("rb") as fh:
+            translated |= {m.id for m in read_po(fh) if m.id and m.string}
+    assert len(used) > 100, f"the extraction found only {len(used)} messages"
+    missing = {m: where for m, where in used.items() if m not in translated}
+    assert not missing, f"no Vietnamese for: {missing}"
