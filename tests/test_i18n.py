@@ -17,11 +17,22 @@ def test_there_are_catalogs():
     assert any(p.stem == "kiosk" for p in CATALOGS)
 
 
+def _key(text):
+    """A plural entry's id and strings are sequences (a list when read from a .mo)."""
+    return text if isinstance(text, str) else tuple(text)
+
+
+def _translated(message) -> bool:
+    """Has a Vietnamese text (every form of a plural entry)."""
+    forms = [message.string] if isinstance(message.string, str) else list(message.string)
+    return bool(forms) and all(forms)
+
+
 @pytest.mark.parametrize("po_path", CATALOGS, ids=lambda p: f"{p.parent.parent.name}/{p.stem}")
 def test_catalog_is_complete_and_compiled(po_path: Path):
     with po_path.open("rb") as fh:
         po = read_po(fh)
-    untranslated = [m.id for m in po if m.id and not m.string]
+    untranslated = [m.id for m in po if m.id and not _translated(m)]
     assert not untranslated, f"{po_path.name}: no Vietnamese for {untranslated[:5]}"
     fuzzy = [m.id for m in po if m.id and m.fuzzy]
     assert not fuzzy, f"{po_path.name}: fuzzy entries {fuzzy[:5]}"
@@ -29,14 +40,15 @@ def test_catalog_is_complete_and_compiled(po_path: Path):
     assert mo_path.exists(), f"run: python -m kiosk.i18n compile ({mo_path.name} missing)"
     with mo_path.open("rb") as fh:
         mo = read_mo(fh)
-    compiled = {m.id: m.string for m in mo if m.id}
-    source = {m.id: m.string for m in po if m.id}
+    compiled = {_key(m.id): _key(m.string) for m in mo if m.id}
+    source = {_key(m.id): _key(m.string) for m in po if m.id}
     assert compiled == source, f"{mo_path.name} is stale: run python -m kiosk.i18n compile"
 
 
 # The names the code calls its gettext by: `_`, `t = translation(…).gettext`, `self.tr`,
 # `self._`, `own` (provisioning's own domain), `web` (the dashboard CLI's).
-GETTEXT_NAMES = ("_", "t", "tr", "gettext", "own", "web")
+GETTEXT_NAMES = {"_": None, "t": None, "tr": None, "gettext": None, "own": None, "web": None,
+                 "ngettext": (1, 2)}
 
 
 @pytest.mark.parametrize("package", sorted(CATALOG_DIRS))
@@ -46,16 +58,16 @@ def test_every_message_in_the_code_has_vietnamese(package: str):
     from babel.messages.extract import extract_from_dir
 
     source = CATALOG_DIRS[package].parent
-    used: dict[str, str] = {}
+    used: dict = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
             source, [("**.py", "python"), ("**/templates/**.html", "jinja2")],
             {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}},
-            keywords=dict.fromkeys(GETTEXT_NAMES)):
-        used.setdefault(message, f"{package}/{filename}:{lineno}")
+            keywords=GETTEXT_NAMES):
+        used.setdefault(_key(message), f"{package}/{filename}:{lineno}")
     translated = set()
     for po_path in CATALOG_DIRS[package].glob("vi/LC_MESSAGES/*.po"):
         with po_path.open("rb") as fh:
-            translated |= {m.id for m in read_po(fh) if m.id and m.string}
+            translated |= {_key(m.id) for m in read_po(fh) if m.id and _translated(m)}
     assert len(used) > 100, f"the extraction found only {len(used)} messages"
     missing = {m: where for m, where in used.items() if m not in translated}
     assert not missing, f"no Vietnamese for: {missing}"

@@ -97,6 +97,15 @@ def _fmt_number(value, digits: int = 0, lang: str = "vi") -> str:
     return text
 
 
+def _age(moment: dt.datetime, ngettext) -> str:
+    """How long ago, for a silent terminal: whole hours under two days, then whole days."""
+    hours = max(0, int((dt.datetime.now(dt.UTC) - moment).total_seconds() // 3600))
+    if hours < 48:
+        return ngettext("{n} hour ago", "{n} hours ago", hours).format(n=hours)
+    days = hours // 24
+    return ngettext("{n} day ago", "{n} days ago", days).format(n=days)
+
+
 def trend_label(key: str, _) -> str:
     """A trend bucket as officials write it: day ``01/09``, week ``tuần 36/2025``, month
     ``09/2025``. The keys stay ISO (``2025-09-01``, ``2025-W36``, ``2025-09``) in the API."""
@@ -121,7 +130,9 @@ def _environments() -> dict[str, jinja2.Environment]:
             loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
             extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
             undefined=jinja2.StrictUndefined)
-        env.install_gettext_translations(translation("district_web", lang), newstyle=False)
+        catalog = translation("district_web", lang)
+        env.install_gettext_translations(catalog, newstyle=False)
+        env.filters["ago"] = lambda moment, _n=catalog.ngettext: _age(moment, _n)
         env.filters["num"] = lambda v, d=0, _l=lang: _fmt_number(v, d, _l)
         env.filters["signed"] = lambda v, d=1, _l=lang: _signed(v, d, _l)
         env.globals["lang"] = lang

@@ -129,6 +129,23 @@ def test_fleet_page_faults_first_with_counts(client_for, health):
     assert client.get("/dashboard/fleet?unit=q&page=x").status_code == 400
     assert client.get("/api/v1/dashboard/fleet?per_page=501").status_code == 400
     assert client.get("/api/v1/dashboard/fleet?order=rand()").status_code == 400
+    # a silent terminal says for how long, in the official's language
+    html = client.get("/dashboard/fleet?unit=q&per_page=2").text
+    row = html.split('data-terminal="t-p2"')[1].split("</tr>")[0]
+    assert '<span class="bad-text" data-col="age">40 giờ trước</span>' in row
+    assert html.count('data-col="age"') == 1
+    assert "40 hours ago" in client.get("/dashboard/fleet?unit=q&per_page=2&lang=en").text
+
+
+@pytest.mark.parametrize(("hours", "lang", "text"), [
+    (1, "en", "1 hour ago"), (47, "en", "47 hours ago"), (49, "en", "2 days ago"),
+    (24 * 30, "vi", "30 ngày trước"), (5, "vi", "5 giờ trước")])
+def test_silence_is_told_in_hours_then_days(hours, lang, text):
+    from district.dashboard.web import _age
+    from kiosk.i18n import translation
+
+    moment = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours, minutes=5)
+    assert _age(moment, translation("district_web", lang).ngettext) == text
 
 
 @pytest.mark.parametrize("query", ["page=1", "page=2", "page=99", "per_page=1&page=2",
