@@ -37,14 +37,16 @@ class Period:
         length = dt.timedelta(days=self.days)
         return Period(self.kind, self.start - length, self.end - length)
 
-    def label(self) -> str:
+    def label(self, gettext=None) -> str:
+        """As officials write it; ``gettext`` translates the quarter ("Quý 3/2025")."""
         s, e = self.start, self.end
         if self.kind == "day":
             return s.strftime("%d/%m/%Y")
         if self.kind == "month":
             return s.strftime("%m/%Y")
         if self.kind == "quarter":
-            return f"Q{(s.month - 1) // 3 + 1}/{s.year}"
+            text = gettext("Q{quarter}/{year}") if gettext else "Q{quarter}/{year}"
+            return text.format(quarter=(s.month - 1) // 3 + 1, year=s.year)
         if self.kind == "year":
             return str(s.year)
         return f"{s:%d/%m/%Y} – {e:%d/%m/%Y}"

@@ -213,6 +213,15 @@ def test_unit_page_trend_is_labelled_as_officials_write_dates(client_for, step, 
         "2025-09-01" if step == "day" else "2025-W36"]
 
 
+@pytest.mark.parametrize(("lang", "header"), [
+    ("vi", "Kỳ báo cáo: <b>Quý 3/2025</b> · so với Quý 2/2025"),
+    ("en", "Period: <b>Q3/2025</b> · compared with Q2/2025")])
+def test_quarter_is_named_in_the_officials_language(client_for, lang, header):
+    page = client_for("district").get(
+        f"/dashboard?period=quarter&date=2025-08-01&lang={lang}").text
+    assert header in page
+
+
 def test_large_unit_lists_give_the_same_numbers(dataset, monkeypatch):
     """Above MANY_UNITS the unit filter is one parameter (PostgreSQL array, SQLite JSON)."""
     from district.dashboard import aggregates as agg
