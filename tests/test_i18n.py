@@ -46,9 +46,9 @@ def test_catalog_is_complete_and_compiled(po_path: Path):
 
 
 # The names the code calls its gettext by: `_`, `t = translation(…).gettext`, `self.tr`,
-# `self._`, `own` (provisioning's own domain), `web` (the dashboard CLI's).
+# `self._`, `own` (provisioning's own domain), `web` (the dashboard CLI's), `N_` (marked only).
 GETTEXT_NAMES = {"_": None, "t": None, "tr": None, "gettext": None, "own": None, "web": None,
-                 "ngettext": (1, 2)}
+                 "N_": None, "ngettext": (1, 2)}
 
 
 @pytest.mark.parametrize("package", sorted(CATALOG_DIRS))

@@ -24,6 +24,7 @@ import logging
 import os
 import smtplib
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
@@ -34,6 +35,7 @@ from district.dashboard.aggregates import NEGATIVE_TO
 from district.dashboard.health import fleet_health, silent_hours
 from district.dashboard.tables import alert_states, settings
 from district.db import dialect_insert, terminals, units, votes, write_transaction
+from kiosk.i18n import translation
 
 log = logging.getLogger(__name__)
 RULES = ("negative_share", "terminal_silent", "stuck_button")
@@ -74,6 +76,35 @@ class AlertSettings:
             webhook=env("DISTRICT_ALERT_WEBHOOK", ""))
 
 
+def N_(message: str) -> str:
+    """Marks a message for the catalog; it is translated where it is shown."""
+    return message
+
+
+RULE_TITLES = {"negative_share": N_("Many unhappy votes"),
+               "terminal_silent": N_("Terminal silent"), "stuck_button": N_("Stuck button")}
+
+
+def describe(alert: Alert, names: dict[str, str], gettext: Callable[[str], str],
+             number: Callable[[float], str] = lambda v: f"{v:,.0f}") -> tuple[str, str]:
+    """(title, sentence) of an alert in ``gettext``'s language: the pages, the e-mail and
+    the webhook say the same words."""
+    _, d = gettext, alert.detail
+    unit = names.get(alert.unit_id, alert.unit_id)
+    if alert.rule == "negative_share":
+        line = unit + ": " + _(
+            "{negative} of {votes} votes negative ({percent} %) in the last {hours} hours"
+        ).format(negative=number(d["negative"]), votes=number(d["votes"]),
+                 percent=number(d["percent"]), hours=number(d["hours"]))
+    elif alert.rule == "terminal_silent":
+        line = _("terminal {terminal} ({unit}) has not reported for more than {hours} hours"
+                 ).format(terminal=alert.subject, unit=unit, hours=number(d["hours"]))
+    else:
+        line = _("terminal {terminal} ({unit}): button {buttons} stays pressed").format(
+            terminal=alert.subject, unit=unit, buttons=d["buttons"])
+    return _(RULE_TITLES[alert.rule]), line
+
+
 @dataclass
 class Alert:
     rule: str
@@ -81,17 +112,6 @@ class Alert:
     unit_id: str
     detail: dict = field(default_factory=dict)
     opened_at: dt.datetime | None = None
-
-    def text(self, names: dict[str, str] | None = None) -> str:
-        """One English line (e-mail and webhook; the pages translate their own)."""
-        names = names or {}
-        d = self.detail
-        if self.rule == "negative_share":
-            return (f"{names.get(self.unit_id, self.unit_id)}: {d['negative']} of {d['votes']} "
-                    f"votes negative ({d['percent']:.0f} %) in the last {d['hours']:g} h")
-        if self.rule == "terminal_silent":
-            return f"terminal {self.subject}: silent for more than {d['hours']:g} h"
-        return f"terminal {self.subject}: button(s) {d['buttons']} stuck"
 
     def as_json(self) -> dict:
         return {"rule": self.rule, "subject": self.subject, "unit_id": self.unit_id,
@@ -222,21 +242,25 @@ def refresh(engine: Engine, now: dt.datetime, cfg: AlertSettings | None = None) 
 def notify(alert: Alert, cfg: AlertSettings, names: dict[str, str]) -> str | None:
     """Send one alert; returns an error text (kept on the alert) or None."""
     errors = []
-    line = alert.text(names)
+    vi = describe(alert, names, translation("district_web", "vi").gettext,
+                  lambda v: f"{v:,.0f}".replace(",", "."))
+    en = describe(alert, names, translation("district_web", "en").gettext)
     if cfg.smtp_host and cfg.mail_to:
         msg = EmailMessage()
-        msg["Subject"] = f"[Hài Lòng] {line}"
+        msg["Subject"] = f"[Hài Lòng] {vi[0]}: {vi[1]}"
         msg["From"] = cfg.mail_from
         msg["To"] = ", ".join(cfg.mail_to)
-        msg.set_content(f"{line}\n\n{json.dumps(alert.as_json(), ensure_ascii=False, indent=2)}"
-                        "\n")
+        # Vietnamese first, English second, then the figures for whoever files the alert
+        msg.set_content(f"{vi[0]}: {vi[1]}\n\n{en[0]}: {en[1]}\n\n"
+                        f"{json.dumps(alert.as_json(), ensure_ascii=False, indent=2)}\n")
         try:
             with smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=10) as smtp:
                 smtp.send_message(msg)
         except (OSError, smtplib.SMTPException) as exc:
             errors.append(f"smtp: {exc}")
     if cfg.webhook:
-        body = json.dumps({"text": line, **alert.as_json()}, ensure_ascii=False).encode()
+        body = json.dumps({"text": f"{vi[0]}: {vi[1]}", "text_en": f"{en[0]}: {en[1]}",
+                           **alert.as_json()}, ensure_ascii=False).encode()
         req = urllib.request.Request(cfg.webhook, data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
         try:

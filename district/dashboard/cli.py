@@ -109,11 +109,17 @@ def cmd_users(args, db_url: str, _) -> int:
 
 
 def cmd_alerts(args, db_url: str, _) -> int:
-    from district.dashboard.alerts import refresh
+    import sqlalchemy as sa
 
-    opened = refresh(_engine(db_url), dt.datetime.now(dt.UTC))
+    from district.dashboard.alerts import describe, refresh
+    from district.db import units
+
+    engine = _engine(db_url)
+    opened = refresh(engine, dt.datetime.now(dt.UTC))
+    with engine.connect() as conn:
+        names = dict(conn.execute(sa.select(units.c.id, units.c.name)).all())
     for alert in opened:
-        print(alert.text())
+        print("{}: {}".format(*describe(alert, names, _)))
     print(_("{n} new alert(s)").format(n=len(opened)))
     return 0
 

@@ -134,6 +134,9 @@ def _environments() -> dict[str, jinja2.Environment]:
         env.install_gettext_translations(catalog, newstyle=False)
         env.filters["ago"] = lambda moment, _n=catalog.ngettext: _age(moment, _n)
         env.filters["label"] = lambda period, _g=catalog.gettext: period.label(_g)
+        env.globals["describe_alert"] = (
+            lambda alert, names, _g=catalog.gettext, _l=lang:
+            alert_rules.describe(alert, names, _g, lambda v: _fmt_number(v, 0, _l)))
         env.filters["num"] = lambda v, d=0, _l=lang: _fmt_number(v, d, _l)
         env.filters["signed"] = lambda v, d=1, _l=lang: _signed(v, d, _l)
         env.globals["lang"] = lang

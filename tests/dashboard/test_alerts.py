@@ -124,6 +124,28 @@ def test_fleet_rule_reads_only_the_terminals_at_fault(engine):
     assert [t.id for t in picked] == ["t-q", "t-w"]
 
 
+def test_alerts_check_command_names_new_alerts_in_vietnamese(engine):
+    """``district alerts check`` (for cron), the real console script: each newly opened
+    alert in the words of the pages, then the count; a second run finds nothing new."""
+    import subprocess
+
+    from tests.district_server import BIN, clean_env
+
+    now = dt.datetime.now(dt.UTC)
+    beat(engine, "t-w", now, stuck="2")
+    beat(engine, "t-q", now)
+    command = [str(BIN / "district"), "--db", engine.url.render_as_string(False),
+               "alerts", "check"]
+    first = subprocess.run(command, env=clean_env(), capture_output=True, text=True,
+                           timeout=60)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == [
+        "Kẹt nút: thiết bị t-w (Phường <b>Mai</b>): nút 2 bị kẹt", "1 cảnh báo mới"]
+    again = subprocess.run(command, env=clean_env(DISTRICT_LANG="en"), capture_output=True,
+                           text=True, timeout=60)
+    assert again.stdout.splitlines() == ["0 new alert(s)"], again.stderr
+
+
 @pytest.fixture
 def smtp_server():
     from aiosmtpd.controller import Controller
@@ -182,9 +204,17 @@ def test_notifications_by_smtp_and_webhook(engine, smtp_server, webhook):
     assert [a.rule for a in opened] == ["negative_share"]
     assert len(mails) == 1 and len(posts) == 1
     mail = message_from_bytes(mails[0].as_bytes(), policy=policy.default)
-    assert "Phường <b>Mai</b>: 3 of 4 votes negative" in mail["Subject"]
+    # Vietnamese first (the subject and the first line), English second
+    vi = ("Nhiều đánh giá chưa hài lòng: Phường <b>Mai</b>: 3/4 lượt không hài lòng (75 %) "
+          "trong 2 giờ qua")
+    en = "Many unhappy votes: Phường <b>Mai</b>: 3 of 4 votes negative (75 %) in the last 2 hours"
+    assert mail["Subject"] == f"[Hài Lòng] {vi}"
+    body = mail.get_content()
+    assert body.index(vi) < body.index(en)
+    assert json.loads(body[body.index("{"):])["detail"]["negative"] == 3
     assert mail["To"] == "noivu@example.vn"
     assert posts[0]["rule"] == "negative_share" and posts[0]["detail"]["negative"] == 3
+    assert (posts[0]["text"], posts[0]["text_en"]) == (vi, en)
     assert alerts.refresh(engine, NOW, cfg) == [] and len(mails) == 1  # no repeat
 
 
