@@ -90,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args, db_url, _)
     except DistrictError as exc:
-        print(_("error: {message}").format(message=exc.translated(_)), file=sys.stderr)
+        # the dashboard's verbs (users, alerts, rollups) raise messages of its own catalog
+        from district.dashboard.cli import _web_gettext
+
+        print(_("error: {message}").format(message=exc.translated(_web_gettext(lang, _))),
+              file=sys.stderr)
         return 1
     except sa.exc.SQLAlchemyError as exc:
         shown = sa.engine.make_url(db_url).render_as_string(hide_password=True) \

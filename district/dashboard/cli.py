@@ -13,6 +13,8 @@ import datetime as dt
 import secrets
 import sys
 
+from district.errors import N_
+
 
 def _web_gettext(lang: str, fallback):
     """Messages of these verbs live in the dashboard's catalog (domain district_web)."""
@@ -82,6 +84,9 @@ def _password(args) -> tuple[str, bool]:
     return secrets.token_urlsafe(12), True
 
 
+ROLE_NAMES = {"district": N_("district official"), "unit": N_("unit official")}
+
+
 def cmd_users(args, db_url: str, _) -> int:
     from district.dashboard import accounts
 
@@ -89,7 +94,8 @@ def cmd_users(args, db_url: str, _) -> int:
     if args.action == "list":
         for row in accounts.list_users(engine):
             state = _("disabled") if row.disabled_at else _("active")
-            print(f"{row.username}\t{row.role}\t{row.unit_id or '*'}\t{state}")
+            role = _(ROLE_NAMES.get(row.role, row.role))
+            print(f"{row.username}\t{role}\t{row.unit_id or '*'}\t{state}")
         return 0
     if args.action == "disable":
         accounts.disable_user(engine, args.username)
@@ -98,7 +104,8 @@ def cmd_users(args, db_url: str, _) -> int:
     password, generated = _password(args)
     if args.action == "add":
         accounts.add_user(engine, args.username, password, args.role, args.unit)
-        print(_("user {name} created ({role}).").format(name=args.username, role=args.role))
+        print(_("user {name} created ({role}).").format(
+            name=args.username, role=_(ROLE_NAMES[args.role])))
     else:
         accounts.set_password(engine, args.username, password)
         print(_("password of {name} changed; their sessions ended.").format(name=args.username))
