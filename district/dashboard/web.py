@@ -29,6 +29,7 @@ from fastapi.responses import (
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from district import auth as terminal_auth
 from district.dashboard import aggregates as agg
@@ -641,6 +642,15 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+PAGE_PATHS = ("/", "/login", "/logout")
+
+
+def _is_page(request: Request) -> bool:
+    """An address a person opens in a browser (not the API, /healthz or /static)."""
+    path = request.url.path
+    return path in PAGE_PATHS or path == "/dashboard" or path.startswith("/dashboard/")
+
+
 def register(app: FastAPI, engine: Engine | None = None) -> Dashboard:
     """Mount the dashboard on the server's app (pages, exports, /api/v1/dashboard/…,
     /static) and start the alert loop with the app."""
@@ -675,8 +685,40 @@ def register(app: FastAPI, engine: Engine | None = None) -> Dashboard:
                                  "details": []}, status_code=400)
         return dash.page(request, "error.html", status=400, who=None, message=message)
 
+    _page_errors(app, dash)
     _start_alert_loop(app, dash)
     return dash
+
+
+def _page_errors(app: FastAPI, dash: Dashboard) -> None:
+    """An official who follows an old bookmark, or meets a server fault, gets a page in
+    their language; the API keeps its JSON errors (the handler it registered)."""
+    api_http_error = app.exception_handlers[StarletteHTTPException]
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException):
+        if not _is_page(request):
+            return await api_http_error(request, exc)
+        _ = dash.gettext(dash.lang(request))
+        message = {
+            404: _("This page does not exist or is not part of your units."),
+            405: _("This address cannot be opened this way. Use the dashboard's links and "
+                   "buttons."),
+        }.get(exc.status_code, _("The server cannot answer this request (HTTP {status})."
+                                 ).format(status=exc.status_code))
+        return dash.page(request, "error.html", status=exc.status_code, who=None,
+                         message=message)
+
+    @app.exception_handler(Exception)
+    async def on_fault(request: Request, exc: Exception):
+        # (Starlette still logs the traceback after this answer)
+        if not _is_page(request):
+            return JSONResponse({"error": "internal_error", "message": "the server failed; "
+                                 "try again later", "details": []}, status_code=500)
+        _ = dash.gettext(dash.lang(request))
+        return dash.page(request, "error.html", status=500, who=None, message=_(
+            "The server has a problem right now (its database may be out of reach). Try "
+            "again in a minute; if it stays, tell the server's administrator."))
 
 
 def _start_alert_loop(app: FastAPI, dash: Dashboard) -> None:
