@@ -8,6 +8,8 @@ reason, before anything is touched.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import logging
 import os
@@ -162,6 +164,9 @@ def cmd_vote(config: KioskConfig, args, t, language) -> int:
     return EXIT_OK
 
 
+REJECTED_SHOWN = 5  # rejected votes listed by `kiosk status`, the latest ones
+
+
 def status_report(config: KioskConfig) -> dict:
     with open_store(config) as store:
         counts = store.counts()
@@ -174,6 +179,9 @@ def status_report(config: KioskConfig) -> dict:
             "votes_rejected": counts["rejected"],
             "last_sync_at": store.meta("last_sync_at"),
             "last_sync_error": store.meta("last_sync_error"),
+            # the server's reasons, so a technician can tell what to fix (latest last)
+            "rejected_votes": [{"id": vote_id, "error": error}
+                               for vote_id, error in store.rejected()[-REJECTED_SHOWN:]],
             "stuck_buttons": store.meta("stuck_buttons", []),
             "clock_synced": clock.is_synchronised(),
             "clock_utc": clock.utc_now().isoformat(),
@@ -196,20 +204,45 @@ def cmd_status(config: KioskConfig, args, t, language) -> int:
         (t("Last successful sync"), report["last_sync_at"] or t("never")),
         (t("Clock synchronised (NTP)"), yes_no[report["clock_synced"]]),
     ]
+    if report["last_sync_error"]:
+        lines.append((t("Last sync problem"), report["last_sync_error"]))
     width = max(len(label) for label, _ in lines)
     for label, value in lines:
         print(f"{label:<{width}}  {value}")
+    if report["rejected_votes"]:
+        print(t("Rejected votes (the latest {n}) and the server's reason:").format(
+            n=len(report["rejected_votes"])))
+        for vote in report["rejected_votes"]:
+            print(f"  {vote['id']}: {vote['error']}")
     return EXIT_OK
+
+
+def _file_problem(exc: OSError, t) -> str:
+    """The usual reasons a file cannot be written, in words; else the system's own."""
+    reasons = {errno.ENOENT: t("the folder does not exist"),
+               errno.ENOSPC: t("no space left"),
+               errno.EROFS: t("the stick is read-only"),
+               errno.EACCES: t("no permission to write there")}
+    return reasons.get(exc.errno, exc.strerror or str(exc))
 
 
 def cmd_export(config: KioskConfig, args, t, language) -> int:
     target: Path = args.file
     partial = target.with_name(target.name + ".part")
-    with open_store(config) as store, partial.open("w", encoding="utf-8", newline="") as out:
-        count = store.export_csv(out)
-        out.flush()
-        os.fsync(out.fileno())  # a USB stick pulled right after must still hold the file
-    partial.replace(target)
+    with open_store(config) as store:
+        try:
+            with partial.open("w", encoding="utf-8", newline="") as out:
+                count = store.export_csv(out)
+                out.flush()
+                os.fsync(out.fileno())  # a USB stick pulled right after must still hold it
+            partial.replace(target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
+            print(t("Cannot write {file}: {reason}. Is the USB stick plugged in, mounted and "
+                    "not full?").format(file=target, reason=_file_problem(exc, t)),
+                  file=sys.stderr)
+            return EXIT_FAILED
     print(t("{count} votes written to {file}").format(count=count, file=target))
     return EXIT_OK
 

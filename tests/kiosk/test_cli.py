@@ -45,6 +45,18 @@ def test_test_votes_are_flagged_and_exported(kiosk_env, tmp_path):
     assert not (out.parent / "export.csv.part").exists()
 
 
+def test_export_to_a_stick_that_is_not_there_says_so_and_leaves_nothing(kiosk_env, tmp_path):
+    kiosk(kiosk_env, "vote", "2")
+    target = tmp_path / "usb-not-mounted" / "votes.csv"
+    result = kiosk(kiosk_env, "export", str(target), check=False)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip() == (
+        f"Không ghi được {target}: thư mục không tồn tại. USB đã cắm, đã gắn (mount) và còn "
+        "chỗ trống chưa?")
+    assert not target.parent.exists()
+    assert json.loads(kiosk(kiosk_env, "status", "--json").stdout)["votes_total"] == 1
+
+
 @pytest.mark.parametrize("level", ["0", "4", "-1"])
 def test_level_outside_the_scale_is_refused_and_nothing_stored(kiosk_env, level):
     result = kiosk(kiosk_env, "vote", "--", level, check=False) if level.startswith("-") \

@@ -46,6 +46,11 @@ def test_a_rejected_vote_is_kept_reported_and_never_resent(kiosk_env, server, pr
     status = json.loads(kiosk(kiosk_env, "status", "--json").stdout)
     assert status["votes_rejected"] == 1 and status["votes_pending"] == 0
     assert status["votes_synced"] == 40
+    assert status["rejected_votes"] == [{"id": bad, "error": error}]
+    # the technician reads the reason in `kiosk status`, as the agent told them to
+    shown = kiosk(kiosk_env, "status").stdout  # (these tests run the kiosk in English)
+    assert "Rejected votes (the latest 1) and the server's reason:" in shown
+    assert f"  {bad}: {error}" in shown.splitlines()
     assert server.heartbeats()[-1]["rejected"] == 1  # officials see it too
 
     posts = proxy.paths[VOTES]
