@@ -123,6 +123,7 @@ class SyncAgent:
         self.notify = notify or _systemd_notifier()
         self.stop_event = threading.Event()
         self.tally = Tally()
+        self.say: Callable[[str], None] | None = None  # a console line, beside the bar
         self._last_heartbeat = -float("inf")
         self._last_ping = -float("inf")
         self._started = time.monotonic()
@@ -191,9 +192,13 @@ class SyncAgent:
         error = retry_state.outcome.exception()
         self.tally.failures += 1
         wait = retry_state.next_action.sleep if retry_state.next_action else 0
-        self.record_error(error)
-        log.warning("upload failed (try %d), next try in %.1f s: %s",
-                    retry_state.attempt_number, wait, error)
+        message = self.record_error(error)
+        if self.say:  # `kiosk sync --once`: a technician is watching, in their language
+            self.say(self.t("Try {n} failed, next try in {seconds} s: {error}").format(
+                n=retry_state.attempt_number, seconds=max(1, round(wait)), error=message))
+        else:
+            log.warning("upload failed (try %d), next try in %.1f s: %s",
+                        retry_state.attempt_number, wait, error)
         if isinstance(error, StorageError):
             self._recover_storage()
 
@@ -341,12 +346,15 @@ class SyncAgent:
         error: BaseException | None = None
         with tqdm(total=total, unit=self.t("votes"), desc=self.t("Sending"),
                   disable=not show_progress, file=sys.stderr, mininterval=0.5) as bar:
+            self.say = lambda line: bar.write(line, file=sys.stderr)
             try:
                 self.upload_backlog(once=True, progress=bar.update)
             except Stopped:
                 pass
             except (SyncError, StorageError) as exc:
                 error = exc
+            finally:
+                self.say = None
         if error is None:
             self.heartbeat()
         else:
