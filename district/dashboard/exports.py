@@ -24,6 +24,7 @@ from district.dashboard.aggregates import Counts, Overview, UnitTree, counts_by_
 from district.dashboard.periods import Period
 from district.dashboard.rollup import LOCAL_TZ, UTC_OFFSET_S
 from district.db import votes
+from district.errors import N_
 
 BOM = "\ufeff"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -89,15 +90,39 @@ def _sheet_title(title: str, used: set[str]) -> str:
 
 # --- votes ---------------------------------------------------------------------------------
 
+# The kiosk's codes as officials read them in the vote export (and on the unit page)
+REASON_NAMES = {"waiting_time": N_("Waiting or processing time"),
+                "too_many_trips": N_("Too many trips"),
+                "unclear_guidance": N_("Unclear guidance"),
+                "officer_attitude": N_("Officer's attitude"), "other": N_("Other")}
+FLAG_NAMES = {"test": N_("test"), "suspected_misuse": N_("suspected misuse"),
+              "stuck_button": N_("stuck button")}
+
+
+def code_words(names: dict[str, str], _: Callable[[str], str]) -> Callable[[str], str]:
+    """``"test;suspected_misuse"`` → ``"thử nghiệm; nghi lạm dụng"`` (an unknown code as it
+    is), remembered per distinct value: a year's export has a handful of them."""
+    memo: dict[str, str] = {"": ""}
+
+    def words(codes: str) -> str:
+        text = memo.get(codes)
+        if text is None:
+            text = memo[codes] = "; ".join(_(names[c]) if c in names else c
+                                           for c in codes.split(";") if c)
+        return text
+    return words
+
+
 def vote_header(_: Callable[[str], str]) -> list[str]:
     return [_("Vote id"), _("Local time"), _("Unit id"), _("Unit"), _("Terminal"),
             _("Level"), _("Scale"), _("Index (0–100)"), _("Counted"), _("Flags"),
             _("Reasons"), _("Counter"), _("Officer"), _("Time uncertain")]
 
 
-def vote_rows(engine: Engine, tree: UnitTree, unit_ids: list[str], period: Period
-              ) -> Iterator[list]:
-    """Every vote of the units in the period (local days), oldest first, streamed.
+def vote_rows(engine: Engine, tree: UnitTree, unit_ids: list[str], period: Period,
+              _: Callable[[str], str] = str) -> Iterator[list]:
+    """Every vote of the units in the period (local days), oldest first, streamed; flags
+    and reasons in words of ``_``'s language.
 
     Local time comes back as a naive datetime (whole seconds); numbers stay numbers. Rows are
     fetched in chunks of ``FETCH_ROWS`` (a server-side cursor on PostgreSQL), so memory stays
@@ -118,6 +143,7 @@ def vote_rows(engine: Engine, tree: UnitTree, unit_ids: list[str], period: Perio
     names = tree.names
     index_of: dict[tuple[int, int], float] = {}
     counted_of: dict[str, int] = {"": 1}
+    flag_words, reason_words = code_words(FLAG_NAMES, _), code_words(REASON_NAMES, _)
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             # A cursor makes PostgreSQL plan for the first 10 % of rows: it walks the
@@ -143,7 +169,8 @@ def vote_rows(engine: Engine, tree: UnitTree, unit_ids: list[str], period: Perio
                 counted = counted_of[flags] = int(
                     not set(flags.split(";")) & {"test", "suspected_misuse"})
             yield [vote_id, at, unit_id, names.get(unit_id, unit_id), terminal_id, level, scale,
-                   index, counted, flags, reasons, counter, officer, int(bool(uncertain))]
+                   index, counted, flag_words(flags), reason_words(reasons or ""), counter,
+                   officer, int(bool(uncertain))]
 
 
 # Vote columns written as text (``vote_header`` order): an empty one stays a blank cell.

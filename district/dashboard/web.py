@@ -142,6 +142,7 @@ def _environments() -> dict[str, jinja2.Environment]:
         env.filters["signed"] = lambda v, d=1, _l=lang: _signed(v, d, _l)
         env.globals["lang"] = lang
         env.globals["tz"] = LOCAL_TZ
+        env.globals["reason_names"] = exports.REASON_NAMES
         envs[lang] = env
     return envs
 
@@ -517,7 +518,7 @@ def build_router(dash: Dashboard) -> APIRouter:
         stem = f"hailong-{unit}-{period.start:%Y%m%d}-{period.end:%Y%m%d}"
         if name in ("votes.csv", "votes.xlsx"):
             ids = scope.tree.subtree(unit)
-            rows = exports.vote_rows(engine, scope.tree, ids, period)
+            rows = exports.vote_rows(engine, scope.tree, ids, period, _)
             if name == "votes.csv":
                 body = exports.csv_stream(exports.vote_header(_), exports.csv_vote_rows(rows))
                 return _download(StreamingResponse(body, media_type="text/csv; charset=utf-8"),

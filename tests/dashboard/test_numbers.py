@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 import re
+from collections import Counter
 
 import pytest
 from openpyxl import load_workbook
@@ -133,6 +134,19 @@ def test_vote_exports_match(client_for, dataset):
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))[1:]
     assert len(rows) == len(want)
     assert {row[2] for row in rows} == {"p1", "p1a"}
+    # flags and reasons in words, as an official reads them in Excel
+    flag_vi = {"test": "thử nghiệm", "suspected_misuse": "nghi lạm dụng",
+               "stuck_button": "kẹt nút"}
+    reason_vi = {"waiting_time": "Thời gian chờ hoặc giải quyết",
+                 "too_many_trips": "Phải đi lại nhiều lần",
+                 "unclear_guidance": "Hướng dẫn không rõ ràng",
+                 "officer_attitude": "Thái độ của cán bộ", "other": "Khác"}
+
+    def words(text: str) -> frozenset:
+        return frozenset(w for w in text.split("; ") if w)
+    assert Counter((words(row[9]), words(row[10])) for row in rows) == Counter(
+        (frozenset(flag_vi[f] for f in v.flags), frozenset(reason_vi[r] for r in v.reasons))
+        for v in want)
     r = client.get("/dashboard/export/votes.xlsx?period=month&date=2025-10-05")
     ws = load_workbook(io.BytesIO(r.content), read_only=True).active
     xrows = list(ws.iter_rows(min_row=2, values_only=True))
