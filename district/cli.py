@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from district import config
 from district.errors import N_, DistrictError
+from kiosk.argparse_words import localise as localise_argparse
 from kiosk.i18n import LANGUAGES, translation
 
 
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     lang = _pre_parse_lang(argv)
     _ = translation("district", lang).gettext
+    localise_argparse(lang)
     args = build_parser(_).parse_args(argv)
     db_url = config.resolve_db_url(args.db)
     try:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kiosk import __version__, clock
+from kiosk.argparse_words import localise as localise_argparse
 from kiosk.config import ConfigError, KioskConfig, load
 from kiosk.i18n import DEFAULT_LANGUAGE, LANGUAGES, translation
 from kiosk.store import StorageError, VoteStore
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if language not in LANGUAGES:
         language = DEFAULT_LANGUAGE
     t = translation("kiosk", language).gettext
+    localise_argparse(language)
     args = build_parser(t).parse_args(argv)
     if args.command == "config" and args.config_command == "check" and args.file:
         args.config = args.file
