@@ -100,8 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(t).parse_args(argv)
     if args.command == "config" and args.config_command == "check" and args.file:
         args.config = args.file
-    try:
-        config = load(args.config)
+    try:  # (--lang also sets the language of the configuration's own messages)
+        config = load(args.config,
+                      environ={**os.environ, "KIOSK_LANG": args.lang} if args.lang else None)
     except ConfigError as error:
         if args.command == "doctor":  # the doctor reports it as its first check, and goes on
             from kiosk.doctor import main as doctor_main

@@ -37,3 +37,19 @@ def test_help_headings_are_vietnamese():
                            env={"PATH": "/usr/bin:/bin"}, timeout=60).stdout
     assert shown.startswith("cách dùng: kiosk ")
     assert "\ntùy chọn:\n" in shown and "hiện hướng dẫn này rồi thoát" in shown
+
+
+def test_lang_option_also_sets_the_language_of_configuration_errors(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[terminal]\nid = "hbt"\nunit = "hbt"\n\n[storage]\npaht = "/x"\n',
+                   encoding="utf-8")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+
+    def check(*lang: str) -> str:
+        result = subprocess.run([str(BIN / "kiosk"), *lang, "config", "check", str(bad)],
+                                capture_output=True, text=True, env=env, timeout=60)
+        assert result.returncode == 2
+        return result.stderr
+
+    assert "Unknown key 'storage.paht'" in check("--lang", "en")
+    assert "storage.paht" in check() and "Unknown key" not in check()
