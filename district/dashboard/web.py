@@ -707,8 +707,10 @@ def _page_errors(app: FastAPI, dash: Dashboard) -> None:
                    "buttons."),
         }.get(exc.status_code, _("The server cannot answer this request (HTTP {status})."
                                  ).format(status=exc.status_code))
-        return dash.page(request, "error.html", status=exc.status_code, who=None,
+        page = dash.page(request, "error.html", status=exc.status_code, who=None,
                          message=message)
+        page.headers.update(getattr(exc, "headers", None) or {})  # e.g. 405's Allow
+        return page
 
     @app.exception_handler(Exception)
     async def on_fault(request: Request, exc: Exception):

@@ -41,7 +41,7 @@ def test_unknown_address_and_wrong_method_are_pages_in_vietnamese(signed_in):
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
     assert "Trang này không tồn tại" in missing.text
     wrong_method = client.get("/logout")
-    assert wrong_method.status_code == 405
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST"
     assert "Không mở được địa chỉ này theo cách đó" in wrong_method.text
     english = client.get("/dashboard/no-such-page?lang=en")
     assert "This page does not exist" in english.text
