@@ -35,6 +35,7 @@ from district.dashboard.aggregates import NEGATIVE_TO
 from district.dashboard.health import fleet_health, silent_hours
 from district.dashboard.tables import alert_states, settings
 from district.db import dialect_insert, terminals, units, votes, write_transaction
+from district.errors import N_
 from kiosk.i18n import translation
 
 log = logging.getLogger(__name__)
@@ -74,11 +75,6 @@ class AlertSettings:
             mail_to=tuple(a.strip() for a in env("DISTRICT_ALERT_MAIL_TO", "").split(",")
                           if a.strip()),
             webhook=env("DISTRICT_ALERT_WEBHOOK", ""))
-
-
-def N_(message: str) -> str:
-    """Marks a message for the catalog; it is translated where it is shown."""
-    return message
 
 
 RULE_TITLES = {"negative_share": N_("Many unhappy votes"),
