@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from district.auth import hash_token, new_token
 from district.db import dialect_insert, terminals, units, utcnow, write_transaction
 from district.errors import N_, DistrictError
+from kiosk.i18n import Invalid, validation_details
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 
@@ -57,18 +58,20 @@ class Fleet(BaseModel):
         ids = [u.id for u in self.units]
         dup = {i for i in ids if ids.count(i) > 1}
         if dup:
-            raise ValueError(f"unit ids used twice: {', '.join(sorted(dup))}")
+            raise Invalid(N_("unit ids used twice: {ids}"), ids=", ".join(sorted(dup)))
         known = set(ids)
         for unit in self.units:
             if unit.parent and unit.parent not in known:
-                raise ValueError(f"unit {unit.id!r}: parent {unit.parent!r} is not a unit")
+                raise Invalid(N_("unit {unit!r}: parent {parent!r} is not a unit"), unit=unit.id,
+                              parent=unit.parent)
         tids = [t.id for t in self.terminals]
         dup = {i for i in tids if tids.count(i) > 1}
         if dup:
-            raise ValueError(f"terminal ids used twice: {', '.join(sorted(dup))}")
+            raise Invalid(N_("terminal ids used twice: {ids}"), ids=", ".join(sorted(dup)))
         for term in self.terminals:
             if term.unit not in known:
-                raise ValueError(f"terminal {term.id!r}: unit {term.unit!r} is not a unit")
+                raise Invalid(N_("terminal {terminal!r}: unit {unit!r} is not a unit"),
+                              terminal=term.id, unit=term.unit)
         self.units_in_tree_order()  # raises on a cycle
         return self
 
@@ -82,7 +85,7 @@ class Fleet(BaseModel):
             node = unit
             while node and node.id not in placed:
                 if node.id in seen:
-                    raise ValueError(f"units form a cycle through {node.id!r}")
+                    raise Invalid(N_("units form a cycle through {unit!r}"), unit=node.id)
                 seen.add(node.id)
                 chain.append(node)
                 node = by_id.get(node.parent) if node.parent else None
@@ -106,9 +109,24 @@ def read_fleet(path: str | Path) -> Fleet:
     try:
         return Fleet.model_validate(data)
     except ValidationError as exc:
-        where = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in exc.errors())
-        raise DistrictError(N_("{path}: {error}"), path=path, error=where) from exc
+        raise InvalidContent(N_("{path}: {error}"), exc.errors(), whole=N_("(file)"),
+                             path=path) from exc
+
+
+class InvalidContent(DistrictError):
+    """A file pydantic refused: ``{error}`` lists its problems (``where: detail; …``), in
+    the reader's language when translated."""
+
+    def __init__(self, message: str, errors: list, *, whole: str = "", **params):
+        self.errors = errors
+        self.whole = whole
+        super().__init__(message, error=validation_details(errors, whole=whole), **params)
+
+    def translated(self, gettext) -> str:
+        params = {k: gettext(v) if isinstance(v, str) and v else v
+                  for k, v in self.params.items() if k != "error"}
+        return gettext(self.message).format(
+            error=validation_details(self.errors, gettext, whole=self.whole), **params)
 
 
 def load_units(engine: Engine, fleet: Fleet | Mapping) -> tuple[int, int]:

@@ -36,6 +36,7 @@ from district.db import (
 )
 from district.errors import N_, DistrictError
 from district.models import RejectedVote, Vote
+from kiosk.i18n import validation_details
 
 # Rows per INSERT statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 INSERT_CHUNK = 500
@@ -59,12 +60,11 @@ class CheckedBatch:
 
 
 def describe_errors(exc: ValidationError) -> str:
-    """``field: message; …`` — short enough for a JSON answer and a terminal's log."""
-    parts = []
-    for err in exc.errors(include_url=False, include_input=False):
-        where = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{where}: {err['msg']}" if where else err["msg"])
-    return "; ".join(parts)
+    """``field: message; …`` — short enough for a JSON answer and a terminal's log.
+
+    pydantic's English, always: the sync agent reads it (``district import`` shows a
+    translated description, see ``RowErrors``)."""
+    return validation_details(exc.errors(include_url=False, include_input=False))
 
 
 def check_votes(raw_votes: Iterable[Any]) -> CheckedBatch:
@@ -379,6 +379,21 @@ def read_export_csv(path: str | Path) -> dict[str, list[CheckedVote]]:
     return by_terminal
 
 
+class RowErrors(str):
+    """A bad row's problems: ``describe_errors``' English text, and pydantic's errors to say
+    them in the reader's language (``translated``)."""
+
+    errors: list
+
+    def __new__(cls, exc: ValidationError) -> RowErrors:
+        self = super().__new__(cls, describe_errors(exc))
+        self.errors = exc.errors(include_url=False, include_input=False)
+        return self
+
+    def translated(self, gettext) -> str:
+        return validation_details(self.errors, gettext)
+
+
 class CsvRowsError(DistrictError):
     """Bad rows of an import file, each with its line and column; nothing was imported."""
 
@@ -391,7 +406,9 @@ class CsvRowsError(DistrictError):
 
     def translated(self, gettext) -> str:
         lines = [gettext("line {line}, column {column}: {problem}").format(
-                     line=line, column=column, problem=gettext(problem))
+                     line=line, column=column,
+                     problem=problem.translated(gettext) if isinstance(problem, RowErrors)
+                     else gettext(problem))
                  for line, column, problem in self.rows]
         return gettext(self.message).format(path=self.params["path"], errors="\n".join(lines))
 
@@ -409,7 +426,7 @@ def _check_csv_row(row: dict, by_terminal: dict[str, list[CheckedVote]]
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         column = str(first["loc"][0]) if first["loc"] else "*"
-        return column, describe_errors(exc)
+        return column, RowErrors(exc)
     by_terminal.setdefault(terminal_id, []).append(
         CheckedVote(vote, row["id"], row["recorded_at"]))
     return None

@@ -1,7 +1,8 @@
 """The wire models of the ingest API (pydantic 2), shared by the HTTP API and the CSV import.
 
 The envelope of a request is validated strictly (a bad envelope stores nothing); votes are
-validated one by one with ``Vote`` so that one bad vote is rejected alone.
+validated one by one with ``Vote`` so that one bad vote is rejected alone. Validators raise
+``Invalid``: its English text is what the API answers; ``district import`` shows it translated.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from kiosk.i18n import N_, Invalid
 
 MAX_BATCH_VOTES = 1000
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -30,26 +33,26 @@ def _storable_text(value: str) -> str:
     # PostgreSQL refuses NUL in text and every driver refuses lone surrogates: say so here
     # instead of failing in the database.
     if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+        raise Invalid(N_("must not contain NUL characters"))
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ValueError("must be valid Unicode text") from exc
+        raise Invalid(N_("must be valid Unicode text")) from exc
     return value
 
 
 def _iso_text(value: Any) -> Any:
     # JSON has no datetime type: only ISO-8601 text is a time (not a number of seconds).
     if not isinstance(value, str | dt.datetime):
-        raise ValueError("must be an ISO-8601 date-time text such as 2025-03-04T05:06:07Z")
+        raise Invalid(N_("must be an ISO-8601 date-time text such as 2025-03-04T05:06:07Z"))
     return value
 
 
 def _bounded_time(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
-        raise ValueError("must include the time zone, e.g. a final Z for UTC")
+        raise Invalid(N_("must include the time zone, e.g. a final Z for UTC"))
     if not EARLIEST <= value < LATEST:
-        raise ValueError("must be between 1970 and 2200")
+        raise Invalid(N_("must be between 1970 and 2200"))
     return value.astimezone(dt.UTC)
 
 
@@ -57,7 +60,7 @@ def _uuid_text(value: str) -> str:
     try:
         return str(uuid.UUID(value))
     except (ValueError, AttributeError, TypeError) as exc:
-        raise ValueError("must be a UUID like 0b7c…-…") from exc
+        raise Invalid(N_("must be a UUID like 0b7c…-…")) from exc
 
 
 Text = Annotated[str, AfterValidator(_storable_text)]
@@ -93,7 +96,8 @@ class Vote(BaseModel):
     @model_validator(mode="after")
     def _level_within_scale(self) -> Vote:
         if self.level > self.scale:
-            raise ValueError(f"level {self.level} is above the scale {self.scale}")
+            raise Invalid(N_("level {level} is above the scale {scale}"), level=self.level,
+                          scale=self.scale)
         return self
 
 

@@ -59,10 +59,13 @@ def _translator(_):
 
     lang = "en" if _("error: {message}") == "error: {message}" else "vi"
     own = translation("district_provision", lang).gettext
+    kiosk = translation("kiosk", lang).gettext  # the kiosk.toml rules' own messages
 
     def t(message: str) -> str:
         translated = own(message)
-        return translated if translated != message else _(message)
+        if translated == message:
+            translated = _(message)
+        return translated if translated != message else kiosk(message)
     return t
 
 
@@ -218,6 +221,7 @@ def _validated(text: str, terminal_id: str) -> None:
 
     from pydantic import ValidationError
 
+    from district.fleet import InvalidContent
     from kiosk.config import KioskConfig
 
     try:
@@ -225,11 +229,8 @@ def _validated(text: str, terminal_id: str) -> None:
     except (ValidationError, tomllib.TOMLDecodeError) as exc:
         first = exc.errors()[0] if isinstance(exc, ValidationError) else {"msg": str(exc),
                                                                          "loc": ()}
-        where = ".".join(str(p) for p in first["loc"])
-        raise DistrictError(N_("the kiosk.toml of terminal {terminal_id} would be invalid: "
-                               "{error}"), terminal_id=terminal_id,
-                            error=f"{where}: {first['msg']}" if where else first["msg"]) \
-            from exc
+        raise InvalidContent(N_("the kiosk.toml of terminal {terminal_id} would be invalid: "
+                                "{error}"), [first], terminal_id=terminal_id) from exc
 
 
 def _write_private(path: Path, text: str) -> None:

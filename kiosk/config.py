@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from kiosk.i18n import DEFAULT_LANGUAGE, translation
+from kiosk.i18n import DEFAULT_LANGUAGE, N_, Invalid, Message, translation, validation_detail
 
 LAYER_FILES = (Path("/etc/kiosk/kiosk.toml"), Path("/boot/firmware/kiosk.toml"))
 ENV_PREFIX = "KIOSK_"
@@ -74,7 +74,7 @@ class TerminalSection(Section):
     @classmethod
     def _id_shape(cls, value: str) -> str:
         if not TERMINAL_ID.match(value):
-            raise ValueError("use lowercase letters, digits and dashes, e.g. hbt-thanh-nhan")
+            raise Invalid(N_("use lowercase letters, digits and dashes, e.g. hbt-thanh-nhan"))
         return value
 
 
@@ -90,7 +90,8 @@ class ScaleSection(Section):
         for key in ("labels_vi", "labels_en"):
             labels = getattr(self, key)
             if labels is not None and len(labels) != self.levels:
-                raise ValueError(f"{key} has {len(labels)} labels for a {self.levels}-level scale")
+                raise Invalid(N_("{key} has {count} labels for a {levels}-level scale"),
+                              key=key, count=len(labels), levels=self.levels)
         return self
 
     def labels(self, language: str) -> tuple[str, ...]:
@@ -118,7 +119,7 @@ class GpioSection(Section):
     def _valid_bcm(cls, pins: list[int] | None) -> list[int] | None:
         for pin in pins or ():
             if not 0 <= pin <= 27:
-                raise ValueError(f"GPIO {pin} does not exist: BCM numbers go from 0 to 27")
+                raise Invalid(N_("GPIO {pin} does not exist: BCM numbers go from 0 to 27"), pin=pin)
         return pins
 
 
@@ -156,7 +157,7 @@ class ServerSection(Section):
     @classmethod
     def _http_url(cls, value: str) -> str:
         if value and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("the server URL must start with https:// (or http:// on a LAN)")
+            raise Invalid(N_("the server URL must start with https:// (or http:// on a LAN)"))
         return value.rstrip("/")
 
 
@@ -180,7 +181,7 @@ class TechnicianSection(Section):
     @classmethod
     def _digits(cls, value: str) -> str:
         if value and not (value.isdigit() and 4 <= len(value) <= 12):
-            raise ValueError("the technician PIN is 4 to 12 digits")
+            raise Invalid(N_("the technician PIN is 4 to 12 digits"))
         return value
 
 
@@ -218,29 +219,32 @@ class KioskConfig(Section):
         object.__setattr__(self, "gpio", gpio)
         if gpio.enabled:
             if len(buttons) < levels:
-                raise ValueError(
-                    f"level {len(buttons) + 1} has no button: gpio.button_pins lists "
-                    f"{len(buttons)} pins for a {levels}-level scale")
+                raise Invalid(N_("level {level} has no button: gpio.button_pins lists "
+                                 "{count} pins for a {levels}-level scale"),
+                              level=len(buttons) + 1, count=len(buttons), levels=levels)
             if len(buttons) > levels:
-                raise ValueError(
-                    f"gpio.button_pins lists {len(buttons)} pins for a {levels}-level scale")
+                raise Invalid(N_("gpio.button_pins lists {count} pins for a {levels}-level "
+                                 "scale"), count=len(buttons), levels=levels)
             if leds and len(leds) != levels:
-                raise ValueError(f"gpio.led_pins lists {len(leds)} pins for {levels} levels "
-                                 "(give one per level, or an empty list for no LEDs)")
-            seen: dict[int, str] = {}
-            for role, key, pins in (("button", "button_pins", buttons),
-                                    ("LED", "led_pins", leds)):
+                raise Invalid(N_("gpio.led_pins lists {count} pins for {levels} levels "
+                                 "(give one per level, or an empty list for no LEDs)"),
+                              count=len(leds), levels=levels)
+            seen: dict[int, Message] = {}
+            for role, key, pins in ((N_("button of level {level}"), "button_pins", buttons),
+                                    (N_("LED of level {level}"), "led_pins", leds)):
                 for index, pin in enumerate(pins, start=1):
-                    where = f"{role} of level {index}"
+                    where = Message(role, level=index)
                     if pin in seen:
-                        raise ValueError(f"GPIO {pin} is used twice in gpio.{key}: "
-                                         f"{seen[pin]} and {where}")
+                        raise Invalid(N_("GPIO {pin} is used twice in gpio.{key}: {first} and "
+                                         "{second}"), pin=pin, key=key, first=seen[pin],
+                                      second=where)
                     seen[pin] = where
         if len(self.keyboard.keys) < levels:
-            raise ValueError(f"keyboard.keys lists {len(self.keyboard.keys)} keys for "
-                             f"{levels} levels")
+            raise Invalid(N_("keyboard.keys lists {count} keys for {levels} levels"),
+                          count=len(self.keyboard.keys), levels=levels)
         if self.followup.at_or_below >= levels:
-            raise ValueError(f"followup.at_or_below must be below the best level ({levels})")
+            raise Invalid(N_("followup.at_or_below must be below the best level ({levels})"),
+                          levels=levels)
         return self
 
 
@@ -335,7 +339,7 @@ def _explain(exc: ValidationError, origin: dict[str, str], language: str) -> str
                            "spelling{hint}.").format(key=key, source=source,
                                                      hint=_spelling_hint(loc, t)))
         else:
-            detail = str(error["msg"]).removeprefix("Value error, ")
+            detail = validation_detail(error, t)
             lines.append(t("Wrong value for '{key}' in {source}: {detail}. Fix: see that key "
                            "in config/kiosk.example.toml.")
                          .format(key=key, source=source, detail=detail))
