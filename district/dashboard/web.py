@@ -349,11 +349,20 @@ def unit_data(engine: Engine, scope: Scope, unit: str, period: Period, step: str
         heat = agg.heatmap(conn, period, unit)
         ov = agg.overview(conn, scope.tree, unit, period)
         terms = terminal_list(conn, ids, page, period)
+        officers = agg.counts_by_officer(conn, period, unit)
     total = agg.Counts()
     for c in by_day.values():
         total.merge(c)
     return {"total": total, "previous": ov.total.previous,
-            "trend": agg.trend(by_day, period, step), "heat": heat, "ov": ov, **terms}
+            "trend": agg.trend(by_day, period, step), "heat": heat, "ov": ov,
+            "officers": officers_first_needing_attention(officers), **terms}
+
+
+def officers_first_needing_attention(by_officer: dict[tuple[str, str], agg.Counts]
+                                     ) -> list[tuple[str, str, agg.Counts]]:
+    """Lowest index first (those with no counted vote last), then by counter and officer."""
+    return sorted(((counter, officer, c) for (counter, officer), c in by_officer.items()),
+                  key=lambda r: (r[2].index is None, r[2].index or 0, r[0], r[1]))
 
 
 def unit_json(scope: Scope, unit: str, period: Period, step: str, d: dict) -> dict:
@@ -369,6 +378,8 @@ def unit_json(scope: Scope, unit: str, period: Period, step: str, d: dict) -> di
         "terminal_summary": d["summary"].as_json(), "paging": d["paging"].as_json(),
         "terminals": [{**t.as_json(), "votes": d["by_terminal"].get(t.id, agg.Counts()).votes}
                       for t in d["terminals"]],
+        "officers": [{"counter": counter, "officer": officer, **c.as_json()}
+                     for counter, officer, c in d["officers"]],
     }
 
 

@@ -45,10 +45,22 @@ class GenVote:
     at: dt.datetime  # UTC
     flags: list[str]
     reasons: list[str]
+    counter: str = ""
+    officer: str = ""
 
     @property
     def local(self) -> dt.datetime:
         return self.at.astimezone(ICT)
+
+
+def on_duty(terminal_id: str, day: int) -> tuple[str, str]:
+    """(counter, officer) the terminal showed: two officers take turns at Bạch Mai's counter,
+    one sits at Vĩnh Tuy's, the other terminals show none."""
+    if terminal_id == "t-p1":
+        return "Quầy 1", "Nguyễn Văn An" if day % 2 == 0 else "Trần Thị Bình"
+    if terminal_id == "t-p2":
+        return "Quầy 2", "Lê Văn Cường"
+    return "", ""
 
 
 def generate_votes(seed: int = 7) -> list[GenVote]:
@@ -71,7 +83,7 @@ def generate_votes(seed: int = 7) -> list[GenVote]:
                                       "officer_attitude", "other"], rnd.randint(1, 2)) \
                     if level == 1 else []
                 out.append(GenVote(terminal_id, unit_id, level, scale, at.astimezone(dt.UTC),
-                                   flags, reasons))
+                                   flags, reasons, *on_duty(terminal_id, day)))
     return out
 
 
@@ -83,7 +95,8 @@ def load_votes(engine, generated: list[GenVote]) -> None:
                       "scale": g.scale, "source": "gpio", "recorded_at": g.at.isoformat(),
                       "clock_synced": True, "boot_id": "boot-1",
                       "monotonic_ns": len(batch) * 10**9, "flags": g.flags,
-                      "reasons": g.reasons})
+                      "reasons": g.reasons, "counter": g.counter or None,
+                      "officer": g.officer or None})
     now = dt.datetime.now(dt.UTC)
     unit_of = {t: u for t, u, _s in TERMINALS}
     for terminal_id, batch in by_terminal.items():

@@ -156,6 +156,33 @@ def test_vote_exports_match(client_for, dataset):
         v.local.replace(tzinfo=None, microsecond=0) for v in want)
 
 
+def test_counters_and_officers_of_a_unit(client_for, dataset):
+    """Per counter and officer on duty, the unit's own votes only (Bạch Mai's counter, not
+    Tổ dân phố 1 below it); lowest index first; the page shows the same rows."""
+    _engine, votes = dataset
+    client = client_for("district")
+    data = client.get("/api/v1/dashboard/units/p1?period=month&date=2025-09-01").json()
+    rows = {(r["counter"], r["officer"]): r for r in data["officers"]}
+    assert set(rows) == {("Quầy 1", "Nguyễn Văn An"), ("Quầy 1", "Trần Thị Bình")}
+    for (_counter, officer), row in rows.items():
+        mine = [v for v in votes if v.terminal_id == "t-p1" and v.officer == officer]
+        check(row, figures(mine, {"p1"}, *SEP))
+        want_attitude = sum(1 for v in mine if SEP[0] <= v.local.date() <= SEP[1]
+                            and "officer_attitude" in v.reasons
+                            and not {"test", "suspected_misuse"} & set(v.flags))
+        assert row["reasons"]["officer_attitude"] == want_attitude
+    indexes = [r["index"] for r in data["officers"]]
+    assert indexes == sorted(indexes)
+    page = client.get("/dashboard/units/p1?period=month&date=2025-09-01").text
+    shown = [part.split('"')[0] for part in page.split('data-officer="')[1:]]
+    assert shown == [r["officer"] for r in data["officers"]]
+    # a unit whose terminals show no officer: one row, named as such
+    p3 = client.get("/api/v1/dashboard/units/p3?period=month&date=2025-09-01").json()
+    assert [(r["counter"], r["officer"]) for r in p3["officers"]] == [("", "")]
+    assert "máy không hiển thị cán bộ" in client.get(
+        "/dashboard/units/p3?period=month&date=2025-09-01").text
+
+
 def test_vote_xlsx_cells_equal_csv(client_for):
     """Every cell of the Excel vote export says what the CSV says (typed: numbers as
     numbers, the local time as a date), blanks included."""
