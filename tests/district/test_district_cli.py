@@ -88,11 +88,30 @@ def test_units_load_the_example_fleet(db_url, capsys):
     assert parents["hbt"] is None and parents["hbt-vinh-tuy"] == "hbt"
 
 
-def test_units_load_refuses_a_broken_tree(db_url, capsys, tmp_path):
+def test_units_load_refuses_a_broken_tree(db_url, capsys, tmp_path, monkeypatch):
     fleet = tmp_path / "fleet.toml"
     fleet.write_text('[[units]]\nid = "a"\nname = "A"\nparent = "missing"\n', encoding="utf-8")
     code, _, err = run(capsys, "--lang", "en", "units", "load", str(fleet))
-    assert code == 1 and "missing" in err
+    assert code == 1
+    assert err == f"error: {fleet}: (file): unit 'a': parent 'missing' is not a unit\n"
+    code, _, err = run(capsys, "units", "load", str(fleet))  # Vietnamese by default
+    assert code == 1
+    assert err == (f"lỗi: {fleet}: (cả tệp): đơn vị 'a': đơn vị cấp trên 'missing' không có "
+                   "trong danh sách đơn vị\n")
+    unknown_key = tmp_path / "colour.toml"
+    unknown_key.write_text('[[units]]\nid = "a"\nname = "A"\ncolour = "red"\n'
+                           '[[units]]\nid = "b"\nname = ""\n', encoding="utf-8")
+    code, _, err = run(capsys, "units", "load", str(unknown_key))
+    assert code == 1
+    assert err == (f"lỗi: {unknown_key}: units.0.colour: khóa không hợp lệ: xóa khóa này hoặc "
+                   "sửa lại chính tả; units.1.name: không được để trống\n")
+    monkeypatch.setenv("DISTRICT_LANG", "en")
+    code, _, err = run(capsys, "units", "load", str(unknown_key))
+    assert code == 1
+    assert err == (f"error: {unknown_key}: units.0.colour: unknown key: remove it or correct "
+                   "the spelling; units.1.name: must not be empty\n")
+    # nothing stored: the file is refused before the database is even opened
+    assert not sa.inspect(db.create_db_engine(db_url)).has_table("units")
 
 
 def test_import_twice_changes_nothing(db_url, capsys, tmp_path):
@@ -114,15 +133,25 @@ def test_import_twice_changes_nothing(db_url, capsys, tmp_path):
     assert row.reasons == "waiting_time;other" and row.via == "import"
 
 
-def test_import_bad_csv_names_line_and_column_and_imports_nothing(db_url, capsys, tmp_path):
+def test_import_bad_csv_names_line_and_column_and_imports_nothing(db_url, capsys, tmp_path,
+                                                                   monkeypatch):
     run(capsys, "terminals", "add", "t-1", "--unit", "u")
-    votes = [make_vote(seq=1), make_vote(seq=2), make_vote(seq=3, level=9)]
+    votes = [make_vote(seq=1), make_vote(seq=2, id="not-a-uuid"), make_vote(seq=3, level=9)]
     export = write_export(tmp_path / "bad.csv", votes)
     code, out, err = run(capsys, "--lang", "en", "import", str(export))
     assert code == 1
     assert "line 4, column level" in err and "nothing imported" in err
-    code, _, err = run(capsys, "import", str(export))  # Vietnamese by default
+    assert "line 3, column id: id: must be a UUID like 0b7c…-…\n" in err
+    assert "line 4, column level: level: must be at most 5\n" in err
+    code, _, err = run(capsys, "import", str(export))  # Vietnamese by default, every word
     assert code == 1 and "dòng 4, cột level" in err
+    assert "dòng 3, cột id: id: phải là một mã UUID, dạng 0b7c…-…\n" in err
+    assert "dòng 4, cột level: level: phải từ 5 trở xuống\n" in err
+    assert "Value error" not in err and "Input should" not in err
+    monkeypatch.setenv("DISTRICT_LANG", "en")
+    code, _, err = run(capsys, "import", str(export))
+    assert code == 1 and "line 4, column level: level: must be at most 5\n" in err
+    monkeypatch.delenv("DISTRICT_LANG")
     assert vote_count(db_url) == 0
 
     text = export.read_text(encoding="utf-8").replace(",gpio,", ",pigeon,", 1)

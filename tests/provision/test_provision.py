@@ -174,6 +174,30 @@ def test_bad_terminal_id_changes_nothing(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_kiosk_rule_broken_by_the_fleet_file_is_said_in_words_and_changes_nothing(tmp_path):
+    """[fleet] language = "fr" would give kiosks a language they do not have: the kiosk's
+    own rule says so, in Vietnamese by default (not pydantic's English), before any write."""
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text('[fleet]\nname = "x"\nlanguage = "fr"\n[[units]]\nid = "u"\nname = "U"\n'
+                     '[[terminals]]\nid = "u-1"\nunit = "u"\n', encoding="utf-8")
+    db_url = f"sqlite:///{tmp_path / 'd.db'}"
+    args = [str(fleet), "--server-url", "https://hailong.example.vn", "--out",
+            str(tmp_path / "out")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISTRICT_", "KIOSK_"))}
+    vietnamese = subprocess.run([str(BIN / "district"), "--db", db_url, "fleet", "provision",
+                                 *args], capture_output=True, text=True, env=env, timeout=60,
+                                check=False)
+    assert vietnamese.returncode == 1
+    assert vietnamese.stderr == ("lỗi: tệp kiosk.toml của máy u-1 sẽ không hợp lệ: "
+                                 "terminal.language: phải là 'vi' hoặc 'en'\n")
+    english = district(db_url, "fleet", "provision", *args)
+    assert english.returncode == 1
+    assert english.stderr == ("error: the kiosk.toml of terminal u-1 would be invalid: "
+                              "terminal.language: must be 'vi' or 'en'\n")
+    assert district(db_url, "terminals", "list").stdout.strip() == ""
+    assert not (tmp_path / "out").exists()
+
+
 def test_ca_bundle_and_vietnamese_summary(tmp_path):
     db_url = f"sqlite:///{tmp_path / 'd.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISTRICT_", "KIOSK_"))}
