@@ -47,7 +47,8 @@ def build_parser(t: Callable[[str], str]) -> argparse.ArgumentParser:
                         help=t("configuration file (default: $KIOSK_CONFIG, else "
                                "/etc/kiosk/kiosk.toml and /boot/firmware/kiosk.toml)"))
     parser.add_argument("--lang", choices=LANGUAGES, help=t("language of messages: vi or en"))
-    parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
+    parser.add_argument("--version", action="version", version=f"kiosk {__version__}",
+                        help=t("show the software version and exit"))
     # --lang is accepted after the verb too (`kiosk doctor --lang en`), as technicians type it.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--lang", choices=LANGUAGES, default=argparse.SUPPRESS,

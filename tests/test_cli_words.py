@@ -37,6 +37,7 @@ def test_help_headings_are_vietnamese():
                            env={"PATH": "/usr/bin:/bin"}, timeout=60).stdout
     assert shown.startswith("cách dùng: kiosk ")
     assert "\ntùy chọn:\n" in shown and "hiện hướng dẫn này rồi thoát" in shown
+    assert "hiện phiên bản phần mềm rồi thoát" in shown
 
 
 def test_lang_option_also_sets_the_language_of_configuration_errors(tmp_path):

@@ -96,4 +96,6 @@ def test_config_check(kiosk_env, tmp_path):
 def test_every_command_has_help(kiosk_env):
     for command in ("run", "sync", "vote", "status", "export", "doctor", "config"):
         result = kiosk(kiosk_env, command, "--help")
-        assert result.stdout.startswith("usage: kiosk")
+        assert result.stdout.startswith(f"cách dùng: kiosk {command}"), result.stdout
+        english = kiosk(kiosk_env, "--lang", "en", command, "--help")
+        assert english.stdout.startswith(f"usage: kiosk {command}"), english.stdout
