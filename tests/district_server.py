@@ -119,6 +119,24 @@ def fresh_database(kind: str, folder: Path | None = None,
 
 
 @contextlib.contextmanager
+def fresh_engine(kind: str, folder: Path | None = None, units: list[dict] = ()):
+    """An engine on a fresh, migrated database holding ``units`` (a fleet file's list),
+    disposed afterwards."""
+    from district.db import create_db_engine, migrate
+    from district.fleet import load_units
+
+    with fresh_database(kind, folder) as url:
+        engine = create_db_engine(url)
+        try:
+            migrate(engine)
+            if units:
+                load_units(engine, {"units": list(units)})
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@contextlib.contextmanager
 def fresh_pg_database(prefix: str = "hl_test") -> Iterator[str]:
     """A new, empty PostgreSQL database (its URL), dropped afterwards; raises
     ``PostgresUnavailable`` when the server cannot be reached."""

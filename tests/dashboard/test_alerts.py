@@ -13,27 +13,22 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from district.dashboard import alerts
-from district.db import create_db_engine, migrate, terminal_health, write_transaction
-from district.fleet import load_units, register_terminal
+from district.db import terminal_health, write_transaction
+from district.fleet import register_terminal
 from district.ingest import Delivery, ingest_batch
-from tests.district_server import fresh_database
+from tests.district_server import fresh_engine
 
 NOW = dt.datetime(2025, 10, 15, 3, 0, tzinfo=dt.UTC)  # 10:00 in Hanoi
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request, tmp_path):
-    with fresh_database(request.param, tmp_path) as url:
-        eng = create_db_engine(url)
-        try:
-            migrate(eng)
-            load_units(eng, {"units": [{"id": "q", "name": "Quận"},
-                                       {"id": "w", "name": "Phường <b>Mai</b>", "parent": "q"}]})
-            register_terminal(eng, "t-w", "w")
-            register_terminal(eng, "t-q", "q")
-            yield eng
-        finally:
-            eng.dispose()
+    with fresh_engine(request.param, tmp_path, [
+            {"id": "q", "name": "Quận"},
+            {"id": "w", "name": "Phường <b>Mai</b>", "parent": "q"}]) as eng:
+        register_terminal(eng, "t-w", "w")
+        register_terminal(eng, "t-q", "q")
+        yield eng
 
 
 def vote(level: int, minutes_ago: int, flags=()):

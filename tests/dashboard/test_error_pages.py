@@ -9,9 +9,8 @@ from fastapi.testclient import TestClient
 
 from district.api import create_app
 from district.dashboard.accounts import add_user
-from district.db import create_db_engine, migrate, write_transaction
-from district.fleet import load_units
-from tests.district_server import fresh_database
+from district.db import write_transaction
+from tests.district_server import fresh_engine
 
 PASSWORD = "mot-mat-khau-dai"
 
@@ -19,20 +18,14 @@ PASSWORD = "mot-mat-khau-dai"
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def signed_in(request, tmp_path, monkeypatch):
     monkeypatch.setenv("DISTRICT_ALERT_INTERVAL_S", "0")
-    with fresh_database(request.param, tmp_path) as url:
-        engine = create_db_engine(url)
-        try:
-            migrate(engine)
-            load_units(engine, {"units": [{"id": "q", "name": "Quận"}]})
-            add_user(engine, "chief", PASSWORD, "district")
-            client = TestClient(create_app(engine=engine), follow_redirects=False,
-                                raise_server_exceptions=False)
-            assert client.post("/login", data={"username": "chief",
-                                               "password": PASSWORD}).status_code == 303
-            yield client, engine
-            client.close()
-        finally:
-            engine.dispose()
+    with fresh_engine(request.param, tmp_path, [{"id": "q", "name": "Quận"}]) as engine:
+        add_user(engine, "chief", PASSWORD, "district")
+        client = TestClient(create_app(engine=engine), follow_redirects=False,
+                            raise_server_exceptions=False)
+        assert client.post("/login", data={"username": "chief",
+                                           "password": PASSWORD}).status_code == 303
+        yield client, engine
+        client.close()
 
 
 def test_unknown_address_and_wrong_method_are_pages_in_vietnamese(signed_in):

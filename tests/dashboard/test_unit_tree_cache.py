@@ -11,9 +11,8 @@ from fastapi.testclient import TestClient
 
 from district.dashboard.accounts import add_user
 from district.dashboard.aggregates import UnitTree
-from district.db import create_db_engine, migrate
 from district.fleet import load_units, register_terminal
-from tests.district_server import fresh_database
+from tests.district_server import fresh_engine
 
 UNITS = [{"id": "q", "name": "Quận"}, {"id": "q2", "name": "Quận Hai"},
          {"id": "w", "name": "Phường Một", "parent": "q"}]
@@ -23,14 +22,8 @@ PASSWORD = "một mật khẩu dài"
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request, tmp_path, monkeypatch):
     monkeypatch.setenv("DISTRICT_ALERT_INTERVAL_S", "0")
-    with fresh_database(request.param, tmp_path) as url:
-        eng = create_db_engine(url)
-        try:
-            migrate(eng)
-            load_units(eng, {"units": UNITS})
-            yield eng
-        finally:
-            eng.dispose()
+    with fresh_engine(request.param, tmp_path, UNITS) as eng:
+        yield eng
 
 
 def tree(engine) -> UnitTree:
