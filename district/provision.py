@@ -30,6 +30,7 @@ import json
 import os
 import secrets
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,14 +188,27 @@ def _toml_str(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+# The head of each kiosk.toml, Vietnamese then English (a technician may read either).
+TOML_HEAD = (N_("kiosk.toml of terminal {id}: written by `district fleet provision`."),
+             N_("SECRET: it holds this terminal's token. Copy it onto the SD card's bootfs "
+                "drive as kiosk.toml (docs/technician.md, section 3); do not send it by chat or "
+                "e-mail."))
+
+
+def _toml_head(terminal_id: str) -> list[str]:
+    from kiosk.i18n import translation
+
+    vietnamese = translation("district_provision", "vi").gettext
+    return [f"# {part}" for say in (vietnamese, str) for line in TOML_HEAD
+            for part in textwrap.wrap(say(line).format(id=terminal_id), 86)]
+
+
 def _kiosk_toml(fleet: Fleet, term, units_by_id, server_url: str, token: str, ca_bundle: str,
                 pin: str) -> str:
     unit = units_by_id.get(term.unit)
     name = term.name or (unit.name if unit else term.id)
     return "\n".join([
-        f"# kiosk.toml of terminal {term.id}: written by `district fleet provision`.",
-        "# SECRET: it holds this terminal's token. Copy it onto the SD card's bootfs drive as",
-        "# kiosk.toml (docs/technician.md, section 3); do not send it by chat or e-mail.",
+        *_toml_head(term.id),
         "",
         "[terminal]",
         f"id = {_toml_str(term.id)}",

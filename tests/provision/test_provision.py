@@ -74,6 +74,11 @@ def test_21_configs_that_kiosk_config_check_accepts(provisioned):
     for tid, config in found.items():
         path = out / tid / "kiosk.toml"
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        head = path.read_text(encoding="utf-8").split("\n\n")[0].splitlines()
+        assert head[0] == f"# kiosk.toml của máy {tid}: do `district fleet provision` tạo ra."
+        assert head[1].startswith("# BÍ MẬT: tệp chứa mã truy cập của máy này.")
+        assert f"# kiosk.toml of terminal {tid}: written by `district fleet provision`." in head
+        assert all(line.startswith("# ") and len(line) <= 88 for line in head)
         assert config["terminal"] == {"id": tid, "unit": expected[tid]["unit"],
                                       "name": expected[tid]["name"], "language": "vi"}
         assert config["scale"]["levels"] == 3
