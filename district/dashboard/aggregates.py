@@ -29,10 +29,12 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from district.dashboard.periods import Period
-from district.dashboard.rollup import LOCAL_TZ, day_date, local_day, month_index, month_start
+from district.dashboard.rollup import day_date, local_day, month_index, month_start
 from district.dashboard.tables import (
     COUNT_COLUMNS,
     REASON_CODES,
+    officer_day,
+    officer_month,
     terminal_day,
     terminal_month,
     unit_day,
@@ -40,7 +42,7 @@ from district.dashboard.tables import (
     unit_month,
     units_version,
 )
-from district.db import terminals, units, votes
+from district.db import terminals, units
 
 POSITIVE_FROM = {3: 2, 4: 3, 5: 4}
 NEGATIVE_TO = {3: 1, 4: 2, 5: 2}
@@ -326,38 +328,16 @@ def counts_by_terminal(conn: Connection, period: Period, unit_ids: list[str] | N
     return dict(out)
 
 
-def counts_by_officer(conn: Connection, period: Period, unit_id: str
-                      ) -> dict[tuple[str, str], Counts]:
-    """Votes at the unit's own counters, per (counter, officer on duty) as the kiosk
-    recorded them ("" where none was configured).
-
-    Read from ``votes`` itself (there is no rollup per officer): the unit's own votes only,
-    found through ``ix_votes_unit_corrected`` — a busy ward has ~10,000 a year — so the cost
-    does not grow with the size of the tree."""
-    start = dt.datetime.combine(period.start, dt.time(), LOCAL_TZ).astimezone(dt.UTC)
-    end = dt.datetime.combine(period.end + dt.timedelta(days=1), dt.time(),
-                              LOCAL_TZ).astimezone(dt.UTC)
-    v = votes.c
-    q = (sa.select(v.counter, v.officer, v.scale, v.level, v.flags, v.reasons,
-                   sa.func.count().label("n"))
-         .where(v.unit_id == unit_id, v.corrected_at >= start, v.corrected_at < end)
-         .group_by(v.counter, v.officer, v.scale, v.level, v.flags, v.reasons))
-    out: dict[tuple[str, str], Counts] = defaultdict(Counts)
-    for row in conn.execute(q):
-        counts = out[(row.counter or "", row.officer or "")]
-        flags = set((row.flags or "").split(";"))
-        if "test" in flags:  # (as the rollups count them: test first, then misuse)
-            counts.test += row.n
-            continue
-        if "suspected_misuse" in flags:
-            counts.misuse += row.n
-            continue
-        counts.levels[(row.scale, row.level)] = \
-            counts.levels.get((row.scale, row.level), 0) + row.n
-        counts.stuck += row.n if "stuck_button" in flags else 0
-        for code in (row.reasons or "").split(";"):
-            if code in counts.reasons:
-                counts.reasons[code] += row.n
+def counts_by_officer(conn: Connection, period: Period, unit_ids: list[str]
+                      ) -> dict[tuple[str, str, str], Counts]:
+    """Votes per (unit, counter, officer on duty) as the kiosk recorded them ("" where none
+    was configured), for the units' own terminals: one unit for its page, a subtree for an
+    overview."""
+    out: dict[tuple[str, str, str], Counts] = defaultdict(Counts)
+    for row in _over_period(conn, period, officer_day, officer_month,
+                            ["unit_id", "counter", "officer"],
+                            lambda t: _unit_filter(conn, t, unit_ids)):
+        out[(row["unit_id"], row["counter"], row["officer"])].add_row(row["scale"], row)
     return dict(out)
 
 

@@ -40,6 +40,8 @@ from district.dashboard.tables import (
     LEVEL_COLUMNS,
     REASON_CODES,
     ROLLUPS,
+    officer_day,
+    officer_month,
     terminal_day,
     terminal_month,
     unit_day,
@@ -48,8 +50,7 @@ from district.dashboard.tables import (
 )
 from district.db import MAX_UNIT_DEPTH
 
-ROLLUP_TABLES = {t.name: t for t in (terminal_day, terminal_month, unit_day, unit_month,
-                                     unit_hour)}
+ROLLUP_TABLES = {t.name: t for t in ROLLUPS}
 
 UTC_OFFSET_S = 7 * 3600
 LOCAL_TZ = dt.timezone(dt.timedelta(seconds=UTC_OFFSET_S), "ICT")
@@ -186,7 +187,8 @@ def add_votes(conn: Connection, rows: Iterable[dict],
     # First the distinct (terminal, unit, hour, scale, level, flags, reasons) with their
     # number of votes (a C-level Counter: a batch of 500 has a few dozen), then the buckets.
     same = Counter((r["terminal_id"], r["unit_id"], local_hour_of(r["corrected_at"]),
-                    r["scale"], r["level"], r["flags"] or "", r["reasons"] or "")
+                    r["scale"], r["level"], r["flags"] or "", r["reasons"] or "",
+                    r.get("counter") or "", r.get("officer") or "")
                    for r in rows)
     chains = dict(chains or {})
     t_day: dict = {}
@@ -194,8 +196,10 @@ def add_votes(conn: Connection, rows: Iterable[dict],
     u_day: dict = {}
     u_month: dict = {}
     u_hour: dict = {}
+    o_day: dict = {}
+    o_month: dict = {}
     months: dict[int, int] = {}
-    for (terminal, unit, hour, scale, level, flags, reasons), n in same.items():
+    for (terminal, unit, hour, scale, level, flags, reasons, counter, officer), n in same.items():
         chain = chains.get(unit)
         if chain is None:
             chain = chains[unit] = ancestors_or_self(conn, unit) or [unit]
@@ -206,6 +210,8 @@ def add_votes(conn: Connection, rows: Iterable[dict],
             month = months[day] = month_index(day_date(day))
         _add(t_day, (terminal, unit, day, scale), vec, n)
         _add(t_month, (terminal, unit, month, scale), vec, n)
+        _add(o_day, (unit, counter, officer, day, scale), vec, n)
+        _add(o_month, (unit, counter, officer, month, scale), vec, n)
         levels = vec[:5]
         for u in chain:
             own = int(u == unit)
@@ -213,7 +219,8 @@ def add_votes(conn: Connection, rows: Iterable[dict],
             _add(u_month, (u, month, scale, own), vec, n)
             _add(u_hour, (u, hour, scale), levels, n)
     accs = ((terminal_day, t_day), (terminal_month, t_month), (unit_day, u_day),
-            (unit_month, u_month), (unit_hour, u_hour))
+            (unit_month, u_month), (unit_hour, u_hour), (officer_day, o_day),
+            (officer_month, o_month))
     if conn.dialect.name == "postgresql":
         _upsert_all_pg(conn, accs)
     else:
@@ -284,6 +291,16 @@ def _fresh_sql(dialect: str, table: sa.Table) -> str:
     else:
         bucket = bucket_sql(dialect, "v.corrected_at", 86400)
     monthly = "month" in table.c
+    if table in (officer_day, officer_month):
+        counter, officer = "COALESCE(v.counter, '')", "COALESCE(v.officer, '')"
+        inner = (f"SELECT v.unit_id, {counter} AS counter, {officer} AS officer, {bucket} AS b,"
+                 f" v.scale, {vote_sums} FROM votes v "
+                 f"GROUP BY v.unit_id, {counter}, {officer}, {bucket}, v.scale")
+        if not monthly:
+            return inner
+        m = _month_of_day_sql(dialect, "g.b")
+        return (f"SELECT g.unit_id, g.counter, g.officer, {m}, g.scale, {re_sum} "
+                f"FROM ({inner}) g GROUP BY g.unit_id, g.counter, g.officer, {m}, g.scale")
     if table in (terminal_day, terminal_month):
         inner = (f"SELECT v.terminal_id, v.unit_id, {bucket} AS b, v.scale, {vote_sums} "
                  f"FROM votes v GROUP BY v.terminal_id, v.unit_id, {bucket}, v.scale")
@@ -304,8 +321,9 @@ def _fresh_sql(dialect: str, table: sa.Table) -> str:
             f"GROUP BY a.ancestor_id, {b}, g.scale, {own}")
 
 
-def rebuild(conn: Connection) -> None:
-    """Recompute every rollup from ``votes`` inside the caller's transaction.
+def rebuild(conn: Connection, tables: Sequence[sa.Table] = ROLLUPS) -> None:
+    """Recompute the rollups (every one, or ``tables``) from ``votes`` inside the caller's
+    transaction; a table a later migration creates is skipped until it exists.
 
     On PostgreSQL the votes table is locked against inserts meanwhile (SHARE mode), so the
     result is exact; SQLite's write transaction already excludes other writers.
@@ -315,7 +333,8 @@ def rebuild(conn: Connection) -> None:
         return _legacy_rebuild(conn)  # migration d0001, before d0002 replaced its tables
     if dialect == "postgresql":
         conn.exec_driver_sql("LOCK TABLE votes IN SHARE MODE")
-    for table in ROLLUPS:
+    existing = set(sa.inspect(conn).get_table_names())
+    for table in (t for t in tables if t.name in existing):
         conn.execute(table.delete())
         cols = ", ".join(c.name for c in table.columns)
         conn.execute(sa.text(f"INSERT INTO {table.name} ({cols}) {_fresh_sql(dialect, table)}"))

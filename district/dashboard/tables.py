@@ -124,9 +124,26 @@ unit_hour = sa.Table(
     _key("hour"), _key("scale", sa.SmallInteger),
     *_counts(LEVEL_COLUMNS),
 )
+def _officer_rollup(name: str, bucket: str) -> sa.Table:
+    """Per unit and (counter, officer on duty) as the kiosk recorded them ("" for none):
+    the votes' own unit only (a unit page reads its own rows, an overview its subtree's)."""
+    return sa.Table(
+        name, metadata,
+        sa.Column("unit_id", sa.String(64), primary_key=True),
+        sa.Column("counter", sa.String(100), primary_key=True),
+        sa.Column("officer", sa.String(200), primary_key=True),
+        _key(bucket), _key("scale", sa.SmallInteger),
+        *_counts(COUNT_COLUMNS),
+        sa.Index(f"ix_{name}_unit_{bucket}", "unit_id", bucket),
+    )
+
+
 terminal_day = _terminal_rollup("dash_terminal_day", "day")
 terminal_month = _terminal_rollup("dash_terminal_month", "month")
-ROLLUPS = (terminal_day, terminal_month, unit_day, unit_month, unit_hour)
+officer_day = _officer_rollup("dash_officer_day", "day")
+officer_month = _officer_rollup("dash_officer_month", "month")
+ROLLUPS = (terminal_day, terminal_month, unit_day, unit_month, unit_hour, officer_day,
+           officer_month)
 
 # One row per (rule, subject): flipping state closed→open is a conditional UPDATE, so only
 # one process sends the notification of an alert.

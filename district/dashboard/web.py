@@ -349,7 +349,7 @@ def unit_data(engine: Engine, scope: Scope, unit: str, period: Period, step: str
         heat = agg.heatmap(conn, period, unit)
         ov = agg.overview(conn, scope.tree, unit, period)
         terms = terminal_list(conn, ids, page, period)
-        officers = agg.counts_by_officer(conn, period, unit)
+        officers = agg.counts_by_officer(conn, period, [unit])
     total = agg.Counts()
     for c in by_day.values():
         total.merge(c)
@@ -358,10 +358,11 @@ def unit_data(engine: Engine, scope: Scope, unit: str, period: Period, step: str
             "officers": officers_first_needing_attention(officers), **terms}
 
 
-def officers_first_needing_attention(by_officer: dict[tuple[str, str], agg.Counts]
+def officers_first_needing_attention(by_officer: dict[tuple[str, str, str], agg.Counts]
                                      ) -> list[tuple[str, str, agg.Counts]]:
-    """Lowest index first (those with no counted vote last), then by counter and officer."""
-    return sorted(((counter, officer, c) for (counter, officer), c in by_officer.items()),
+    """(counter, officer, counts) of one unit: lowest index first (those with no counted
+    vote last), then by counter and officer."""
+    return sorted(((counter, officer, c) for (_unit, counter, officer), c in by_officer.items()),
                   key=lambda r: (r[2].index is None, r[2].index or 0, r[0], r[1]))
 
 

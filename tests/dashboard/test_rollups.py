@@ -114,3 +114,48 @@ def test_migration_from_trigger_rollups_fills_the_new_tables(fresh_url):
         assert rollup.differences(conn) == []
         assert agg.counts_by_unit(conn, YEAR, ["tinh"])["tinh"].votes == 28
     engine.dispose()
+
+
+def test_officer_rollups_count_what_the_ingest_stores_and_fill_from_older_votes(fresh_url):
+    """Votes with counters and officers: kept exact by the ingest, and filled by migration
+    d0004 from votes stored before it (stored here with the rollups bypassed)."""
+    from alembic import command
+    from alembic.config import Config
+
+    import district.db
+
+    engine = create_db_engine(fresh_url)
+    cfg = Config()
+    cfg.set_main_option("script_location",
+                        str(district.db.Path(district.db.__file__).parent / "migrations"))
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "d0003")
+        conn.commit()
+    load_units(engine, TREE)
+    register_terminal(engine, "t-x1", "x1")
+    register_terminal(engine, "t-h2", "h2")
+
+    def on_duty(batch, counter, officer):
+        return [{**v, "counter": counter, "officer": officer} for v in batch]
+
+    saved = rollup.add_votes
+    rollup.add_votes = lambda conn, rows, chains=None: 0  # d0003 has no officer tables
+    try:
+        _send(engine, "t-x1", "x1", on_duty(_votes(20), "Quầy 1", "Nguyễn Văn An"))
+    finally:
+        rollup.add_votes = saved
+    migrate(engine)
+    with engine.connect() as conn:
+        assert [d for d in rollup.differences(conn) if d[0].startswith("dash_officer")] == []
+    _send(engine, "t-x1", "x1", on_duty(_votes(10, level=1), "Quầy 1", "Trần Thị Bình"))
+    _send(engine, "t-h2", "h2", _votes(5))  # no officer shown: "" and ""
+    with engine.connect() as conn:
+        assert [d for d in rollup.differences(conn) if d[0].startswith("dash_officer")] == []
+        by_officer = agg.counts_by_officer(conn, YEAR, ["x1", "h2"])
+        assert {k: (c.votes, c.test, c.index) for k, c in by_officer.items()} == {
+            ("x1", "Quầy 1", "Nguyễn Văn An"): (16, 4, 100.0),
+            ("x1", "Quầy 1", "Trần Thị Bình"): (8, 2, 0.0),
+            ("h2", "", ""): (4, 1, 100.0)}
+        assert set(agg.counts_by_officer(conn, YEAR, ["h2"])) == {("h2", "", "")}
+    engine.dispose()
