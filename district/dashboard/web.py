@@ -143,6 +143,7 @@ def _environments() -> dict[str, jinja2.Environment]:
         env.globals["lang"] = lang
         env.globals["tz"] = LOCAL_TZ
         env.globals["reason_names"] = exports.REASON_NAMES
+        env.globals["attention_min"] = ATTENTION_MIN_VOTES
         envs[lang] = env
     return envs
 
@@ -320,11 +321,20 @@ def period_query(unit: str, period: Period, **extra) -> str:
 
 # --- computations (threads) ----------------------------------------------------------------
 
+ATTENTION_ROWS = 10  # counters and officers listed on the overview, lowest index first
+ATTENTION_MIN_VOTES = 10  # fewer counted votes in the period say too little to rank
+
+
 def overview_data(engine: Engine, scope: Scope, unit: str, period: Period) -> dict:
     with engine.connect() as conn:
         ov = agg.overview(conn, scope.tree, unit, period)
-        alerts = alert_rules.open_alerts(conn, scope.tree.subtree(unit))
-    return {"overview": ov, "alerts": alerts}
+        subtree = scope.tree.subtree(unit)
+        alerts = alert_rules.open_alerts(conn, subtree)
+        officers = agg.counts_by_officer(conn, period, subtree)
+    ranked = sorted(((u, counter, officer, c) for (u, counter, officer), c in officers.items()
+                     if c.votes >= ATTENTION_MIN_VOTES),
+                    key=lambda r: (r[3].index, r[0], r[1], r[2]))
+    return {"overview": ov, "alerts": alerts, "attention": ranked[:ATTENTION_ROWS]}
 
 
 def terminal_list(conn, ids: list[str], page: tuple[int, int, bool],
@@ -449,7 +459,8 @@ def build_router(dash: Dashboard) -> APIRouter:
                  "satisfaction": [round(r.counts.satisfaction, 1) for r in ov.rows
                                   if r.counts.votes]}
         return dash.page(request, "overview.html", **_common(who, scope, unit, period),
-                         ov=ov, alerts=data["alerts"], chart=chart, page="overview")
+                         ov=ov, alerts=data["alerts"], attention=data["attention"],
+                         chart=chart, page="overview")
 
     @router.get("/dashboard/units/{unit_id}")
     async def unit_page(request: Request, unit_id: str):
@@ -568,7 +579,10 @@ def build_router(dash: Dashboard) -> APIRouter:
         unit, period = filters_of(request, scope)
         data = await run_in_threadpool(overview_data, engine, scope, unit, period)
         return _json({**data["overview"].as_json(),
-                      "alerts": [a.as_json() for a in data["alerts"]]})
+                      "alerts": [a.as_json() for a in data["alerts"]],
+                      "officers_needing_attention": [
+                          {"unit_id": u, "counter": counter, "officer": officer,
+                           **c.as_json()} for u, counter, officer, c in data["attention"]]})
 
     @api.get("/units/{unit_id}", summary="A unit: trend, levels, heat map, reasons, terminals")
     async def api_unit(request: Request, unit_id: str):

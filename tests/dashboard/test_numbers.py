@@ -183,6 +183,35 @@ def test_counters_and_officers_of_a_unit(client_for, dataset):
         "/dashboard/units/p3?period=month&date=2025-09-01").text
 
 
+@pytest.mark.parametrize(("official", "units"), [("district", SUBTREE["q"]),
+                                                  ("ward1", SUBTREE["p1"])])
+def test_overview_lists_the_counters_and_officers_to_look_at(client_for, dataset, official,
+                                                             units):
+    """The lowest indexes of the scope (at least 10 counted votes), from the officer rollups,
+    equal the figures computed from the generated votes; a unit official sees only theirs."""
+    _engine, votes = dataset
+    client = client_for(official)
+    data = client.get("/api/v1/dashboard/overview?period=month&date=2025-09-01").json()
+    groups = {(v.unit_id, v.counter, v.officer) for v in votes if v.unit_id in units}
+    want = []
+    for unit, counter, officer in groups:
+        mine = [v for v in votes if (v.unit_id, v.counter, v.officer) == (unit, counter, officer)]
+        fig = figures(mine, {unit}, *SEP)
+        if fig["votes"] >= 10:
+            want.append((fig["index"], unit, counter, officer, fig))
+    want.sort(key=lambda w: w[:4])
+    got = data["officers_needing_attention"]
+    assert len(want) >= 3  # two officers take turns at Bạch Mai, besides the unnamed counters
+    assert [(r["unit_id"], r["counter"], r["officer"]) for r in got] == \
+        [w[1:4] for w in want[:10]]
+    for row, w in zip(got, want, strict=False):
+        check(row, w[4])
+    page = client.get("/dashboard?period=month&date=2025-09-01").text
+    table = page.split('id="attention"')[1].split("</table>")[0]
+    shown = [p.split('"')[0] for p in table.split('data-officer="')[1:]]
+    assert shown == [r["officer"] for r in got]
+
+
 def test_vote_xlsx_cells_equal_csv(client_for):
     """Every cell of the Excel vote export says what the CSV says (typed: numbers as
     numbers, the local time as a date), blanks included."""
