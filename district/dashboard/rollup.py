@@ -4,7 +4,7 @@
 ``INSERT … ON CONFLICT DO NOTHING RETURNING`` stored (duplicates are never counted), and
 adds them with **one grouped upsert per rollup table per batch**
 (``INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n``, rows in key order; on
-PostgreSQL the five are CTEs of one statement). So:
+PostgreSQL the seven are CTEs of one statement). So:
 
 - a rolled-back batch leaves nothing; two processes ingesting at once both add (the upsert
   takes the row lock; one key order everywhere, and the ingest retries a deadlock);
@@ -150,7 +150,7 @@ def _upsert(conn: Connection, table: sa.Table, acc: dict) -> None:
 
 @functools.cache
 def _pg_upsert_all(tables: tuple[str, ...]) -> sa.TextClause:
-    """PostgreSQL: every rollup in one statement (one round trip instead of five), each
+    """PostgreSQL: every rollup in one statement (one round trip instead of seven), each
     table's rows as one JSON parameter read by ``json_populate_recordset`` (binding one text
     is far cheaper than a dozen arrays). PostgreSQL promises no order among data-modifying
     CTEs; every process runs this same statement on rows sorted by key, and should two
