@@ -341,6 +341,44 @@ def counts_by_officer(conn: Connection, period: Period, unit_ids: list[str]
     return dict(out)
 
 
+def lowest_officers(conn: Connection, period: Period, unit_ids: list[str] | None,
+                    limit: int, min_votes: int) -> dict[tuple[str, str, str], Counts]:
+    """The ``limit`` (unit, counter, officer) of the units with the lowest index among
+    those with at least ``min_votes`` counted votes, ranked by the database: a province has
+    ~10,000 of them, which Python need not see. Then their full counts."""
+    months, days = period_parts(period)
+    spans = []
+    if months:
+        spans.append((officer_month, officer_month.c.month.between(*months)))
+    if days:
+        spans.append((officer_day, sa.or_(*(officer_day.c.day.between(lo, hi)
+                                            for lo, hi in days))))
+    parts = []
+    for table, in_period in spans:
+        levels = [table.c[f"n{lvl}"] for lvl in range(1, 6)]
+        # the vote's 0–100 points summed, (level − 1) / (scale − 1) × 100 each
+        points = sum((c * (lvl - 1) for lvl, c in enumerate(levels, start=1)),
+                     sa.literal(0)) * 100.0 / (table.c.scale - 1)
+        parts.append(sa.select(table.c.unit_id, table.c.counter, table.c.officer,
+                               sum(levels, sa.literal(0)).label("votes"),
+                               points.label("points"))
+                     .where(in_period, _unit_filter(conn, table, unit_ids)))
+    if not parts:
+        return {}
+    rows = sa.union_all(*parts).subquery()
+    votes, index = sa.func.sum(rows.c.votes), sa.func.sum(rows.c.points) / sa.func.sum(rows.c.votes)
+    ranked = conn.execute(
+        sa.select(rows.c.unit_id, rows.c.counter, rows.c.officer)
+        .group_by(rows.c.unit_id, rows.c.counter, rows.c.officer)
+        .having(votes >= max(1, min_votes))
+        .order_by(index, rows.c.unit_id, rows.c.counter, rows.c.officer).limit(limit)).all()
+    keys = {tuple(r) for r in ranked}
+    if not keys:
+        return {}
+    counts = counts_by_officer(conn, period, sorted({k[0] for k in keys}))
+    return {k: c for k, c in counts.items() if k in keys}
+
+
 def counts_by_day(conn: Connection, period: Period, unit_id: str, own_only: bool = False
                   ) -> dict[dt.date, Counts]:
     """Per local day: the unit's subtree (or, ``own_only``, its own terminals)."""

@@ -330,11 +330,13 @@ def overview_data(engine: Engine, scope: Scope, unit: str, period: Period) -> di
         ov = agg.overview(conn, scope.tree, unit, period)
         subtree = scope.tree.subtree(unit)
         alerts = alert_rules.open_alerts(conn, subtree)
-        officers = agg.counts_by_officer(conn, period, subtree)
-    ranked = sorted(((u, counter, officer, c) for (u, counter, officer), c in officers.items()
-                     if c.votes >= ATTENTION_MIN_VOTES),
+        # (the whole tree needs no unit filter: a province's 10,000 ids cost more than it)
+        everything = len(subtree) == len(scope.tree.names)
+        officers = agg.lowest_officers(conn, period, None if everything else subtree,
+                                       ATTENTION_ROWS, ATTENTION_MIN_VOTES)
+    ranked = sorted(((u, counter, officer, c) for (u, counter, officer), c in officers.items()),
                     key=lambda r: (r[3].index, r[0], r[1], r[2]))
-    return {"overview": ov, "alerts": alerts, "attention": ranked[:ATTENTION_ROWS]}
+    return {"overview": ov, "alerts": alerts, "attention": ranked}
 
 
 def terminal_list(conn, ids: list[str], page: tuple[int, int, bool],
