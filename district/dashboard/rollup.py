@@ -280,6 +280,14 @@ _CLOSURE = (
     f" WHERE u.parent_id IS NOT NULL AND anc.depth < {MAX_UNIT_DEPTH}) ")
 
 
+# The rollups keyed by a vote's own columns (column, SQL over ``votes v``), before the bucket
+_TERMINAL_KEYS = (("terminal_id", "v.terminal_id"), ("unit_id", "v.unit_id"))
+_OFFICER_KEYS = (("unit_id", "v.unit_id"), ("counter", "COALESCE(v.counter, '')"),
+                 ("officer", "COALESCE(v.officer, '')"))
+_OWN_KEYS = {terminal_day.name: _TERMINAL_KEYS, terminal_month.name: _TERMINAL_KEYS,
+             officer_day.name: _OFFICER_KEYS, officer_month.name: _OFFICER_KEYS}
+
+
 def _fresh_sql(dialect: str, table: sa.Table) -> str:
     """A SELECT computing ``table``'s rows (in column order) from ``votes``."""
     exprs = _count_exprs("v")
@@ -291,24 +299,18 @@ def _fresh_sql(dialect: str, table: sa.Table) -> str:
     else:
         bucket = bucket_sql(dialect, "v.corrected_at", 86400)
     monthly = "month" in table.c
-    if table in (officer_day, officer_month):
-        counter, officer = "COALESCE(v.counter, '')", "COALESCE(v.officer, '')"
-        inner = (f"SELECT v.unit_id, {counter} AS counter, {officer} AS officer, {bucket} AS b,"
-                 f" v.scale, {vote_sums} FROM votes v "
-                 f"GROUP BY v.unit_id, {counter}, {officer}, {bucket}, v.scale")
+    keys = _OWN_KEYS.get(table.name)
+    if keys:  # keyed by the vote's own columns, no ancestors
+        select = ", ".join(f"{expr} AS {name}" for name, expr in keys)
+        group = ", ".join(expr for _name, expr in keys)
+        inner = (f"SELECT {select}, {bucket} AS b, v.scale, {vote_sums} FROM votes v "
+                 f"GROUP BY {group}, {bucket}, v.scale")
         if not monthly:
             return inner
         m = _month_of_day_sql(dialect, "g.b")
-        return (f"SELECT g.unit_id, g.counter, g.officer, {m}, g.scale, {re_sum} "
-                f"FROM ({inner}) g GROUP BY g.unit_id, g.counter, g.officer, {m}, g.scale")
-    if table in (terminal_day, terminal_month):
-        inner = (f"SELECT v.terminal_id, v.unit_id, {bucket} AS b, v.scale, {vote_sums} "
-                 f"FROM votes v GROUP BY v.terminal_id, v.unit_id, {bucket}, v.scale")
-        if not monthly:
-            return inner
-        m = _month_of_day_sql(dialect, "g.b")
-        return (f"SELECT g.terminal_id, g.unit_id, {m}, g.scale, {re_sum} FROM ({inner}) g "
-                f"GROUP BY g.terminal_id, g.unit_id, {m}, g.scale")
+        names = ", ".join(f"g.{name}" for name, _expr in keys)
+        return (f"SELECT {names}, {m}, g.scale, {re_sum} FROM ({inner}) g "
+                f"GROUP BY {names}, {m}, g.scale")
     inner = (f"SELECT v.unit_id, {bucket} AS b, v.scale, {vote_sums} FROM votes v "
              f"GROUP BY v.unit_id, {bucket}, v.scale")
     b = _month_of_day_sql(dialect, "g.b") if monthly else "g.b"

@@ -38,6 +38,24 @@ def _votes(n: int, level: int = 3) -> list[dict]:
              "flags": ["test"] if i % 5 == 0 else [], "reasons": []} for i in range(n)]
 
 
+def at_revision(url: str, revision: str):
+    """An engine on a database migrated only up to ``revision`` (an older schema)."""
+    from alembic import command
+    from alembic.config import Config
+
+    import district.db
+
+    engine = create_db_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location",
+                        str(district.db.Path(district.db.__file__).parent / "migrations"))
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+        conn.commit()
+    return engine
+
+
 def _send(engine, terminal, unit, batch):
     return ingest_batch(engine, terminal, unit, batch,
                         Delivery(received_at=dt.datetime.now(dt.UTC), via="api"))
@@ -78,19 +96,9 @@ def test_ingest_duplicates_and_moves(fresh_url):
 
 def test_migration_from_trigger_rollups_fills_the_new_tables(fresh_url):
     """A database at d0001 (per-row trigger) with votes upgrades to exact new rollups."""
-    from alembic import command
-    from alembic.config import Config
 
-    import district.db
 
-    engine = create_db_engine(fresh_url)
-    cfg = Config()
-    cfg.set_main_option("script_location",
-                        str(district.db.Path(district.db.__file__).parent / "migrations"))
-    with engine.connect() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "d0001")
-        conn.commit()
+    engine = at_revision(fresh_url, "d0001")
     load_units(engine, TREE)
     register_terminal(engine, "t-x1", "x1")
     from district.dashboard import rollup as r
@@ -119,19 +127,9 @@ def test_migration_from_trigger_rollups_fills_the_new_tables(fresh_url):
 def test_officer_rollups_count_what_the_ingest_stores_and_fill_from_older_votes(fresh_url):
     """Votes with counters and officers: kept exact by the ingest, and filled by migration
     d0004 from votes stored before it (stored here with the rollups bypassed)."""
-    from alembic import command
-    from alembic.config import Config
 
-    import district.db
 
-    engine = create_db_engine(fresh_url)
-    cfg = Config()
-    cfg.set_main_option("script_location",
-                        str(district.db.Path(district.db.__file__).parent / "migrations"))
-    with engine.connect() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "d0003")
-        conn.commit()
+    engine = at_revision(fresh_url, "d0003")
     load_units(engine, TREE)
     register_terminal(engine, "t-x1", "x1")
     register_terminal(engine, "t-h2", "h2")
