@@ -93,9 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args, db_url, _)
     except DistrictError as exc:
         # the dashboard's verbs (users, alerts, rollups) raise messages of its own catalog
-        from district.dashboard.cli import _web_gettext
+        from district.dashboard.cli import web_gettext
 
-        print(_("error: {message}").format(message=exc.translated(_web_gettext(lang, _))),
+        print(_("error: {message}").format(message=exc.translated(web_gettext(lang, _))),
               file=sys.stderr)
         return 1
     except sa.exc.SQLAlchemyError as exc:

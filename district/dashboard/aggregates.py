@@ -126,6 +126,16 @@ class Counts:
                 "reasons": dict(self.reasons)}
 
 
+def format_number(value, digits: int = 0, lang: str = "vi") -> str:
+    """``1,234.5`` in English, ``1.234,5`` in Vietnamese; ``–`` for no value."""
+    if value is None:
+        return "–"
+    text = f"{value:,.{digits}f}"
+    if lang == "vi":
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return text
+
+
 def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
 
@@ -342,10 +352,11 @@ def counts_by_officer(conn: Connection, period: Period, unit_ids: list[str]
 
 
 def lowest_officers(conn: Connection, period: Period, unit_ids: list[str] | None,
-                    limit: int, min_votes: int) -> dict[tuple[str, str, str], Counts]:
+                    limit: int, min_votes: int
+                    ) -> list[tuple[tuple[str, str, str], Counts]]:
     """The ``limit`` (unit, counter, officer) of the units with the lowest index among
-    those with at least ``min_votes`` counted votes, ranked by the database: a province has
-    ~10,000 of them, which Python need not see. Then their full counts."""
+    those with at least ``min_votes`` counted votes, ranked by the database (a province has
+    ~10,000 of them, which Python need not see), in that order, with their full counts."""
     months, days = period_parts(period)
     spans = []
     if months:
@@ -364,7 +375,7 @@ def lowest_officers(conn: Connection, period: Period, unit_ids: list[str] | None
                                points.label("points"))
                      .where(in_period, _unit_filter(conn, table, unit_ids)))
     if not parts:
-        return {}
+        return []
     rows = sa.union_all(*parts).subquery()
     votes, index = sa.func.sum(rows.c.votes), sa.func.sum(rows.c.points) / sa.func.sum(rows.c.votes)
     ranked = conn.execute(
@@ -372,11 +383,11 @@ def lowest_officers(conn: Connection, period: Period, unit_ids: list[str] | None
         .group_by(rows.c.unit_id, rows.c.counter, rows.c.officer)
         .having(votes >= max(1, min_votes))
         .order_by(index, rows.c.unit_id, rows.c.counter, rows.c.officer).limit(limit)).all()
-    keys = {tuple(r) for r in ranked}
+    keys = [tuple(r) for r in ranked]
     if not keys:
-        return {}
+        return []
     counts = counts_by_officer(conn, period, sorted({k[0] for k in keys}))
-    return {k: c for k, c in counts.items() if k in keys}
+    return [(k, counts[k]) for k in keys]
 
 
 def counts_by_day(conn: Connection, period: Period, unit_id: str, own_only: bool = False

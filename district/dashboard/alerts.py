@@ -24,14 +24,13 @@ import logging
 import os
 import smtplib
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from district.dashboard.aggregates import NEGATIVE_TO
+from district.dashboard.aggregates import NEGATIVE_TO, format_number
 from district.dashboard.health import fleet_health, silent_hours
 from district.dashboard.tables import alert_states, settings
 from district.db import dialect_insert, terminals, units, votes, write_transaction
@@ -81,12 +80,15 @@ RULE_TITLES = {"negative_share": N_("Many unhappy votes"),
                "terminal_silent": N_("Terminal silent"), "stuck_button": N_("Stuck button")}
 
 
-def describe(alert: Alert, names: dict[str, str], gettext: Callable[[str], str],
-             number: Callable[[float], str] = lambda v: f"{v:,.0f}") -> tuple[str, str]:
-    """(title, sentence) of an alert in ``gettext``'s language: the pages, the e-mail and
-    the webhook say the same words."""
-    _, d = gettext, alert.detail
+def describe(alert: Alert, names: dict[str, str], lang: str) -> tuple[str, str]:
+    """(title, sentence) of an alert in ``lang``: the pages, the e-mail, the webhook and
+    ``district alerts check`` say the same words."""
+    _, d = translation("district_web", lang).gettext, alert.detail
     unit = names.get(alert.unit_id, alert.unit_id)
+
+    def number(value: float) -> str:
+        return format_number(value, 0, lang)
+
     if alert.rule == "negative_share":
         line = unit + ": " + _(
             "{negative} of {votes} votes negative ({percent} %) in the last {hours} hours"
@@ -238,9 +240,7 @@ def refresh(engine: Engine, now: dt.datetime, cfg: AlertSettings | None = None) 
 def notify(alert: Alert, cfg: AlertSettings, names: dict[str, str]) -> str | None:
     """Send one alert; returns an error text (kept on the alert) or None."""
     errors = []
-    vi = describe(alert, names, translation("district_web", "vi").gettext,
-                  lambda v: f"{v:,.0f}".replace(",", "."))
-    en = describe(alert, names, translation("district_web", "en").gettext)
+    vi, en = describe(alert, names, "vi"), describe(alert, names, "en")
     if cfg.smtp_host and cfg.mail_to:
         msg = EmailMessage()
         msg["Subject"] = f"[Hài Lòng] {vi[0]}: {vi[1]}"

@@ -16,7 +16,7 @@ import sys
 from district.errors import N_
 
 
-def _web_gettext(lang: str, fallback):
+def web_gettext(lang: str, fallback):
     """Messages of these verbs live in the dashboard's catalog (domain district_web)."""
     from kiosk.i18n import translation
 
@@ -28,20 +28,20 @@ def _web_gettext(lang: str, fallback):
     return gettext
 
 
-def _lang_of(_) -> str:
+def lang_of(_) -> str:
     probe = "language of messages (vi, en)"  # in the server's catalog
     return "en" if _(probe) == probe else "vi"
 
 
 def _localised(handler):
     def run(args, db_url: str, _):
-        return handler(args, db_url, _web_gettext(getattr(args, "lang", None) or _lang_of(_), _))
+        return handler(args, db_url, web_gettext(getattr(args, "lang", None) or lang_of(_), _))
     return run
 
 
 def add_cli(sub, _) -> dict:
     """Add the verbs to the ``district`` sub-parsers; returns {command: handler}."""
-    _ = _web_gettext(_lang_of(_), _)
+    _ = web_gettext(lang_of(_), _)
     users = sub.add_parser("users", help=_("officials who may sign in to the dashboard"))
     us = users.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = us.add_parser("add", help=_("create an account; prints a generated password once"))
@@ -126,7 +126,7 @@ def cmd_alerts(args, db_url: str, _) -> int:
     with engine.connect() as conn:
         names = dict(conn.execute(sa.select(units.c.id, units.c.name)).all())
     for alert in opened:
-        print("{}: {}".format(*describe(alert, names, _)))
+        print("{}: {}".format(*describe(alert, names, lang_of(_))))
     print(_("{n} new alert(s)").format(n=len(opened)))
     return 0
 

@@ -89,15 +89,6 @@ def checked(fn, *args):
         raise BadFilter(exc) from exc
 
 
-def _fmt_number(value, digits: int = 0, lang: str = "vi") -> str:
-    if value is None:
-        return "–"
-    text = f"{value:,.{digits}f}"
-    if lang == "vi":
-        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
-    return text
-
-
 def _age(moment: dt.datetime, ngettext) -> str:
     """How long ago, for a silent terminal: whole hours under two days, then whole days."""
     hours = max(0, int((dt.datetime.now(dt.UTC) - moment).total_seconds() // 3600))
@@ -120,7 +111,7 @@ def trend_label(key: str, _) -> str:
 def _signed(value, digits: int = 1, lang: str = "vi") -> str:
     if value is None:
         return "–"
-    text = _fmt_number(abs(value), digits, lang)
+    text = agg.format_number(abs(value), digits, lang)
     return ("+" if value > 0 else "−" if value < 0 else "±") + text
 
 
@@ -136,9 +127,8 @@ def _environments() -> dict[str, jinja2.Environment]:
         env.filters["ago"] = lambda moment, _n=catalog.ngettext: _age(moment, _n)
         env.filters["label"] = lambda period, _g=catalog.gettext: period.label(_g)
         env.globals["describe_alert"] = (
-            lambda alert, names, _g=catalog.gettext, _l=lang:
-            alert_rules.describe(alert, names, _g, lambda v: _fmt_number(v, 0, _l)))
-        env.filters["num"] = lambda v, d=0, _l=lang: _fmt_number(v, d, _l)
+            lambda alert, names, _l=lang: alert_rules.describe(alert, names, _l))
+        env.filters["num"] = lambda v, d=0, _l=lang: agg.format_number(v, d, _l)
         env.filters["signed"] = lambda v, d=1, _l=lang: _signed(v, d, _l)
         env.globals["lang"] = lang
         env.globals["tz"] = LOCAL_TZ
@@ -332,11 +322,10 @@ def overview_data(engine: Engine, scope: Scope, unit: str, period: Period) -> di
         alerts = alert_rules.open_alerts(conn, subtree)
         # (the whole tree needs no unit filter: a province's 10,000 ids cost more than it)
         everything = len(subtree) == len(scope.tree.names)
-        officers = agg.lowest_officers(conn, period, None if everything else subtree,
-                                       ATTENTION_ROWS, ATTENTION_MIN_VOTES)
-    ranked = sorted(((u, counter, officer, c) for (u, counter, officer), c in officers.items()),
-                    key=lambda r: (r[3].index, r[0], r[1], r[2]))
-    return {"overview": ov, "alerts": alerts, "attention": ranked}
+        lowest = agg.lowest_officers(conn, period, None if everything else subtree,
+                                     ATTENTION_ROWS, ATTENTION_MIN_VOTES)
+    return {"overview": ov, "alerts": alerts,
+            "attention": [(u, counter, officer, c) for (u, counter, officer), c in lowest]}
 
 
 def terminal_list(conn, ids: list[str], page: tuple[int, int, bool],
