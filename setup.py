@@ -37,10 +37,12 @@ SERVER = [
     "jinja2>=3.1",          # dashboard templates (autoescaped)
     "python-multipart>=0.0.9",  # sign-in form parsing
     "itsdangerous>=2.1",    # signed session cookies
+    "cryptography>=41",     # the district's own CA and server certificate, made at set-up
 ]
 DEV = [
     "pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6", "schemathesis>=3.30",
     "playwright>=1.44", "aiosmtpd>=1.4", "httpx>=0.27", "babel>=2.14", "ruff>=0.5",
+    "import-linter>=2.0",   # the import contracts: no circles, district does not import kiosk
 ]
 
 setup(
