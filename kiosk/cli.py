@@ -18,11 +18,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kiosk import __version__, clock
+from kiosk import __version__
 from kiosk.argparse_words import localise as localise_argparse
 from kiosk.config import ConfigError, KioskConfig, load
 from kiosk.i18n import DEFAULT_LANGUAGE, LANGUAGES, translation
-from kiosk.store import StorageError, VoteStore
+from kiosk.status import open_store, status_report
+from kiosk.store import StorageError
 from kiosk.vote import Flag, Source
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_STORAGE = 0, 1, 2, 3
@@ -141,10 +142,6 @@ def explain_storage_error(error: StorageError | None, t: Callable[[str], str]) -
     return advice.format(path=error.path, detail=error.detail)
 
 
-def open_store(config: KioskConfig) -> VoteStore:
-    return VoteStore(config.storage.path, config.terminal.id)
-
-
 def cmd_vote(config: KioskConfig, args, t, language) -> int:
     from kiosk.capture import Capture
     from kiosk.rules import ButtonEvent, Edge
@@ -166,31 +163,6 @@ def cmd_vote(config: KioskConfig, args, t, language) -> int:
         return EXIT_STORAGE
     print(vote.id)
     return EXIT_OK
-
-
-REJECTED_SHOWN = 5  # rejected votes listed by `kiosk status`, the latest ones
-
-
-def status_report(config: KioskConfig) -> dict:
-    with open_store(config) as store:
-        counts = store.counts()
-        return {
-            "terminal_id": config.terminal.id,
-            "unit": config.terminal.unit,
-            "votes_total": counts["total"],
-            "votes_pending": counts["pending"] + counts["held"] + counts["inflight"],
-            "votes_synced": counts["synced"],
-            "votes_rejected": counts["rejected"],
-            "last_sync_at": store.meta("last_sync_at"),
-            "last_sync_error": store.meta("last_sync_error"),
-            # the server's reasons, so a technician can tell what to fix (latest last)
-            "rejected_votes": [{"id": vote_id, "error": error}
-                               for vote_id, error in store.rejected()[-REJECTED_SHOWN:]],
-            "stuck_buttons": store.meta("stuck_buttons", []),
-            "clock_synced": clock.is_synchronised(),
-            "clock_utc": clock.utc_now().isoformat(),
-            "software_version": __version__,
-        }
 
 
 def cmd_status(config: KioskConfig, args, t, language) -> int:

@@ -38,6 +38,8 @@ from kiosk.vote import Flag, Reason, Source, Vote, iso
 
 BUSY_TIMEOUT_MS = 10_000
 STATUSES = ("held", "pending", "inflight", "synced", "rejected")
+# The backlog: votes not yet accepted or refused by the server (``VoteStore.backlog``)
+BACKLOG_STATUSES = ("held", "pending", "inflight")
 EXPORT_COLUMNS = ("id", "terminal_id", "seq", "level", "scale", "source", "recorded_at",
                   "clock_synced", "boot_id", "monotonic_ns", "flags", "reasons", "counter",
                   "officer", "dossier_code")
@@ -261,6 +263,13 @@ class VoteStore:
         counts = {status: found.get(status, 0) for status in STATUSES}
         counts["total"] = sum(found.values())
         return counts
+
+    def backlog(self, counts: dict[str, int] | None = None) -> int:
+        """Votes still to be sent (held, pending or in flight): what ``kiosk status`` calls
+        waiting, the heartbeat's ``backlog``. ``counts`` (from ``counts()``) spares a read."""
+        if counts is None:
+            counts = self.counts()
+        return sum(counts[status] for status in BACKLOG_STATUSES)
 
     def get(self, vote_id: str) -> Vote | None:
         with self._guard():

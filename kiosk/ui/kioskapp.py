@@ -350,7 +350,7 @@ class KioskApp(App):
         rows = [(t("Terminal"), cfg.terminal.id), (t("Unit"), cfg.terminal.unit),
                 (t("Software version"), __version__), (t("IP address"), ip_address())]
         try:
-            from kiosk.cli import status_report
+            from kiosk.status import status_report
             report = status_report(cfg)
             rows += [(t("Votes waiting to be sent"), str(report["votes_pending"])),
                      (t("Votes sent"), str(report["votes_synced"])),

@@ -2,7 +2,7 @@
 
 Shown only after the hidden gesture (a long press in the top-left corner). It leaves by itself
 after ``IDLE_S`` without a touch or a button press. The numbers come from the app
-(``kiosk.cli.status_report``); this screen only lays them out.
+(``kiosk.status.status_report``); this screen only lays them out.
 """
 
 from __future__ import annotations
