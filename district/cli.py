@@ -1,8 +1,13 @@
 """``district``: the district server's command line (DESIGN.md, "Command lines").
 
-Every command first migrates the database to the head revision. Messages are Vietnamese by
-default, English with ``--lang en`` or ``DISTRICT_LANG=en`` (gettext domain ``district``).
-Exit status: 0 done, 1 a clear error on stderr, 2 a usage error.
+Every verb opens its database through one helper, ``district.db.open_engine`` (migrated to
+the head revision; a database that cannot be opened is a one-line error with the fix), found
+by ``district.config.resolve_db_url``: ``--db``, ``$DISTRICT_DB``, the configuration file of
+the service (``--config``, ``$DISTRICT_CONFIG``, ``/etc/district/district.toml``), else the
+user's data folder, never the working folder. Messages are Vietnamese by default, English with
+``--lang en`` or ``DISTRICT_LANG=en`` (gettext domain ``district``).
+Exit status: 0 done, 1 a clear error on stderr, 2 a usage error, 141 when the reader of the
+output went away (``district stats | head``: quietly, like any Unix tool killed by SIGPIPE).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from district import config
+from district.db import open_engine
 from district.errors import N_, DistrictError
 from kiosk.argparse_words import localise as localise_argparse
 from kiosk.i18n import LANGUAGES, translation
@@ -34,14 +40,19 @@ def build_parser(_: Callable[[str], str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="district", description=_("Hài Lòng district server: ingest API, votes, terminals."))
     parser.add_argument("--db", metavar="URL", help=_(
-        "database URL (default: $DISTRICT_DB, else sqlite:///district.db); "
-        "postgresql://… for PostgreSQL"))
+        "database URL (default: $DISTRICT_DB, else the configuration file's, else district.db "
+        "in the user's data folder); postgresql://… for PostgreSQL"))
+    parser.add_argument("--config", metavar="FILE", help=_(
+        "the server's configuration file (default: $DISTRICT_CONFIG, else "
+        "/etc/district/district.toml)"))
     parser.add_argument("--lang", choices=LANGUAGES, help=_("language of messages (vi, en)"))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help=_("run the API server"))
-    serve.add_argument("--host", default=config.DEFAULT_HOST, help=_("address to listen on"))
-    serve.add_argument("--port", type=int, default=config.DEFAULT_PORT, help=_("port"))
+    serve.add_argument("--host", help=_(
+        "address to listen on (default: the configuration file's, else 127.0.0.1)"))
+    serve.add_argument("--port", type=int, help=_(
+        "port (default: the configuration file's, else 8000)"))
     serve.add_argument("--workers", type=int, default=1, help=_("number of server processes"))
 
     terms = sub.add_parser("terminals", help=_("register terminals and manage their tokens"))
@@ -79,6 +90,9 @@ def build_parser(_: Callable[[str], str]) -> argparse.ArgumentParser:
     # fleet provision (issue 6): kiosk.toml per terminal and the technician's checklist
     from district.provision import add_cli as add_provision_cli
     COMMANDS.update(add_provision_cli(sub, _))
+    # setup (issue 11): configuration file, CA and certificate, release key, database
+    from district.install import add_cli as add_setup_cli
+    COMMANDS.update(add_setup_cli(sub, _))
     return parser
 
 
@@ -88,8 +102,29 @@ def main(argv: list[str] | None = None) -> int:
     _ = translation("district", lang).gettext
     localise_argparse(lang)
     args = build_parser(_).parse_args(argv)
-    db_url = config.resolve_db_url(args.db)
     try:
+        return _run(args, lang, _)
+    except BrokenPipeError:
+        # The reader left (`district stats | head`): say nothing more. Python would print a
+        # traceback when flushing stdout at exit; point stdout at /dev/null first.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process killed by SIGPIPE
+
+
+def _run(args, lang: str, _) -> int:
+    db_url = ""
+    try:
+        if args.command == "setup":  # writes the configuration the others read
+            return COMMANDS["setup"](args, None, _)
+        settings = config.load_settings(args.config)
+        db_url = config.resolve_db_url(args.db, settings)
+        if db_url == config.default_db_url():
+            config.data_dir().mkdir(parents=True, mode=0o700, exist_ok=True)
+        args.settings = settings
         return COMMANDS[args.command](args, db_url, _)
     except DistrictError as exc:
         # the dashboard's verbs (users, alerts, rollups) raise messages of its own catalog
@@ -99,38 +134,51 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     except sa.exc.SQLAlchemyError as exc:
-        shown = sa.engine.make_url(db_url).render_as_string(hide_password=True) \
-            if "://" in db_url else db_url
+        from district.db import shown_url
+
         print(_("error: the database {url} cannot be used: {error}").format(
-            url=shown, error=str(exc).splitlines()[0]), file=sys.stderr)
+            url=shown_url(db_url), error=str(exc).splitlines()[0]), file=sys.stderr)
         return 1
-
-
-def _engine(db_url: str):
-    """The database, migrated to the head revision."""
-    from district.db import create_db_engine, migrate
-
-    engine = create_db_engine(db_url)
-    migrate(engine)
-    return engine
 
 
 def cmd_serve(args, db_url: str, _) -> int:
     import uvicorn
 
-    _engine(db_url).dispose()  # migrate once, before any worker starts
+    settings = args.settings or config.Settings()
+    host = args.host or settings.listen.host
+    port = args.port or settings.listen.port
+    tls = _tls_files(settings)
+    open_engine(db_url).dispose()  # migrate once, before any worker starts
     os.environ["DISTRICT_DB"] = db_url  # workers build their app from the environment
-    print(_("district server on http://{host}:{port} ({workers} process(es))").format(
-        host=args.host, port=args.port, workers=args.workers), file=sys.stderr)
-    uvicorn.run("district.api:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="warning", access_log=False)
+    scheme = "https" if tls else "http"
+    print(_("district server on {scheme}://{host}:{port} ({workers} process(es))").format(
+        scheme=scheme, host=host, port=port, workers=args.workers), file=sys.stderr)
+    # uvicorn's own TLS (Python's ssl module): one process to install, configure and renew,
+    # no reverse proxy (docs/district-server.md says why).
+    uvicorn.run("district.api:app_from_env", factory=True, host=host, port=port,
+                workers=args.workers, log_level="warning", access_log=False,
+                ssl_certfile=tls[0] if tls else None, ssl_keyfile=tls[1] if tls else None)
     return 0
+
+
+def _tls_files(settings: config.Settings) -> tuple[str, str] | None:
+    """The certificate and key the configuration names, checked readable now: a one-line
+    error here, rather than uvicorn's traceback later."""
+    if not settings.https:
+        return None
+    files = (settings.path(settings.tls.cert), settings.path(settings.tls.key))
+    for path in files:
+        if not os.access(path, os.R_OK):
+            raise DistrictError(N_("the TLS file {path} (named in the configuration file) "
+                                   "cannot be read. Fix: run `district setup` as root, and the "
+                                   "server as the service's user"), path=path)
+    return str(files[0]), str(files[1])
 
 
 def cmd_terminals(args, db_url: str, _) -> int:
     from district import fleet
 
-    engine = _engine(db_url)
+    engine = open_engine(db_url)
     if args.action == "add":
         created_unit = not fleet.unit_exists(engine, args.unit)
         token = fleet.register_terminal(engine, args.terminal_id, args.unit, args.name)
@@ -165,7 +213,7 @@ def cmd_units(args, db_url: str, _) -> int:
     from district.fleet import load_units, read_fleet
 
     fleet = read_fleet(args.fleet_file)
-    added, updated = load_units(_engine(db_url), fleet)
+    added, updated = load_units(open_engine(db_url), fleet)
     print(_("units loaded from {path}: {added} added, {updated} updated, {total} in the file")
           .format(path=args.fleet_file, added=added, updated=updated, total=len(fleet.units)))
     return 0
@@ -174,7 +222,7 @@ def cmd_units(args, db_url: str, _) -> int:
 def cmd_import(args, db_url: str, _) -> int:
     from district.ingest import import_csv
 
-    summary = import_csv(_engine(db_url), args.csv_file)
+    summary = import_csv(open_engine(db_url), args.csv_file)
     print(_("imported {imported}, duplicates {duplicates}").format(
         imported=summary.imported, duplicates=summary.duplicates))
     return 0
@@ -183,7 +231,7 @@ def cmd_import(args, db_url: str, _) -> int:
 def cmd_stats(args, db_url: str, _) -> int:
     from district.stats import vote_stats
 
-    stats = vote_stats(_engine(db_url))
+    stats = vote_stats(open_engine(db_url))
     if args.json:
         print(json.dumps(stats, default=lambda v: v.isoformat(), ensure_ascii=False, indent=2))
         return 0
@@ -199,7 +247,7 @@ def cmd_stats(args, db_url: str, _) -> int:
 def cmd_officials(args, db_url: str, _) -> int:
     from district.auth import create_admin_token, revoke_admin_tokens
 
-    engine = _engine(db_url)
+    engine = open_engine(db_url)
     if args.action == "token":
         token = create_admin_token(engine, args.label)
         print(_("admin API token for GET /api/v1/stats (Authorization: Bearer …), shown "

@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-DEFAULT_DB_URL = "sqlite:///district.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 MAX_UNIT_DEPTH = 64  # a unit tree deeper than this is an error (load_units refuses cycles)
 
@@ -199,7 +198,7 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def create_db_engine(url: str = DEFAULT_DB_URL, **kwargs) -> Engine:
+def create_db_engine(url: str, **kwargs) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout, foreign keys and full fsync."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
@@ -310,6 +309,61 @@ def migrate(engine: Engine) -> None:
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql("SELECT pg_advisory_unlock(7246152)")
                 conn.commit()
+
+
+def open_engine(url: str) -> Engine:
+    """The database at ``url``, migrated to the head revision: what every ``district`` verb
+    starts with. A database that cannot be opened or reached is a one-line
+    :class:`~district.errors.DistrictError` saying what to do (never a traceback)."""
+    from district.errors import N_, DistrictError
+
+    shown = shown_url(url)
+    folder = sqlite_folder(url)
+    if folder is not None and not folder.is_dir():
+        raise DistrictError(N_("the database {url} cannot be opened: the folder {folder} does "
+                               "not exist. Fix: run `district setup`, or check --db / "
+                               "DISTRICT_DB"), url=shown, folder=folder)
+    try:
+        engine = create_db_engine(url)
+    except (sa.exc.SQLAlchemyError, ValueError) as exc:
+        raise DistrictError(N_("{url} is not a database URL the server can use ({error}). "
+                               "Fix: give sqlite:///PATH or postgresql://USER@HOST/NAME (--db, "
+                               "DISTRICT_DB or [database] url of district.toml)"),
+                            url=shown, error=str(exc).splitlines()[0]) from None
+    try:
+        migrate(engine)
+    except sa.exc.SQLAlchemyError as exc:
+        engine.dispose()
+        error = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        if folder is not None:
+            raise DistrictError(N_("the database {url} cannot be opened: {error}. Fix: run the "
+                                   "command as the service's user (sudo -u district district "
+                                   "…), or check --db / DISTRICT_DB"),
+                                url=shown, error=error) from None
+        raise DistrictError(N_("the database {url} cannot be reached: {error}. Fix: check that "
+                               "the database server runs and the URL (--db, DISTRICT_DB or "
+                               "[database] url of district.toml)"),
+                            url=shown, error=error) from None
+    return engine
+
+
+def shown_url(url: str) -> str:
+    """The URL as a message may show it: without its password."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
+def sqlite_folder(url: str) -> Path | None:
+    """The folder of a SQLite file URL; None for PostgreSQL and in-memory SQLite."""
+    try:
+        parsed = sa.engine.make_url(normalize_url(url))
+    except sa.exc.ArgumentError:
+        return None
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).parent
 
 
 def utcnow() -> dt.datetime:

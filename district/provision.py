@@ -90,12 +90,12 @@ def add_cli(sub, _) -> dict:
 
 
 def cmd_fleet(args, db_url: str, _) -> int:
-    from district.cli import _engine
+    from district.db import open_engine
 
     t = _translator(_)
 
     try:
-        results = provision(_engine(db_url), args.fleet_file, server_url=args.server_url,
+        results = provision(open_engine(db_url), args.fleet_file, server_url=args.server_url,
                             out_dir=Path(args.out), ca_bundle=args.ca_bundle,
                             rotate=args.rotate)
     except DistrictError as exc:

@@ -71,11 +71,9 @@ def add_cli(sub, _) -> dict:
 
 
 def _engine(db_url: str):
-    from district.db import create_db_engine, migrate
+    from district.db import open_engine  # the one helper every district verb opens with
 
-    engine = create_db_engine(db_url)
-    migrate(engine)
-    return engine
+    return open_engine(db_url)
 
 
 def _password(args) -> tuple[str, bool]:
