@@ -14,7 +14,7 @@ import pytest
 from district.db import create_db_engine, migrate
 from district.fleet import load_units, register_terminal
 from district.ingest import Delivery, ingest_batch
-from tests.district_server import fresh_database
+from tests.helpers import fresh_database
 
 PASSWORD = "correct horse battery"
 EVIL = '<script>alert("x")</script> & "Phường" \'O\''

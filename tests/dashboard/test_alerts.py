@@ -16,7 +16,7 @@ from district.dashboard import alerts
 from district.db import terminal_health, write_transaction
 from district.fleet import register_terminal
 from district.ingest import Delivery, ingest_batch
-from tests.district_server import fresh_engine
+from tests.helpers import fresh_engine
 
 NOW = dt.datetime(2025, 10, 15, 3, 0, tzinfo=dt.UTC)  # 10:00 in Hanoi
 
@@ -124,7 +124,7 @@ def test_alerts_check_command_names_new_alerts_in_vietnamese(engine):
     alert in the words of the pages, then the count; a second run finds nothing new."""
     import subprocess
 
-    from tests.district_server import BIN, clean_env
+    from tests.helpers import BIN, clean_env
 
     now = dt.datetime.now(dt.UTC)
     beat(engine, "t-w", now, stuck="2")

@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from tests.conftest import ROOT, require
 from tests.dashboard.conftest import PASSWORD
 from tests.dashboard.expected import figures
+from tests.helpers import REPO, require
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
-SHOTS = ROOT / "tests" / "artifacts" / "dashboard"
+SHOTS = REPO / "tests" / "artifacts" / "dashboard"
 SUBTREE_P1 = {"p1", "p1a"}
 
 
@@ -206,7 +206,7 @@ def test_unit_official_in_browser(browser, server):
 
 def teardown_module(_module):
     if os.environ.get("UPDATE_SCREENSHOTS") and SHOTS.exists():
-        out = ROOT / "docs" / "screenshots"
+        out = REPO / "docs" / "screenshots"
         out.mkdir(parents=True, exist_ok=True)
         for name in ("overview", "unit", "fleet", "alerts", "overview-en", "login"):
             src = SHOTS / f"dashboard-{name}.png"

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from district.api import create_app
 from district.dashboard.accounts import add_user
 from district.db import write_transaction
-from tests.district_server import fresh_engine
+from tests.helpers import fresh_engine
 
 PASSWORD = "mot-mat-khau-dai"
 

@@ -9,13 +9,13 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from district import rollups as rollup
 from district.dashboard import aggregates as agg
-from district.dashboard import rollup
 from district.dashboard.periods import Period
 from district.db import create_db_engine, migrate
 from district.fleet import load_units, register_terminal
 from district.ingest import Delivery, ingest_batch
-from tests.district_server import fresh_database
+from tests.helpers import fresh_database
 
 TREE = {"units": [{"id": "tinh", "name": "Tỉnh"},
                   {"id": "h1", "name": "Huyện 1", "parent": "tinh"},
@@ -101,7 +101,7 @@ def test_migration_from_trigger_rollups_fills_the_new_tables(fresh_url):
     engine = at_revision(fresh_url, "d0001")
     load_units(engine, TREE)
     register_terminal(engine, "t-x1", "x1")
-    from district.dashboard import rollup as r
+    from district import rollups as r
 
     saved = r.add_votes
     r.add_votes = lambda conn, rows, chains=None: 0  # d0001 has no new tables: the trigger counts

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from district.dashboard.accounts import add_user
 from district.dashboard.aggregates import UnitTree
 from district.fleet import load_units, register_terminal
-from tests.district_server import fresh_engine
+from tests.helpers import fresh_engine
 
 UNITS = [{"id": "q", "name": "Quận"}, {"id": "q2", "name": "Quận Hai"},
          {"id": "w", "name": "Phường Một", "parent": "q"}]

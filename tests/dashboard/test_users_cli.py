@@ -9,7 +9,7 @@ import pytest
 
 from district.db import create_db_engine, migrate
 from district.fleet import load_units
-from tests.district_server import BIN, clean_env
+from tests.helpers import BIN, clean_env
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@ are skipped locally but FAIL when ``CI=true``.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,12 +15,7 @@ import sqlalchemy as sa
 
 from district import db
 from district.fleet import register_terminal
-
-# district_helpers beside this file (pytest runs with --import-mode=importlib)
-sys.path.insert(0, str(Path(__file__).parent))
-from district_helpers import iso, utcnow  # noqa: E402
-
-from tests.district_server import DistrictServer, fresh_database  # noqa: E402
+from tests.helpers import DistrictServer, fresh_database, iso, utcnow
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,11 @@ import sys
 
 import httpx
 import sqlalchemy as sa
-from district_helpers import iso, make_vote, utcnow
 
 from district import db
 from district.auth import create_admin_token
 from district.fleet import register_terminal, revoke_terminal, rotate_token
+from tests.helpers import iso, make_vote, utcnow
 
 
 def test_accepted_then_duplicate(api):
@@ -193,7 +193,7 @@ def test_healthz_and_openapi(api):
 
 
 def test_healthz_is_503_when_the_database_does_not_answer(tmp_path):
-    from tests.district_server import DistrictServer, clean_env
+    from tests.helpers import DistrictServer, clean_env
 
     unreachable = f"sqlite:///{tmp_path}/missing/dir/district.db"
     server = DistrictServer(unreachable, env=clean_env(DISTRICT_DB=unreachable), cmd=[

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from district_helpers import make_vote
 
 from district import db
 from district.auth import hash_token
 from district.cli import main
 from district.ingest import CSV_COLUMNS
+from tests.helpers import make_vote, printed_token
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,7 +58,7 @@ def test_console_script_terminals_add_prints_token_last(tmp_path):
         [str(Path(sys.executable).parent / "district"), "--db", env_db, "terminals", "add",
          "hbt-bach-mai", "--unit", "hbt-bach-mai", "--name", "Bạch Mai"],
         capture_output=True, text=True, check=True, cwd=tmp_path)
-    token = result.stdout.strip().splitlines()[-1]
+    token = printed_token(result.stdout)
     assert len(token) >= 40 and " " not in token
     assert "đơn vị gốc" in result.stderr  # the unit did not exist: said so, in Vietnamese
     engine = db.create_db_engine(env_db)
@@ -72,7 +72,7 @@ def test_terminals_add_twice_is_an_error(db_url, capsys):
     code, out, err = run(capsys, "--lang", "en", "terminals", "add", "t-1", "--unit", "u")
     assert code == 1 and "already registered" in err and "rotate" in err
     code, out, _ = run(capsys, "terminals", "rotate", "t-1")
-    assert code == 0 and len(out.strip().splitlines()[-1]) >= 40
+    assert code == 0 and len(printed_token(out)) >= 40
     assert run(capsys, "terminals", "revoke", "t-1")[0] == 0
     code, _, err = run(capsys, "terminals", "revoke", "nope")
     assert code == 1 and "nope" in err
@@ -181,7 +181,7 @@ def test_stats_human_and_json(db_url, capsys):
 
 def test_officials_token(db_url, capsys):
     code, out, _ = run(capsys, "officials", "token", "--label", "ops")
-    token = out.strip().splitlines()[-1]
+    token = printed_token(out)
     assert code == 0 and len(token) >= 40
     with db.create_db_engine(db_url).connect() as conn:
         row = conn.execute(sa.select(db.api_tokens)).one()

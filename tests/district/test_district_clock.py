@@ -8,9 +8,9 @@ import time
 
 import httpx
 import sqlalchemy as sa
-from district_helpers import iso, make_vote
 
 from district import clock, db
+from tests.helpers import iso, make_vote
 
 WRONG_BOOT_CLOCK = dt.datetime(2001, 1, 1, tzinfo=dt.UTC)  # what a Pi without RTC may believe
 

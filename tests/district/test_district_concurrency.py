@@ -11,12 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 import sqlalchemy as sa
-from district_helpers import iso, make_vote, utcnow
 
 from district import db
 from district.fleet import register_terminal
 from tests.district.conftest import wipe
-from tests.district_server import DistrictServer
+from tests.helpers import DistrictServer, iso, make_vote, utcnow
 
 pytestmark = pytest.mark.postgres
 

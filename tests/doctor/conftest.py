@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from doctor_helpers import Fleet, add_terminal, start_server  # noqa: E402
+from tests.doctor.doctor_helpers import Fleet
+from tests.helpers import DistrictServer, add_terminal
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +13,7 @@ def district_fleet(tmp_path_factory) -> Fleet:
     folder = tmp_path_factory.mktemp("district")
     db_url = f"sqlite:///{folder / 'district.db'}"
     tokens = {tid: add_terminal(db_url, tid, "u-doctor") for tid in ("t-doctor", "t-other")}
-    server = start_server(db_url)
+    server = DistrictServer(db_url).start()
     yield Fleet(server, tokens)
     server.stop()
 

@@ -1,32 +1,14 @@
-"""Helpers of the doctor tests: a real district server (``district serve`` on a loopback
-port, SQLite in tmp) with registered terminals, and the real ``kiosk doctor`` to run."""
+"""Helpers of the doctor tests: the fleet a real district server (``tests.helpers``) holds,
+kiosk.toml files, and the real ``kiosk doctor`` to run."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.district_server import BIN, DistrictServer, clean_env
-
-
-def district(db_url: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "district"), "--db", db_url, "--lang", "en", *args],
-                          capture_output=True, text=True, env=clean_env(), timeout=60,
-                          check=False)
-
-
-def add_terminal(db_url: str, terminal_id: str, unit: str) -> str:
-    done = district(db_url, "terminals", "add", terminal_id, "--unit", unit)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]  # the token is on the last line
-
-
-def start_server(db_url: str) -> DistrictServer:
-    """``district serve`` on ``db_url`` (the shared test server), answering /healthz."""
-    return DistrictServer(db_url).start()
+from tests.helpers import BIN, DistrictServer, clean_env
 
 
 @dataclass
@@ -61,7 +43,7 @@ def healthy_sections(tmp_path: Path, fleet: Fleet, serial_port: str | None = Non
 
 def run_doctor(config: Path, *, lang: str = "en", as_json: bool = True
                ) -> tuple[int, dict | str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+    env = clean_env()
     args = [str(BIN / "kiosk"), "--config", str(config), "--lang", lang, "doctor"]
     if as_json:
         args.append("--json")

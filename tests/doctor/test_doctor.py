@@ -15,11 +15,11 @@ import subprocess
 from datetime import timedelta
 
 import pytest
-from doctor_helpers import by_check, healthy_sections, run_doctor, write_config
 from gpiozero.pins.mock import MockFactory, MockPin
 
 from kiosk import clock, doctor
 from kiosk.config import load
+from tests.doctor.doctor_helpers import by_check, healthy_sections, run_doctor, write_config
 
 
 @pytest.fixture
@@ -134,7 +134,7 @@ def test_full_card(tmp_path, tmpfs, district_fleet):
 
 
 def test_server_down(tmp_path, district_fleet):
-    from tests.district_server import free_port
+    from tests.helpers import free_port
 
     sections = healthy_sections(tmp_path, district_fleet)
     sections["server"]["url"] = f"http://127.0.0.1:{free_port()}"

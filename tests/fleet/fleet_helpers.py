@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import REPO
+
 IMAGE = REPO / "image"
 SYSTEMD = REPO / "systemd"
 INSTALL_SH = IMAGE / "install.sh"

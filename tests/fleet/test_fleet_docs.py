@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from fleet_helpers import REPO
+
+from tests.fleet.fleet_helpers import REPO
 
 VI = REPO / "docs/technician.md"
 EN = REPO / "docs/technician.en.md"

@@ -15,7 +15,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from fleet_helpers import FIRSTBOOT, VENV_KIOSK
+
+from tests.fleet.fleet_helpers import FIRSTBOOT, VENV_KIOSK
+from tests.helpers import clean_env
 
 VALID = """\
 [terminal]
@@ -70,7 +72,7 @@ class Box:
         self.target.chmod(0o600)
 
     def run(self, kiosk_bin: Path | None = None, **extra) -> subprocess.CompletedProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("KIOSK_", "FIRSTBOOT_"))}
+        env = clean_env("FIRSTBOOT_")
         env.update({
             "FIRSTBOOT_ROOT": str(self.root),
             "FIRSTBOOT_BOOT_CONFIG": str(self.boot / "kiosk.toml"),

@@ -14,7 +14,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from fleet_helpers import IMAGE, INSTALL_SH, REPO, SYSTEMD, run_install
+
+from tests.fleet.fleet_helpers import IMAGE, INSTALL_SH, REPO, SYSTEMD, run_install
 
 S = "/etc/systemd/system"
 EXPECTED_FILES = {

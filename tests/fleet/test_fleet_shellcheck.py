@@ -6,7 +6,8 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from fleet_helpers import IMAGE, REPO, need_tool
+
+from tests.fleet.fleet_helpers import IMAGE, REPO, need_tool
 
 
 def shell_scripts():

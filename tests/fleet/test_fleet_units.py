@@ -11,7 +11,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from fleet_helpers import (
+
+from tests.fleet.fleet_helpers import (
     IMAGE,
     OUR_UNITS,
     SYSTEMD,

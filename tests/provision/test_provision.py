@@ -5,7 +5,6 @@ checklist; re-running without and with --rotate."""
 from __future__ import annotations
 
 import csv
-import os
 import stat
 import subprocess
 import tomllib
@@ -16,9 +15,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from doctor_helpers import district, start_server
 
-from tests.district_server import BIN, REPO
+from tests.helpers import BIN, REPO, DistrictServer, clean_env, district
 
 FLEET = REPO / "config" / "fleet.toml"
 
@@ -32,7 +30,7 @@ def provision(db_url: str, url: str, out: Path, *extra: str) -> subprocess.Compl
 def provisioned(tmp_path_factory):
     folder = tmp_path_factory.mktemp("provision")
     db_url = f"sqlite:///{folder / 'district.db'}"
-    server = start_server(db_url)
+    server = DistrictServer(db_url).start()
     out = folder / "out"
     done = provision(db_url, server.url, out)
     assert done.returncode == 0, done.stderr
@@ -86,7 +84,7 @@ def test_21_configs_that_kiosk_config_check_accepts(provisioned):
         pin = config["technician"]["pin"]
         assert len(pin) == 6 and pin.isdigit()
     assert len({c["server"]["token"] for c in found.values()}) == 21
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+    env = clean_env()
 
     def check(path: Path) -> subprocess.CompletedProcess:
         return subprocess.run([str(BIN / "kiosk"), "--lang", "en", "config", "check",
@@ -188,7 +186,7 @@ def test_a_kiosk_rule_broken_by_the_fleet_file_is_said_in_words_and_changes_noth
     db_url = f"sqlite:///{tmp_path / 'd.db'}"
     args = [str(fleet), "--server-url", "https://hailong.example.vn", "--out",
             str(tmp_path / "out")]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISTRICT_", "KIOSK_"))}
+    env = clean_env()
     vietnamese = subprocess.run([str(BIN / "district"), "--db", db_url, "fleet", "provision",
                                  *args], capture_output=True, text=True, env=env, timeout=60,
                                 check=False)
@@ -205,7 +203,7 @@ def test_a_kiosk_rule_broken_by_the_fleet_file_is_said_in_words_and_changes_noth
 
 def test_ca_bundle_and_vietnamese_summary(tmp_path):
     db_url = f"sqlite:///{tmp_path / 'd.db'}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISTRICT_", "KIOSK_"))}
+    env = clean_env()
     done = subprocess.run([str(BIN / "district"), "--db", db_url, "fleet", "provision",
                            str(FLEET), "--server-url", "https://hailong.example.vn",
                            "--ca-bundle", "/etc/kiosk/district-ca.pem", "--out",

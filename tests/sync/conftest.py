@@ -3,23 +3,18 @@ proxy in front of it, real SQLite vote stores, and (marked tests) a real Postgre
 
 How the tests find the server: each test starts its own ``district serve --port P`` in a
 subprocess (``sync_helpers.DistrictServer``), on a fresh SQLite file in ``tmp_path`` or a
-throwaway PostgreSQL database, registers its terminal with ``district terminals add`` (the
-token is the last line printed), and points the kiosk at the proxy through ``KIOSK_SERVER__*``
+throwaway PostgreSQL database, registers its terminal with ``district terminals add``
+(``tests.helpers.add_terminal``), and points the kiosk at the proxy through ``KIOSK_SERVER__*``
 environment variables.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # proxy.py and sync_helpers.py beside this file
-from proxy import FaultProxy  # noqa: E402
-from sync_helpers import TERMINAL_ID, DistrictServer, kiosk_environment  # noqa: E402
-
-from tests.district_server import fresh_database  # noqa: E402
+from tests.helpers import fresh_database
+from tests.sync.proxy import FaultProxy
+from tests.sync.sync_helpers import TERMINAL_ID, DistrictServer, kiosk_environment
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -13,8 +12,8 @@ import sqlalchemy as sa
 from kiosk import clock
 from kiosk.store import VoteStore
 from kiosk.vote import Source, new_vote
-from tests.district_server import BIN, clean_env
-from tests.district_server import DistrictServer as SharedDistrictServer
+from tests.helpers import BIN, add_terminal, clean_env
+from tests.helpers import DistrictServer as SharedDistrictServer
 
 TERMINAL_ID = "sync-test"
 UNIT_ID = "ward-test"
@@ -39,7 +38,7 @@ class DistrictServer(SharedDistrictServer):
         return out.stdout
 
     def register(self, terminal_id: str, unit: str = UNIT_ID) -> str:
-        token = self.cli("terminals", "add", terminal_id, "--unit", unit).strip().splitlines()[-1]
+        token = add_terminal(None, terminal_id, unit, env=self.env, cwd=self.workdir)
         self.tokens[terminal_id] = token
         return token
 
@@ -74,7 +73,7 @@ def kiosk_environment(tmp_path: Path, *, url: str, token: str, terminal_id: str 
     in tmp_path, English messages, short timeouts and backoff so faults cost seconds."""
     config = tmp_path / "kiosk.toml"
     config.write_text("# settings come from KIOSK_* variables in the tests\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+    env = clean_env()
     env.update({
         "KIOSK_CONFIG": str(config),
         "KIOSK_LANG": "en",

@@ -6,8 +6,9 @@ import json
 import signal
 
 import pytest
-from proxy import FaultProxy
-from sync_helpers import (
+
+from tests.sync.proxy import FaultProxy
+from tests.sync.sync_helpers import (
     TERMINAL_ID,
     DistrictServer,
     assert_server_holds_exactly,

@@ -8,7 +8,7 @@ import json
 import signal
 import time
 
-from sync_helpers import (
+from tests.sync.sync_helpers import (
     assert_server_holds_exactly,
     kiosk,
     kiosk_popen,

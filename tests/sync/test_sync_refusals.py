@@ -8,7 +8,7 @@ import signal
 import time
 import uuid
 
-from sync_helpers import kiosk, kiosk_popen, make_votes, store_of, wait_for
+from tests.sync.sync_helpers import kiosk, kiosk_popen, make_votes, store_of, wait_for
 
 VOTES = "/api/v1/votes"
 

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, require
+from tests.helpers import REPO, clean_env, require
 
-HERE = Path(__file__).resolve().parent
-ARTIFACTS = ROOT / "tests" / "artifacts" / "ui"
+ARTIFACTS = REPO / "tests" / "artifacts" / "ui"
 SCREEN = "1920x1080x24"
 
 
@@ -76,8 +75,8 @@ def ui_config(tmp_path: Path, **sections) -> dict:
 
 
 def child_env(display: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIOSK_", "KIVY_"))}
-    env.update(DISPLAY=display, PYTHONPATH=str(ROOT), XDG_CACHE_HOME="/tmp/kiosk-ui-test-cache")
+    env = clean_env("KIVY_")
+    env.update(DISPLAY=display, PYTHONPATH=str(REPO), XDG_CACHE_HOME="/tmp/kiosk-ui-test-cache")
     env.pop("NOTIFY_SOCKET", None)
     return env
 
@@ -93,9 +92,9 @@ def run_scenario(xvfb, tmp_path):
         params_path.write_text(json.dumps(params, ensure_ascii=False))
         with log_path.open("w") as log:
             proc = subprocess.run(
-                [sys.executable, str(HERE / "driver.py"), scenario, str(params_path),
-                 str(report_path)], env=child_env(xvfb), stdout=log, stderr=subprocess.STDOUT,
-                timeout=timeout, pass_fds=pass_fds)
+                [sys.executable, "-m", "tests.ui.driver", scenario, str(params_path),
+                 str(report_path)], cwd=REPO, env=child_env(xvfb), stdout=log,
+                stderr=subprocess.STDOUT, timeout=timeout, pass_fds=pass_fds)
         log_tail = log_path.read_text(errors="replace")[-4000:]
         assert report_path.exists(), f"driver wrote no report (exit {proc.returncode}):\n" \
             f"{log_tail}"

@@ -1,6 +1,6 @@
 """Runs the real kiosk app in a real window and plays one scripted scenario against it.
 
-    python tests/ui/driver.py SCENARIO PARAMS.json REPORT.json
+    python -m tests.ui.driver SCENARIO PARAMS.json REPORT.json   (from the repository)
 
 One process per scenario (Kivy wants one app per process). The script runs in its own
 thread and acts like the outside world: it presses mock GPIO pins, writes ``B<n>`` lines to
@@ -19,12 +19,8 @@ import time
 import traceback
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from xwin import xdotool  # noqa: E402
-
-from kiosk.config import KioskConfig  # noqa: E402
+from kiosk.config import KioskConfig
+from tests.ui.xwin import xdotool
 
 SETTLE_S = 0.35  # a few frames at the idle frame rate
 
@@ -219,7 +215,7 @@ class Driver:
 def main() -> int:
     scenario_name, params_path, report_path = sys.argv[1:4]
     params = json.loads(Path(params_path).read_text())
-    import scenarios
+    from tests.ui import scenarios
     driver = Driver(params, Path(report_path))
     driver.run(getattr(scenarios, scenario_name))
     return 0

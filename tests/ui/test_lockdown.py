@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import REPO
 from tests.ui.conftest import child_env
 from tests.ui.xwin import send_delete_window, window_of, xdotool
 
@@ -33,7 +33,7 @@ def test_escape_alt_f4_f1_and_close_do_not_stop_the_app(xvfb, tmp_path):
                KIOSK_CONFIG=str(tmp_path / "none.toml"))
     (tmp_path / "none.toml").write_text("")
     log = (tmp_path / "kiosk.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run"], env=env, cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run"], env=env, cwd=REPO,
                             stdout=log, stderr=subprocess.STDOUT)
     try:
         window = None

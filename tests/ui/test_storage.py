@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require
+from tests.helpers import require
 from tests.ui.conftest import ui_config
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]

@@ -1,4 +1,4 @@
-"""Helpers shared by the district tests (imported as a module: tests/district is on sys.path)."""
+"""Votes as a kiosk sends them to the district server."""
 
 from __future__ import annotations
 
