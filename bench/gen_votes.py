@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-from district.dashboard import rollup  # noqa: E402
+from district import rollups  # noqa: E402
 from district.db import (  # noqa: E402
     create_db_engine,
     dialect_insert,
@@ -127,7 +127,7 @@ def load(engine, n: int, pairs, year: int) -> float:
         finally:
             raw.close()
     with write_transaction(engine) as conn:
-        rollup.rebuild(conn)
+        rollups.rebuild(conn)
     if dialect == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("ANALYZE")

@@ -69,16 +69,28 @@ def make_votes(n: int, seq0: int = 1) -> list[dict]:
 _SITECUSTOMIZE = """
 import os
 if os.environ.get("HL_BENCH_NO_ROLLUP_UPSERTS") == "1":
-    import district.dashboard.rollup as _rollup
-    _rollup.add_votes = lambda conn, rows, chains=None: 0
+    import district.rollups as _rollups
+    _rollups.add_votes = lambda conn, rows, chains=None: 0
 """
 
 
-def install_legacy_trigger(engine) -> None:
-    """The d0001 rollups: dash_hourly / dash_daily and the per-row trigger."""
-    from district.dashboard import rollup
-    from district.dashboard.tables import COUNT_COLUMNS
+def revision_module(rev: str):
+    """A migration's file, loaded by Alembic (its SQL as that revision wrote it)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
+    import district.db
+
+    cfg = Config()
+    cfg.set_main_option("script_location",
+                        str(Path(district.db.__file__).parent / "migrations"))
+    return ScriptDirectory.from_config(cfg).get_revision(rev).module
+
+
+def install_legacy_trigger(engine) -> None:
+    """The d0001 rollups: dash_hourly / dash_daily and the per-row trigger, with revision
+    d0001's own SQL."""
+    d0001 = revision_module("d0001")
     md = sa.MetaData()
     for name, bucket in (("dash_hourly", "hour"), ("dash_daily", "day")):
         sa.Table(name, md, sa.Column("terminal_id", sa.String(64), primary_key=True),
@@ -86,10 +98,10 @@ def install_legacy_trigger(engine) -> None:
                  sa.Column(bucket, sa.Integer, primary_key=True, autoincrement=False),
                  sa.Column("scale", sa.SmallInteger, primary_key=True, autoincrement=False),
                  *[sa.Column(c, sa.Integer, nullable=False, server_default="0")
-                   for c in COUNT_COLUMNS])
+                   for c in d0001.COUNT_COLUMNS])
     with engine.begin() as conn:
         md.create_all(conn)
-        for ddl in rollup.trigger_ddl(conn.dialect.name):
+        for ddl in d0001.trigger_ddl(conn.dialect.name):
             conn.execute(sa.text(ddl))
 
 

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy.engine import Connection, Engine
 
+from district import rollups
 from district.auth import hash_token, new_token
 from district.db import dialect_insert, terminals, units, utcnow, write_transaction
 from district.errors import N_, DistrictError
@@ -133,7 +134,7 @@ def load_units(engine: Engine, fleet: Fleet | Mapping) -> tuple[int, int]:
     """Insert or update the fleet's units (name, kind, parent); returns (added, updated).
 
     Units absent from the file are left alone: votes may refer to them. When an existing
-    unit gets another parent, the dashboard's rollups (counted per unit and ancestor) are
+    unit gets another parent, the rollups (counted per unit and ancestor) are
     rebuilt from the votes in the same transaction.
     """
     if not isinstance(fleet, Fleet):
@@ -153,9 +154,7 @@ def load_units(engine: Engine, fleet: Fleet | Mapping) -> tuple[int, int]:
                 updated += 1
                 moved = moved or old.parent_id != values["parent_id"]
         if moved:
-            from district.dashboard.rollup import rebuild
-
-            rebuild(conn)
+            rollups.rebuild(conn)
     return added, updated
 
 

@@ -4,8 +4,8 @@ Exactly-once rests on the unique constraint (terminal_id, vote_id) and on
 ``INSERT … ON CONFLICT DO NOTHING RETURNING vote_id``: whatever the database returns was stored
 by this request (accepted); every other valid vote was already there (duplicate). That holds
 with several app processes writing at once, on SQLite and on PostgreSQL. The same
-transaction adds exactly the stored votes to the dashboard's rollups
-(``district.dashboard.rollup.add_votes``).
+transaction adds exactly the stored votes to the rollups the dashboard reads
+(``district.rollups.add_votes``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Engine
 
-from district import clock
+from district import clock, rollups
 from district.auth import AuthenticatedTerminal
 from district.db import (
     dialect_insert,
@@ -208,12 +208,10 @@ def store_votes(conn: Connection, terminal_id: str, unit_id: str,
         return set()
     stored = _insert_votes(conn, rows)
     if stored:
-        # The dashboard's rollups, in this transaction, for exactly the votes stored now
-        # (one grouped upsert per rollup table, not a per-row trigger).
-        from district.dashboard.rollup import add_votes
-
-        add_votes(conn, (r for r in rows if r["vote_id"] in stored),
-                  {unit_id: list(unit_chain)} if unit_chain else None)
+        # The rollups, in this transaction, for exactly the votes stored now (one grouped
+        # upsert per rollup table, not a per-row trigger).
+        rollups.add_votes(conn, (r for r in rows if r["vote_id"] in stored),
+                          {unit_id: list(unit_chain)} if unit_chain else None)
     return stored
 
 

@@ -3,7 +3,8 @@ except the two-hour alert window and the vote export). Unit figures come from th
 per unit and ancestor (``dash_unit_*``: a unit's subtree is its own rows), terminal lists
 from ``dash_terminal_*``; whole months of a period are read from the monthly tables.
 
-Definitions (docs/dashboard.md):
+Definitions (docs/dashboard.md); *counted votes* and the *index* are defined once, in
+``district.counting``:
 
 - *counted votes*: votes not flagged ``test`` or ``suspected_misuse``; those two are
   counted apart (a vote with both flags counts as test).
@@ -28,11 +29,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
+from district.counting import COUNT_COLUMNS, points
 from district.dashboard.periods import Period
-from district.dashboard.rollup import day_date, local_day, month_index, month_start
-from district.dashboard.tables import (
-    COUNT_COLUMNS,
-    REASON_CODES,
+from district.dashboard.tables import REASON_CODES, units_version
+from district.db import terminals, units
+from district.rollups import (
+    day_date,
+    local_day,
+    month_index,
+    month_start,
     officer_day,
     officer_month,
     terminal_day,
@@ -40,9 +45,7 @@ from district.dashboard.tables import (
     unit_day,
     unit_hour,
     unit_month,
-    units_version,
 )
-from district.db import terminals, units
 
 POSITIVE_FROM = {3: 2, 4: 3, 5: 4}
 NEGATIVE_TO = {3: 1, 4: 2, 5: 2}
@@ -105,8 +108,7 @@ class Counts:
     def index(self) -> float | None:
         if not self.votes:
             return None
-        return sum(n * (lvl - 1) / (s - 1) * 100 for (s, lvl), n in self.levels.items()) \
-            / self.votes
+        return sum(points(levels, s) for s, levels in self.distribution().items()) / self.votes
 
     @property
     def scales(self) -> list[int]:
@@ -367,12 +369,9 @@ def lowest_officers(conn: Connection, period: Period, unit_ids: list[str] | None
     parts = []
     for table, in_period in spans:
         levels = [table.c[f"n{lvl}"] for lvl in range(1, 6)]
-        # the vote's 0–100 points summed, (level − 1) / (scale − 1) × 100 each
-        points = sum((c * (lvl - 1) for lvl, c in enumerate(levels, start=1)),
-                     sa.literal(0)) * 100.0 / (table.c.scale - 1)
         parts.append(sa.select(table.c.unit_id, table.c.counter, table.c.officer,
                                sum(levels, sa.literal(0)).label("votes"),
-                               points.label("points"))
+                               points(levels, table.c.scale).label("points"))
                      .where(in_period, _unit_filter(conn, table, unit_ids)))
     if not parts:
         return []

@@ -30,6 +30,7 @@ from email.message import EmailMessage
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from district.counting import is_counted
 from district.dashboard.aggregates import NEGATIVE_TO, format_number
 from district.dashboard.health import fleet_health, silent_hours
 from district.dashboard.tables import alert_states, settings
@@ -127,8 +128,7 @@ def current_conditions(conn: Connection, now: dt.datetime, cfg: AlertSettings) -
         .group_by(votes.c.unit_id, votes.c.scale, votes.c.level, votes.c.flags)).all()
     per_unit: dict[str, list[int]] = {}
     for r in rows:
-        flags = set((r.flags or "").split(";"))
-        if flags & {"test", "suspected_misuse"}:
+        if not is_counted(r.flags):
             continue
         tally = per_unit.setdefault(r.unit_id, [0, 0])
         tally[0] += r.n

@@ -20,11 +20,12 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from sqlalchemy.engine import Engine
 
+from district.counting import is_counted, vote_points
 from district.dashboard.aggregates import Counts, Overview, UnitTree, counts_by_day, trend
 from district.dashboard.periods import Period
-from district.dashboard.rollup import LOCAL_TZ, UTC_OFFSET_S
 from district.db import votes
 from district.errors import N_
+from district.rollups import LOCAL_TZ, UTC_OFFSET_S
 
 BOM = "\ufeff"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -162,12 +163,11 @@ def vote_rows(engine: Engine, tree: UnitTree, unit_ids: list[str], period: Perio
                 at = at.replace(microsecond=0)
             index = index_of.get((level, scale))
             if index is None:
-                index = index_of[(level, scale)] = round((level - 1) / (scale - 1) * 100, 2)
+                index = index_of[(level, scale)] = round(vote_points(level, scale), 2)
             flags = flags or ""
             counted = counted_of.get(flags)
             if counted is None:
-                counted = counted_of[flags] = int(
-                    not set(flags.split(";")) & {"test", "suspected_misuse"})
+                counted = counted_of[flags] = int(is_counted(flags))
             yield [vote_id, at, unit_id, names.get(unit_id, unit_id), terminal_id, level, scale,
                    index, counted, flag_words(flags), reason_words(reasons or ""), counter,
                    officer, int(bool(uncertain))]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from district.dashboard.rollup import LOCAL_TZ, local_day
 from district.errors import N_, DistrictError
+from district.rollups import LOCAL_TZ, local_day
 
 KINDS = ("day", "week", "month", "quarter", "year", "custom")
 MAX_CUSTOM_DAYS = 3 * 366

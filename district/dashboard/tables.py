@@ -4,17 +4,27 @@ They live in their own ``MetaData`` and their own Alembic branch (label ``dashbo
 revisions ``d0001…`` in ``district/migrations/versions``), so the server's chain and this
 one never conflict; ``district.db.migrate`` upgrades to ``heads``.
 
-Rollups (``dash_unit_day``, ``dash_unit_month``, ``dash_unit_hour``, ``dash_terminal_day``,
-``dash_terminal_month``) are kept by the ingest transaction (see
-``district.dashboard.rollup``): the counts change in the same transaction as the vote
-insert, so they are exact whatever the number of app processes ingesting at once.
+The rollups the dashboard reads (``dash_unit_*``, ``dash_terminal_*``, ``dash_officer_*``)
+are defined and kept by ``district.rollups``, in the transaction of the vote insert, so they
+are exact whatever the number of app processes ingesting at once.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
+from district.counting import COUNT_COLUMNS, LEVEL_COLUMNS  # noqa: F401 (for the dashboard)
 from district.db import UTCDateTime
+from district.rollups import (  # noqa: F401 (the rollups are storage; here for the dashboard)
+    ROLLUPS,
+    officer_day,
+    officer_month,
+    terminal_day,
+    terminal_month,
+    unit_day,
+    unit_hour,
+    unit_month,
+)
 
 metadata = sa.MetaData()
 
@@ -64,86 +74,6 @@ units_version = sa.Table(
 
 REASON_CODES = ("waiting_time", "too_many_trips", "unclear_guidance", "officer_attitude",
                 "other")
-LEVEL_COLUMNS = ("n1", "n2", "n3", "n4", "n5")
-COUNT_COLUMNS = (*LEVEL_COLUMNS, "n_test", "n_misuse", "n_stuck",
-                 *(f"r_{code}" for code in REASON_CODES))
-
-
-# Rollups, kept by the ingest transaction itself (``district.dashboard.rollup.add_votes``:
-# one grouped upsert per table per batch, counting only the votes that INSERT … ON CONFLICT
-# DO NOTHING RETURNING actually stored). Buckets are local (Asia/Ho_Chi_Minh, UTC+7, no DST)
-# days / hours since 1970-01-01 00:00 local, or months since January 1970.
-#
-# ``dash_unit_day`` / ``dash_unit_month``: one row per (unit, bucket, scale, own) for EVERY
-# ancestor-or-self unit of the vote's unit (a commune's vote counts in the commune, its
-# district and its province); ``own`` = 1 for the vote's own unit, 0 for the ancestors, so a
-# unit's own terminals are ``own = 1`` and its whole subtree is both. A province's year is
-# 12 (or 365) rows per scale, whatever the number of terminals.
-# ``dash_unit_hour``: the same per local hour (the hour × weekday heat map), levels only.
-# ``dash_terminal_day`` / ``dash_terminal_month``: per terminal (and the unit it voted in),
-# for the terminal lists.
-# n1..n5: counted votes per level; n_test / n_misuse: excluded votes (a test vote that is
-# also flagged misuse counts as test); n_stuck: counted votes flagged stuck_button;
-# r_*: follow-up reasons given with counted votes.
-
-
-def _counts(columns: tuple[str, ...]) -> list[sa.Column]:
-    return [sa.Column(c, sa.Integer, nullable=False, server_default="0") for c in columns]
-
-
-def _key(name: str, kind=sa.Integer) -> sa.Column:
-    return sa.Column(name, kind, primary_key=True, autoincrement=False)
-
-
-def _unit_rollup(name: str, bucket: str) -> sa.Table:
-    return sa.Table(
-        name, metadata,
-        sa.Column("unit_id", sa.String(64), primary_key=True),
-        _key(bucket), _key("scale", sa.SmallInteger), _key("own", sa.SmallInteger),
-        *_counts(COUNT_COLUMNS),
-    )
-
-
-def _terminal_rollup(name: str, bucket: str) -> sa.Table:
-    return sa.Table(
-        name, metadata,
-        sa.Column("terminal_id", sa.String(64), primary_key=True),
-        sa.Column("unit_id", sa.String(64), primary_key=True),
-        _key(bucket), _key("scale", sa.SmallInteger),
-        *_counts(COUNT_COLUMNS),
-        sa.Index(f"ix_{name}_unit_{bucket}", "unit_id", bucket),
-        sa.Index(f"ix_{name}_{bucket}", bucket),
-    )
-
-
-unit_day = _unit_rollup("dash_unit_day", "day")
-unit_month = _unit_rollup("dash_unit_month", "month")
-unit_hour = sa.Table(
-    "dash_unit_hour", metadata,
-    sa.Column("unit_id", sa.String(64), primary_key=True),
-    _key("hour"), _key("scale", sa.SmallInteger),
-    *_counts(LEVEL_COLUMNS),
-)
-def _officer_rollup(name: str, bucket: str) -> sa.Table:
-    """Per unit and (counter, officer on duty) as the kiosk recorded them ("" for none):
-    the votes' own unit only (a unit page reads its own rows, an overview its subtree's)."""
-    return sa.Table(
-        name, metadata,
-        sa.Column("unit_id", sa.String(64), primary_key=True),
-        sa.Column("counter", sa.String(100), primary_key=True),
-        sa.Column("officer", sa.String(200), primary_key=True),
-        _key(bucket), _key("scale", sa.SmallInteger),
-        *_counts(COUNT_COLUMNS),
-        sa.Index(f"ix_{name}_unit_{bucket}", "unit_id", bucket),
-    )
-
-
-terminal_day = _terminal_rollup("dash_terminal_day", "day")
-terminal_month = _terminal_rollup("dash_terminal_month", "month")
-officer_day = _officer_rollup("dash_officer_day", "day")
-officer_month = _officer_rollup("dash_officer_month", "month")
-ROLLUPS = (terminal_day, terminal_month, unit_day, unit_month, unit_hour, officer_day,
-           officer_month)
 
 # One row per (rule, subject): flipping state closed→open is a conditional UPDATE, so only
 # one process sends the notification of an alert.

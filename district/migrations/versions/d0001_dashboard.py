@@ -4,6 +4,11 @@ A separate branch (label ``dashboard``) so the server's chain and this one never
 it depends on the server's initial schema (votes, units). ``district.db.migrate`` upgrades
 to ``heads``.
 
+Like every revision, it carries its own SQL and column lists, as they were when it was
+written: the live code (``district.rollups``, ``district.counting``) may change, this may
+not. Revision d0002 (dropping the trigger, and re-creating it on downgrade) uses the
+functions of this file.
+
 Revision ID: d0001
 Revises:
 Create Date: 2025-01-01
@@ -12,13 +17,89 @@ Create Date: 2025-01-01
 import sqlalchemy as sa
 from alembic import op
 
-from district.dashboard import rollup
-from district.dashboard.tables import COUNT_COLUMNS
-
 revision = "d0001"
 down_revision = None
 branch_labels = ("dashboard",)
 depends_on = "0001"
+
+REASON_CODES = ("waiting_time", "too_many_trips", "unclear_guidance", "officer_attitude",
+                "other")
+COUNT_COLUMNS = ("n1", "n2", "n3", "n4", "n5", "n_test", "n_misuse", "n_stuck",
+                 *(f"r_{code}" for code in REASON_CODES))
+UTC_OFFSET_S = 7 * 3600  # buckets are local time, Asia/Ho_Chi_Minh (UTC+7, no DST)
+ROLLUPS = (("dash_hourly", "hour", 3600), ("dash_daily", "day", 86400))
+
+
+def count_exprs(v: str) -> dict[str, str]:
+    """SQL for each count column of one vote; ``v`` is the row prefix (NEW or a table)."""
+    flags = f"(';' || {v}.flags || ';')"
+    is_test = f"{flags} LIKE '%;test;%'"
+    is_misuse = f"{flags} LIKE '%;suspected_misuse;%'"
+    counted = f"NOT ({is_test}) AND NOT ({is_misuse})"
+
+    def when(cond: str) -> str:
+        return f"CASE WHEN {cond} THEN 1 ELSE 0 END"
+
+    exprs = {f"n{lvl}": when(f"{counted} AND {v}.level = {lvl}") for lvl in range(1, 6)}
+    exprs["n_test"] = when(is_test)
+    exprs["n_misuse"] = when(f"NOT ({is_test}) AND {is_misuse}")
+    exprs["n_stuck"] = when(f"{counted} AND {flags} LIKE '%;stuck_button;%'")
+    for code in REASON_CODES:
+        exprs[f"r_{code}"] = when(f"{counted} AND (';' || {v}.reasons || ';') LIKE '%;{code};%'")
+    return exprs
+
+
+def bucket_sql(dialect: str, column: str, seconds: int) -> str:
+    if dialect == "postgresql":
+        epoch = f"CAST(floor(extract(epoch from {column})) AS bigint)"
+    else:
+        epoch = f"CAST(strftime('%s', {column}) AS INTEGER)"
+    return f"(({epoch} + {UTC_OFFSET_S}) / {seconds})"
+
+
+def _upsert(dialect: str, name: str, bucket: str, seconds: int) -> str:
+    exprs = count_exprs("NEW")
+    cols = ", ".join(["terminal_id", "unit_id", bucket, "scale", *exprs])
+    values = ", ".join(["NEW.terminal_id", "NEW.unit_id",
+                        bucket_sql(dialect, "NEW.corrected_at", seconds), "NEW.scale",
+                        *exprs.values()])
+    sets = ", ".join(f"{c} = {name}.{c} + excluded.{c}" for c in exprs)
+    return (f"INSERT INTO {name} ({cols}) VALUES ({values}) "
+            f"ON CONFLICT (terminal_id, unit_id, {bucket}, scale) DO UPDATE SET {sets};")
+
+
+def trigger_ddl(dialect: str) -> list[str]:
+    """The per-row trigger ``dash_rollup_vote``: two upserts per vote."""
+    body = "\n".join(_upsert(dialect, *spec) for spec in ROLLUPS)
+    if dialect == "postgresql":
+        return [
+            "CREATE OR REPLACE FUNCTION dash_rollup_vote() RETURNS trigger AS $$\nBEGIN\n"
+            f"{body}\nRETURN NULL;\nEND;\n$$ LANGUAGE plpgsql",
+            "CREATE TRIGGER dash_rollup_vote AFTER INSERT ON votes "
+            "FOR EACH ROW EXECUTE FUNCTION dash_rollup_vote()",
+        ]
+    return [f"CREATE TRIGGER dash_rollup_vote AFTER INSERT ON votes BEGIN\n{body}\nEND"]
+
+
+def drop_trigger_ddl(dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        return ["DROP TRIGGER IF EXISTS dash_rollup_vote ON votes",
+                "DROP FUNCTION IF EXISTS dash_rollup_vote()"]
+    return ["DROP TRIGGER IF EXISTS dash_rollup_vote"]
+
+
+def fill(conn) -> None:
+    """Recompute ``dash_hourly`` and ``dash_daily`` from ``votes``."""
+    dialect = conn.dialect.name
+    exprs = count_exprs("v")
+    for name, bucket, seconds in ROLLUPS:
+        b = bucket_sql(dialect, "v.corrected_at", seconds)
+        cols = ", ".join(["terminal_id", "unit_id", bucket, "scale", *exprs])
+        sums = ", ".join(f"SUM({e})" for e in exprs.values())
+        conn.execute(sa.text(f"DELETE FROM {name}"))
+        conn.execute(sa.text(
+            f"INSERT INTO {name} ({cols}) SELECT v.terminal_id, v.unit_id, {b}, v.scale, "
+            f"{sums} FROM votes v GROUP BY v.terminal_id, v.unit_id, {b}, v.scale"))
 
 
 def _rollup_table(name: str, bucket: str) -> None:
@@ -81,13 +162,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("rule", "subject"),
     )
     conn = op.get_bind()
-    for ddl in rollup.trigger_ddl(conn.dialect.name):
+    for ddl in trigger_ddl(conn.dialect.name):
         op.execute(ddl)
-    rollup.rebuild(conn)  # votes stored before this revision
+    fill(conn)  # votes stored before this revision
 
 
 def downgrade() -> None:
-    for ddl in rollup.drop_trigger_ddl(op.get_bind().dialect.name):
+    for ddl in drop_trigger_ddl(op.get_bind().dialect.name):
         op.execute(ddl)
     for name in ("dash_alert_states", "dash_daily", "dash_hourly", "dash_settings",
                  "dash_sessions", "dash_users"):
