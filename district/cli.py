@@ -31,9 +31,21 @@ def _pre_parse_lang(argv: list[str]) -> str:
     """The language must be known before the parser is built (its help is translated)."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--lang", choices=LANGUAGES)
+    pre.add_argument("--config")
     known, _ = pre.parse_known_args(argv)
-    lang = config.resolve_lang(known.lang)
+    lang = config.resolve_lang(known.lang) if known.lang or os.environ.get("DISTRICT_LANG") \
+        else _configured_lang(known.config)
     return lang if lang in LANGUAGES else config.DEFAULT_LANG
+
+
+def _configured_lang(config_flag: str | None) -> str:
+    """``[messages] language`` of the configuration file; a bad file is reported later, in
+    Vietnamese, by the verb itself."""
+    try:
+        settings = config.load_settings(config_flag)
+    except DistrictError:
+        return config.DEFAULT_LANG
+    return settings.messages.language if settings else config.DEFAULT_LANG
 
 
 def build_parser(_: Callable[[str], str]) -> argparse.ArgumentParser:

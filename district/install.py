@@ -154,6 +154,7 @@ def _ensure_ca(plan: Plan, changes: list[str], _):
 def _ensure_server_cert(plan: Plan, ca_key, ca_cert, new_ca: bool, renew: bool, owner,
                         changes: list[str], _) -> None:
     cert_path, key_path = plan.file("cert"), plan.file("key")
+    had_cert = cert_path.exists()
     reason = None
     if new_ca or not cert_path.exists() or not key_path.exists():
         reason = "new"
@@ -182,7 +183,8 @@ def _ensure_server_cert(plan: Plan, ca_key, ca_cert, new_ca: bool, renew: bool, 
                _("issued the server certificate for {names}: {path}, valid until {date}"))
     changes.append(message.format(path=cert_path, names=", ".join(plan.names),
                                   date=_date(cert.not_valid_after_utc)))
-    changes.append(_("restart the service to use it: systemctl restart district"))
+    if had_cert:
+        changes.append(_("restart the service to use it: systemctl restart district"))
 
 
 def _ensure_release_key(plan: Plan, changes: list[str], _) -> None:
@@ -251,7 +253,7 @@ def _ensure_database(plan: Plan, owner, changes: list[str], _):
     if folder is not None and not folder.is_dir():
         folder.mkdir(parents=True, mode=0o750)
         _give(folder, owner, 0o750)
-    current = _at_head(plan.db_url)
+    before = _revisions(plan.db_url)
     engine = open_engine(plan.db_url)
     if folder is not None:
         path = Path(engine.url.database)
@@ -259,37 +261,31 @@ def _ensure_database(plan: Plan, owner, changes: list[str], _):
                      path.with_name(path.name + "-shm")):
             if file.exists():
                 _give(file, owner, None)
-    if not current:
+    if _revisions(plan.db_url) != before:
         changes.append(_("database {url}: brought to the current schema").format(
             url=shown_url(plan.db_url)))
     return engine
 
 
-def _at_head(db_url: str) -> bool:
-    """Is the database already at every head revision? (False when it does not exist.)"""
+def _revisions(db_url: str) -> set[str]:
+    """The database's Alembic revisions now (none when it does not exist yet): compared
+    before and after the migration, they say whether it changed anything."""
     import sqlalchemy as sa
-    from alembic.config import Config
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
 
     from district.db import create_db_engine, sqlite_folder
 
-    folder = sqlite_folder(db_url)
-    if folder is not None:
-        database = sa.engine.make_url(db_url).database
-        if not Path(database).exists():
-            return False
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    if sqlite_folder(db_url) is not None and not Path(
+            sa.engine.make_url(db_url).database).exists():
+        return set()
     engine = create_db_engine(db_url)
     try:
         with engine.connect() as conn:
-            current = set(MigrationContext.configure(conn).get_current_heads())
+            return {row[0] for row in conn.exec_driver_sql(
+                "SELECT version_num FROM alembic_version")}
     except sa.exc.SQLAlchemyError:
-        return False  # open_engine says what is wrong, in one line
+        return set()  # no table yet, or open_engine will say what is wrong in one line
     finally:
         engine.dispose()
-    return current == set(ScriptDirectory.from_config(cfg).get_heads())
 
 
 def _ensure_official(engine, username: str, changes: list[str], _) -> None:

@@ -12,8 +12,13 @@ What it does, in this order (nothing is written to the database before every che
 3. loads the units (``load_units``), registers the terminals (``register_terminal``) or
    rotates their tokens (``rotate_token``);
 4. writes ``DIR/<terminal-id>/kiosk.toml`` (mode 0600, folders 0700): ``[terminal]`` id, unit,
-   name, language; ``[scale] levels`` from ``[fleet] scale``; ``[server]`` url, token and
-   ``ca_bundle`` (``--ca-bundle``: the CA file's path *on the terminal*, written as given);
+   name, language; ``[scale] levels`` from ``[fleet] scale``; ``[server]`` url, token,
+   ``ca_cert`` (the district's CA certificate itself, PEM text: read from ``--ca-cert FILE``,
+   else the ``[tls] ca_cert`` of the server's configuration written by ``district setup``, for
+   an ``https://`` server) and ``ca_bundle`` (``--ca-bundle``: a CA file's path *on the
+   terminal*, written as given). The CA travels inside kiosk.toml, the one file the
+   technician copies: terminals verify the server with no step of their own, and a renewed
+   server certificate (same CA) changes nothing for them;
    ``[technician] pin``, 6 random digits from ``secrets``;
 5. writes ``DIR/checklist.html`` (Vietnamese, A4, to print) and ``DIR/checklist.csv`` (the
    same rows for a spreadsheet), both 0600 since they hold the technician PINs.
@@ -84,6 +89,9 @@ def add_cli(sub, _) -> dict:
                       help=_("folder for DIR/<terminal-id>/kiosk.toml and the checklist"))
     prov.add_argument("--ca-bundle", default="", metavar="FILE", help=_(
         "path, on the terminals, of the district's CA file (written into [server] ca_bundle)"))
+    prov.add_argument("--ca-cert", metavar="FILE", help=_(
+        "the district's CA certificate to put into every kiosk.toml (default: the one "
+        "`district setup` made, named in the configuration file)"))
     prov.add_argument("--rotate", action="store_true", help=_(
         "terminals already registered get a new token (their old one stops working)"))
     return {"fleet": cmd_fleet}
@@ -95,12 +103,17 @@ def cmd_fleet(args, db_url: str, _) -> int:
     t = _translator(_)
 
     try:
+        ca_cert = district_ca(args)
         results = provision(open_engine(db_url), args.fleet_file, server_url=args.server_url,
                             out_dir=Path(args.out), ca_bundle=args.ca_bundle,
-                            rotate=args.rotate)
+                            rotate=args.rotate, ca_cert=ca_cert)
     except DistrictError as exc:
         print(_("error: {message}").format(message=exc.translated(t)), file=sys.stderr)
         return 1
+    if args.server_url.startswith("https://") and not ca_cert and not args.ca_bundle:
+        print(t("note: no district CA (run `district setup`, or give --ca-cert): terminals "
+                "will trust only the certificate authorities of their system"),
+              file=sys.stderr)
     if args.server_url.startswith("http://"):
         print(t("warning: {url} is plain HTTP: tokens and votes travel unencrypted; use "
                 "https:// outside a closed LAN").format(url=args.server_url), file=sys.stderr)
@@ -113,11 +126,33 @@ def cmd_fleet(args, db_url: str, _) -> int:
     return 0
 
 
+def district_ca(args) -> str:
+    """The CA certificate (PEM text) for an https:// server: ``--ca-cert``, else the one the
+    configuration file names; "" for plain HTTP or when there is none."""
+    if not args.server_url.startswith("https://"):
+        return ""
+    settings = getattr(args, "settings", None)
+    path = Path(args.ca_cert) if args.ca_cert else (
+        settings.path(settings.tls.ca_cert) if settings is not None else None)
+    if path is None:
+        return ""
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DistrictError(N_("the CA certificate {path} cannot be read: {error}"),
+                            path=path, error=getattr(exc, "strerror", None) or str(exc)
+                            ) from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise DistrictError(N_("{path} is not a PEM certificate (-----BEGIN CERTIFICATE-----)"),
+                            path=path)
+    return text
+
+
 # ---------------------------------------------------------------------------------------
 
 
 def provision(engine: sa.Engine, fleet_file: str | Path, *, server_url: str, out_dir: Path,
-              ca_bundle: str = "", rotate: bool = False,
+              ca_bundle: str = "", rotate: bool = False, ca_cert: str = "",
               today: dt.date | None = None) -> list[Provisioned]:
     from kiosk.config import TERMINAL_ID
 
@@ -133,7 +168,7 @@ def provision(engine: sa.Engine, fleet_file: str | Path, *, server_url: str, out
     # Every file must validate before the database is touched (placeholders for secrets).
     for term in fleet.terminals:
         _validated(_kiosk_toml(fleet, term, units_by_id, server_url, "x" * 43, ca_bundle,
-                               "0" * PIN_DIGITS), term.id)
+                               "0" * PIN_DIGITS, ca_cert), term.id)
 
     from district.db import terminals
 
@@ -158,7 +193,7 @@ def provision(engine: sa.Engine, fleet_file: str | Path, *, server_url: str, out
         else:
             token = register_terminal(engine, term.id, term.unit, term.name)
         pin = "".join(secrets.choice("0123456789") for _ in range(PIN_DIGITS))
-        text = _kiosk_toml(fleet, term, units_by_id, server_url, token, ca_bundle, pin)
+        text = _kiosk_toml(fleet, term, units_by_id, server_url, token, ca_bundle, pin, ca_cert)
         folder = out_dir / term.id
         folder.mkdir(exist_ok=True, mode=0o700)
         path = folder / "kiosk.toml"
@@ -204,8 +239,10 @@ def _toml_head(terminal_id: str) -> list[str]:
 
 
 def _kiosk_toml(fleet: Fleet, term, units_by_id, server_url: str, token: str, ca_bundle: str,
-                pin: str) -> str:
+                pin: str, ca_cert: str = "") -> str:
     unit = units_by_id.get(term.unit)
+    # A TOML multi-line literal string: PEM has neither quotes nor backslashes.
+    ca_lines = [f"ca_cert = '''\n{ca_cert.strip()}\n'''"] if ca_cert.strip() else []
     name = term.name or (unit.name if unit else term.id)
     return "\n".join([
         *_toml_head(term.id),
@@ -223,6 +260,7 @@ def _kiosk_toml(fleet: Fleet, term, units_by_id, server_url: str, token: str, ca
         f"url = {_toml_str(server_url.rstrip('/'))}",
         f"token = {_toml_str(token)}",
         f"ca_bundle = {_toml_str(ca_bundle)}",
+        *ca_lines,
         "",
         "[technician]",
         f"pin = {_toml_str(pin)}",

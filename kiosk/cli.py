@@ -225,6 +225,11 @@ def cmd_export(config: KioskConfig, args, t, language) -> int:
 
 def cmd_config(config: KioskConfig, args, t, language) -> int:
     if args.config_command == "check":
+        refusal = config.server.plain_http_refused()  # valid, but the sync agent refuses it
+        if refusal is not None:
+            print(t("Configuration error:"), file=sys.stderr)
+            print(refusal.translated(t), file=sys.stderr)
+            return EXIT_BAD_CONFIG
         print(t("Configuration is valid: terminal {id}, unit {unit}, {levels} levels.")
               .format(id=config.terminal.id, unit=config.terminal.unit,
                       levels=config.scale.levels))

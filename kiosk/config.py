@@ -150,8 +150,14 @@ class StorageSection(Section):
 class ServerSection(Section):
     url: str = ""
     token: str = ""
-    ca_bundle: str = ""  # empty: the system's CA store
+    ca_bundle: str = ""  # a PEM file of CAs to trust; empty (and no ca_cert): the system's
+    # The district's CA itself, PEM text written into kiosk.toml by `district fleet provision`:
+    # the terminal then trusts that CA alone, with no file for a technician to copy.
+    ca_cert: str = ""
     timeout_s: float = Field(10, gt=0, le=300)
+    # Plain http:// to anything but this machine sends the token and the votes in clear text:
+    # refused unless this says the network is trusted (a closed LAN, a test bench).
+    allow_plain_http: bool = False
 
     @field_validator("url")
     @classmethod
@@ -159,6 +165,42 @@ class ServerSection(Section):
         if value and not re.match(r"^https?://[^/\s]+", value):
             raise Invalid(N_("the server URL must start with https:// (or http:// on a LAN)"))
         return value.rstrip("/")
+
+    @field_validator("ca_cert")
+    @classmethod
+    def _pem(cls, value: str) -> str:
+        if value.strip() and "-----BEGIN CERTIFICATE-----" not in value:
+            raise Invalid(N_("must be a PEM certificate (-----BEGIN CERTIFICATE----- …), as "
+                             "written by district fleet provision"))
+        return value
+
+    def plain_http_refused(self) -> Message | None:
+        """Why the agent will not talk to ``url``, or None: plain HTTP to another machine
+        without ``allow_plain_http``."""
+        from urllib.parse import urlsplit
+
+        if not self.url.startswith("http://") or self.allow_plain_http:
+            return None
+        host = urlsplit(self.url).hostname or ""
+        if host == "localhost" or _is_loopback(host):
+            return None
+        return Message(MSG_PLAIN_HTTP, url=self.url)
+
+
+MSG_PLAIN_HTTP = N_("the server address {url} is plain http:// to another machine: the token "
+                    "and the votes would cross the network unencrypted, so the terminal does "
+                    "not send them. Fix: use the https:// address of the kiosk.toml the "
+                    "district provisioned, or, on a closed test network only, set [server] "
+                    "allow_plain_http = true")
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class SyncSection(Section):

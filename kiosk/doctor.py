@@ -1,11 +1,12 @@
 """``kiosk doctor``: every check a technician needs, one line each, in plain words.
 
 Checks, in order (the names are those of docs/technician.md, section 6): ``config``,
-``storage``, ``buttons``, ``leds``, ``serial``, ``display``, ``server``, ``token``, ``clock``,
-``disk``. Each ends ``ok``, ``warn``, ``skip`` (does not apply here: serial box disabled, no
-server configured, or a check that needs what already failed) or ``fail``, with a message and,
-for ``warn``/``fail``, the fix. The exit status is 1 when any check fails, else 0 (warnings
-and skips do not fail: a dev machine has no display and may have no NTP).
+``storage``, ``buttons``, ``leds``, ``serial``, ``display``, ``server``, ``certificate`` (days
+left on the server's HTTPS certificate: warn within 30, fail once ended), ``token``,
+``clock``, ``disk``. Each ends ``ok``, ``warn``, ``skip`` (does not apply here: serial box
+disabled, no server configured, or a check that needs what already failed) or ``fail``, with a
+message and, for ``warn``/``fail``, the fix. The exit status is 1 when any check fails, else 0
+(warnings and skips do not fail: a dev machine has no display and may have no NTP).
 
 ``kiosk doctor --json`` prints ``{"ok": bool, "terminal_id": …, "checks": [{"check", "status",
 "ok", "code", "message", "fix"}, …]}``; ``code`` is a stable machine word for the outcome
@@ -39,11 +40,12 @@ from kiosk.config import KioskConfig, StorageSection, TerminalSection
 from kiosk.i18n import DEFAULT_LANGUAGE, LANGUAGES, translation
 
 OK, WARN, SKIP, FAIL = "ok", "warn", "skip", "fail"
-CHECKS = ("config", "storage", "buttons", "leds", "serial", "display", "server", "token",
-          "clock", "disk")
+CHECKS = ("config", "storage", "buttons", "leds", "serial", "display", "server", "certificate",
+          "token", "clock", "disk")
 DISK_FAIL_BYTES = 50 * 1024 * 1024    # below this, votes may soon not be stored
 DISK_WARN_BYTES = 500 * 1024 * 1024
 CLOCK_MAX_OFFSET_S = 60.0             # unsynchronised and further off than this: FAIL
+CERT_WARN_DAYS = 30                   # the server's certificate ends within this: WARN
 USER_AGENT = "hailong-kiosk-doctor"
 
 
@@ -309,9 +311,11 @@ class Doctor:
     def _session(self):
         import requests
 
-        session = requests.Session()
+        from kiosk.sync.client import trust
+
+        server = self.config.server
+        session = trust(requests.Session(), ca_bundle=server.ca_bundle, ca_cert=server.ca_cert)
         session.trust_env = False  # like the sync agent: no proxy from the environment
-        session.verify = self.config.server.ca_bundle or True
         session.headers["User-Agent"] = USER_AGENT
         return session
 
@@ -323,6 +327,11 @@ class Doctor:
         if not server.url:
             return Result("server", SKIP, _("no server configured ([server] url is empty): "
                                             "votes are collected by USB"), code="no_url")
+        refusal = server.plain_http_refused()
+        if refusal is not None:
+            return Result("server", FAIL, refusal.translated(_), _(
+                "install the kiosk.toml the district provisioned (its address is https://)"),
+                code="plain_http")
         if server.ca_bundle and not Path(server.ca_bundle).is_file():
             return Result("server", FAIL, _("the CA file {file} ([server] ca_bundle) does not "
                                             "exist").format(file=server.ca_bundle), _(
@@ -369,6 +378,52 @@ class Doctor:
             url=server.url, status=response.status_code), _(
             "check [server] url (scheme, host, port, no extra path) in kiosk.toml"),
             code="http_status")
+
+    def check_certificate(self) -> Result:
+        """Days left on the certificate the terminal sees, verified as the agent verifies
+        it: the district renews it (district setup --renew) before terminals stop."""
+        from urllib.parse import urlsplit
+
+        from kiosk.sync.client import tls_context
+
+        _ = self._
+        server = self.config.server
+        if not server.url.startswith("https://"):
+            return Result("certificate", SKIP, _("no HTTPS server configured"), code="no_https")
+        parts = urlsplit(server.url)
+        fix = _("tell the district's IT support: on the server run district setup --renew, "
+                "then systemctl restart district (terminals need nothing)")
+        context = tls_context(ca_bundle=server.ca_bundle, ca_cert=server.ca_cert)
+        try:
+            with socket.create_connection((parts.hostname, parts.port or 443),
+                                          timeout=server.timeout_s) as raw, \
+                    context.wrap_socket(raw, server_hostname=parts.hostname) as tls:
+                cert = tls.getpeercert()
+        except ssl.SSLCertVerificationError as exc:
+            if exc.verify_code == 10:  # X509_V_ERR_CERT_HAS_EXPIRED
+                return Result("certificate", FAIL, _("the server's certificate has expired: "
+                                                     "the terminal cannot send votes"), fix,
+                              code="expired")
+            return Result("certificate", SKIP, _("not checked: the certificate is not "
+                                                 "trusted (see the server check)"),
+                          code="untrusted")
+        except (OSError, ValueError):
+            return Result("certificate", SKIP, _("not checked: the server is not reachable"),
+                          code="no_server")
+        ends = datetime.fromtimestamp(ssl.cert_time_to_seconds(cert["notAfter"]), UTC)
+        days = (ends - self.system.utc_now()).days
+        when = ends.strftime("%Y-%m-%d")
+        if days < 0:
+            return Result("certificate", FAIL, _("the server's certificate ended on {date}: "
+                                                 "the terminal cannot send votes").format(
+                date=when), fix, code="expired")
+        if days <= CERT_WARN_DAYS:
+            return Result("certificate", WARN, _("the server's certificate ends in {days} "
+                                                 "days ({date})").format(days=days, date=when),
+                          fix, code="expiring")
+        return Result("certificate", OK, _("the server's certificate is valid for {days} more "
+                                           "days (until {date})").format(days=days, date=when),
+                      code="valid")
 
     def _connection_failure(self, exc, url: str, host: str) -> Result:
         _ = self._

@@ -117,9 +117,7 @@ class SyncAgent:
         self.config = config
         self.t = translation("kiosk_sync", language).gettext
         self.store = store or VoteStore(config.storage.path, config.terminal.id)
-        self.client = client or ServerClient(
-            config.server.url, config.server.token, config.terminal.id,
-            timeout_s=config.server.timeout_s, ca_bundle=config.server.ca_bundle)
+        self.client = client or ServerClient.for_config(config.server, config.terminal.id)
         self.notify = notify or _systemd_notifier()
         self.stop_event = threading.Event()
         self.tally = Tally()
@@ -395,6 +393,11 @@ def main(config: KioskConfig, *, once: bool = False, language: str = "vi") -> in
     t = translation("kiosk_sync", language).gettext
     if not config.server.url:
         print(t(MSG_NO_URL), file=sys.stderr)
+        if once:
+            return EXIT_LEFT_OVER
+    refusal = config.server.plain_http_refused()
+    if refusal is not None:  # the service keeps running (and says so in status, heartbeat)
+        print(refusal.translated(t), file=sys.stderr)
         if once:
             return EXIT_LEFT_OVER
     agent = SyncAgent(config, language=language)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import email.utils
 import math
+import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any
 import requests
 
 from kiosk import clock
+from kiosk.config import MSG_PLAIN_HTTP, ServerSection
 from kiosk.vote import Vote, iso
 
 VOTES_PATH = "/api/v1/votes"
@@ -93,20 +95,65 @@ class BatchAnswer:
     server_time: str | None = None
 
 
+class _TrustAdapter(requests.adapters.HTTPAdapter):
+    """HTTPS verified against one SSL context (the district's CA, given as PEM text):
+    requests' ``verify`` takes only file paths, and the CA travels inside kiosk.toml."""
+
+    def __init__(self, context: ssl.SSLContext):
+        self._context = context
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["ssl_context"] = self._context
+        return super().init_poolmanager(*args, **kwargs)
+
+
+def trust(session: requests.Session, *, ca_bundle: str = "", ca_cert: str = ""
+          ) -> requests.Session:
+    """Make ``session`` verify HTTPS against ``ca_cert`` (PEM text: the district's CA,
+    alone) and/or the ``ca_bundle`` file, else the system's CA store."""
+    if ca_cert.strip():
+        session.mount("https://", _TrustAdapter(tls_context(ca_bundle=ca_bundle,
+                                                            ca_cert=ca_cert)))
+        session.verify = True
+    else:
+        session.verify = ca_bundle or True
+    return session
+
+
+def tls_context(*, ca_bundle: str = "", ca_cert: str = "") -> ssl.SSLContext:
+    """What the terminal trusts: the district's CA (``ca_cert``) and/or the ``ca_bundle``
+    file, else the system's store. (Also the doctor's, to read the certificate's end.)"""
+    if ca_cert.strip() or ca_bundle:
+        return ssl.create_default_context(cafile=ca_bundle or None,
+                                          cadata=ca_cert if ca_cert.strip() else None)
+    return ssl.create_default_context()
+
+
 class ServerClient:
     """The district server as the agent sees it. One session (keep-alive, one TLS handshake);
-    every call has a timeout; TLS is verified against ``ca_bundle`` (else the system store)."""
+    every call has a timeout; TLS is verified against ``ca_cert`` / ``ca_bundle`` (else the
+    system store); plain http:// to another machine is refused unless allowed."""
 
     def __init__(self, url: str, token: str, terminal_id: str, *, timeout_s: float,
-                 ca_bundle: str = "", session: requests.Session | None = None):
+                 ca_bundle: str = "", ca_cert: str = "", allow_plain_http: bool = False,
+                 session: requests.Session | None = None):
         self.url = url.rstrip("/")
         self.terminal_id = terminal_id
         self.timeout_s = timeout_s
-        self.session = session or requests.Session()
+        self.refusal = ServerSection(url=self.url,
+                                     allow_plain_http=allow_plain_http).plain_http_refused()
+        self.session = trust(session or requests.Session(), ca_bundle=ca_bundle,
+                             ca_cert=ca_cert)
         self.session.headers.update({"Authorization": f"Bearer {token}",
                                      "User-Agent": USER_AGENT})
-        self.session.verify = ca_bundle or True
         self.session.trust_env = False  # a proxy in the environment must not reroute votes
+
+    @classmethod
+    def for_config(cls, server: ServerSection, terminal_id: str) -> ServerClient:
+        return cls(server.url, server.token, terminal_id, timeout_s=server.timeout_s,
+                   ca_bundle=server.ca_bundle, ca_cert=server.ca_cert,
+                   allow_plain_http=server.allow_plain_http)
 
     def close(self) -> None:
         self.session.close()
@@ -137,6 +184,8 @@ class ServerClient:
     def _post(self, path: str, body: dict) -> dict:
         if not self.url:
             raise PermanentError(MSG_NO_URL)
+        if self.refusal is not None:
+            raise PermanentError(MSG_PLAIN_HTTP, url=self.url)
         try:
             response = self.session.post(self.url + path, json=body, timeout=self.timeout_s)
         except requests.exceptions.SSLError as exc:
