@@ -162,6 +162,10 @@ def cmd_serve(args, db_url: str, _) -> int:
     tls = _tls_files(settings)
     open_engine(db_url).dispose()  # migrate once, before any worker starts
     os.environ["DISTRICT_DB"] = db_url  # workers build their app from the environment
+    if tls:  # the fleet page warns a month before it ends (dashboard/health.py)
+        from district.dashboard.health import SERVED_CERT_ENV
+
+        os.environ[SERVED_CERT_ENV] = tls[0]
     scheme = "https" if tls else "http"
     print(_("district server on {scheme}://{host}:{port} ({workers} process(es))").format(
         scheme=scheme, host=host, port=port, workers=args.workers), file=sys.stderr)

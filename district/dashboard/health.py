@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from dataclasses import dataclass
 
@@ -160,6 +161,9 @@ class FleetSummary:
     revoked: int = 0
     with_rejected: int = 0
     faults: dict[str, int] | None = None
+    # The HTTPS certificate this server presents, when it ends within CERT_WARN_DAYS (or has
+    # ended): terminals stop sending once it has, so the fleet page says so a month ahead.
+    certificate: ServedCertificate | None = None
 
     def as_json(self) -> dict:
         return {"terminals": self.total, "ok": self.ok, "faulty": self.faulty,
@@ -185,7 +189,46 @@ def fleet_summary(conn: Connection, unit_ids: list[str] | None, now: dt.datetime
     row = [int(x or 0) for x in conn.execute(q).one()]
     total, per, (faulty, revoked, ok, rejected) = row[0], row[1:1 + len(flags)], row[-4:]
     return FleetSummary(total, ok, faulty, revoked, rejected, dict(zip(flags, per,
-                                                                       strict=True)))
+                                                                       strict=True)),
+                        certificate_to_renew(now))
+
+
+CERT_WARN_DAYS = 30
+SERVED_CERT_ENV = "DISTRICT_SERVED_CERT"  # set by `district serve` for its workers
+
+
+@dataclass(frozen=True)
+class ServedCertificate:
+    ends: dt.datetime
+    days_left: int
+
+    @property
+    def expired(self) -> bool:
+        return self.days_left < 0
+
+
+def certificate_to_renew(now: dt.datetime) -> ServedCertificate | None:
+    """The served certificate when it ends within ``CERT_WARN_DAYS`` days, else None (also
+    on plain HTTP). Read once per process: that is what this process presents until a
+    restart, even when ``district setup --renew`` has written a new file meanwhile."""
+    ends = _served_certificate_end(os.environ.get(SERVED_CERT_ENV, ""))
+    if ends is None:
+        return None
+    days = (ends - now).days
+    return ServedCertificate(ends, days) if days <= CERT_WARN_DAYS else None
+
+
+@functools.cache
+def _served_certificate_end(path: str) -> dt.datetime | None:
+    if not path:
+        return None
+    from cryptography import x509
+
+    try:
+        with open(path, "rb") as fh:
+            return x509.load_pem_x509_certificate(fh.read()).not_valid_after_utc
+    except (OSError, ValueError):
+        return None  # serve checked the file at start; a fleet page must still render
 
 
 def fleet_page(conn: Connection, unit_ids: list[str] | None, now: dt.datetime,
