@@ -122,4 +122,10 @@ def vote_points(level: int, scale: int) -> float:
     return points([0] * (level - 1) + [1], scale)
 
 
+# (scale, level) → one vote's points, for every scale a terminal may have (2 to 10): the
+# dashboard sums votes × points over thousands of rows per page
+POINTS = {(scale, level): vote_points(level, scale)
+          for scale in range(2, 11) for level in range(1, scale + 1)}
+
+
 assert LEVEL_COLUMNS == COUNT_COLUMNS[:5]

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from district.counting import COUNT_COLUMNS, points
+from district.counting import COUNT_COLUMNS, POINTS, points
 from district.dashboard.periods import Period
 from district.dashboard.tables import REASON_CODES, units_version
 from district.db import terminals, units
@@ -108,7 +108,7 @@ class Counts:
     def index(self) -> float | None:
         if not self.votes:
             return None
-        return sum(points(levels, s) for s, levels in self.distribution().items()) / self.votes
+        return sum(n * POINTS[key] for key, n in self.levels.items()) / self.votes
 
     @property
     def scales(self) -> list[int]:

@@ -143,7 +143,6 @@ def vote_rows(engine: Engine, tree: UnitTree, unit_ids: list[str], period: Perio
     offset = dt.timedelta(seconds=UTC_OFFSET_S)
     names = tree.names
     index_of: dict[tuple[int, int], float] = {}
-    counted_of: dict[str, int] = {"": 1}
     flag_words, reason_words = code_words(FLAG_NAMES, _), code_words(REASON_NAMES, _)
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
@@ -165,9 +164,7 @@ def vote_rows(engine: Engine, tree: UnitTree, unit_ids: list[str], period: Perio
             if index is None:
                 index = index_of[(level, scale)] = round(vote_points(level, scale), 2)
             flags = flags or ""
-            counted = counted_of.get(flags)
-            if counted is None:
-                counted = counted_of[flags] = int(is_counted(flags))
+            counted = int(is_counted(flags))  # remembered per distinct flags (lru_cache)
             yield [vote_id, at, unit_id, names.get(unit_id, unit_id), terminal_id, level, scale,
                    index, counted, flag_words(flags), reason_words(reasons or ""), counter,
                    officer, int(bool(uncertain))]
