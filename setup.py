@@ -9,7 +9,7 @@ One distribution, two packages: ``kiosk`` (the Raspberry Pi terminal) and
 - ``[dev]``     everything the tests and benchmarks use
 """
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 CORE = [
     "pydantic>=2.6",        # validates kiosk.toml into a typed object with exact error locations
@@ -45,20 +45,29 @@ DEV = [
     "import-linter>=2.0",   # the import contracts: no circles, district does not import kiosk
 ]
 
+# The packages, and the files beside their code they open at run time (catalogs, screens,
+# fonts, templates, static files, the migration template). Found as namespace packages so that
+# those folders (no __init__.py) are packages of their own and setuptools builds them without
+# a warning; every pattern matches files that exist (tests/test_packaging.py builds the wheel).
+PACKAGES = ["ballot", "kiosk", "district"]
+CATALOGS = ["locale/*/LC_MESSAGES/*.mo", "locale/*/LC_MESSAGES/*.po"]
+PACKAGE_DATA = {
+    "ballot": [*CATALOGS, "README.md"],
+    "kiosk": CATALOGS,
+    "kiosk.ui": ["*.kv", "fonts/*"],
+    "district": [*CATALOGS, "templates/*.html", "static/*", "static/vendor/*/*",
+                 "migrations/script.py.mako"],
+}
+
 setup(
     name="hailong",
     version="0.1.0",
     description="Citizen-satisfaction terminals for one-stop government counters, and their district server",
     long_description=__doc__,
     python_requires=">=3.11",
-    packages=find_packages(include=["kiosk", "kiosk.*", "district", "district.*"]),
-    include_package_data=True,
-    package_data={
-        "kiosk": ["locale/*/LC_MESSAGES/*.mo", "locale/*/LC_MESSAGES/*.po", "defaults.toml"],
-        "kiosk.ui": ["*.kv", "fonts/*", "sounds/*"],
-        "district": ["locale/*/LC_MESSAGES/*.mo", "locale/*/LC_MESSAGES/*.po",
-                     "templates/*", "static/**/*", "migrations/*", "migrations/**/*"],
-    },
+    packages=find_namespace_packages(
+        include=[name for p in PACKAGES for name in (p, f"{p}.*")], exclude=["*.__pycache__"]),
+    package_data=PACKAGE_DATA,
     install_requires=CORE,
     extras_require={"pi": PI, "ui": UI, "server": SERVER, "dev": UI + SERVER + DEV},
     entry_points={"console_scripts": ["kiosk=kiosk.cli:main", "district=district.cli:main"]},
