@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     from fastapi.testclient import TestClient
 
-    from district.api import create_app
+    from district.app import create_app
     from district.dashboard.accounts import add_user
     from district.errors import DistrictError
 

@@ -1,21 +1,22 @@
-"""The HTTP API of the district server (FastAPI), versioned under /api/v1.
+"""The ingest API of the district server (FastAPI), versioned under /api/v1: votes,
+heartbeats, stats and /healthz — what terminals and scripts call.
 
-``create_app(db_url)`` builds a stateless app: every process holds only an engine, so several
-uvicorn processes can serve one PostgreSQL database. The dashboard (a later issue) mounts its
-routes on the same app.
+``router`` holds the routes and ``district.app.create_app`` mounts them. Every process holds
+only an engine (``Ingest``, on ``app.state.ingest``), so several uvicorn processes can serve
+one PostgreSQL database. This module knows nothing of the dashboard.
 """
 
 
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import anyio
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
@@ -24,8 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from district import auth
-from district.config import resolve_db_url
-from district.db import create_db_engine, utcnow
+from district.db import utcnow
 from district.heartbeat import store_heartbeat
 from district.ingest import Delivery, ingest_batch_for
 from district.models import (
@@ -61,6 +61,30 @@ ERRORS = {
     422: {"model": ErrorResponse, "description": "the body does not have the documented shape "
           f"(error invalid_body), or over {MAX_BATCH_VOTES} votes (error batch_too_large)"},
 }
+REQUEST_BODIES = (VoteBatch, Heartbeat)  # parsed by the routes themselves (see _body_schema)
+
+router = APIRouter()
+
+
+@dataclass
+class Ingest:
+    """What the ingest routes of one process share: the engine and a few threads."""
+
+    engine: Engine
+    threads: anyio.CapacityLimiter = field(
+        default_factory=lambda: anyio.CapacityLimiter(INGEST_THREADS))
+
+    async def in_thread(self, fn, *args):
+        """Run ``fn`` on one of this process's few ingest threads (waiting in the event
+        loop, at no cost, while they are busy)."""
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self.threads)
+
+
+def ingest_of(request: Request) -> Ingest:
+    return request.app.state.ingest
+
+
+IngestDep = Annotated[Ingest, Depends(ingest_of)]
 
 
 class ApiError(Exception):
@@ -70,9 +94,26 @@ class ApiError(Exception):
         self.status, self.error, self.message, self.details = status, error, message, details or []
 
 
-def _error_response(status: int, error: str, message: str, details=(), headers=None):
+def error_response(status: int, error: str, message: str, details=(), headers=None):
+    """The JSON of every error of the API: ``{"error", "message", "details"}``."""
     body = ErrorResponse(error=error, message=message, details=list(details))
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+async def on_api_error(_request: Request, exc: ApiError) -> Response:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return error_response(exc.status, exc.error, exc.message, exc.details, headers)
+
+
+async def on_validation_error(_request: Request, exc: RequestValidationError) -> Response:
+    return error_response(422, "invalid_request", "the request is not valid",
+                          _validation_details(exc))
+
+
+def http_error_response(exc: StarletteHTTPException) -> Response:
+    """An unknown address, a wrong method…: JSON like the API's other errors."""
+    return error_response(exc.status_code, f"http_{exc.status_code}", str(exc.detail),
+                          headers=getattr(exc, "headers", None))
 
 
 def _validation_details(exc: ValidationError | RequestValidationError) -> list[dict]:
@@ -119,132 +160,107 @@ def _json(model: BaseModel) -> Response:
     return Response(model.model_dump_json(), media_type="application/json")
 
 
-def create_app(db_url: str | None = None, engine: Engine | None = None) -> FastAPI:
-    """The API on ``db_url`` (or an existing engine). The database must be migrated already
-    (``district serve`` does it: ``district.db.migrate``)."""
-    engine = engine or create_db_engine(resolve_db_url(db_url))
-    app = FastAPI(
-        title="Hài Lòng district server", version=API_VERSION,
-        description="Ingest API for satisfaction-rating terminals. Every vote is stored once: "
-                    "unique (terminal, vote id). See docs/sync.md.")
-    app.state.engine = engine
-    ingest_threads = anyio.CapacityLimiter(INGEST_THREADS)
-
-    async def in_thread(fn, *args):
-        """Run ``fn`` on one of this process's few ingest threads (waiting in the event
-        loop, at no cost, while they are busy)."""
-        return await anyio.to_thread.run_sync(fn, *args, limiter=ingest_threads)
-
-    @app.exception_handler(ApiError)
-    async def on_api_error(_request, exc: ApiError):
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return _error_response(exc.status, exc.error, exc.message, exc.details, headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def on_validation_error(_request, exc: RequestValidationError):
-        return _error_response(422, "invalid_request", "the request is not valid",
-                               _validation_details(exc))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def on_http_error(_request, exc: StarletteHTTPException):
-        return _error_response(exc.status_code, f"http_{exc.status_code}", str(exc.detail),
-                               headers=getattr(exc, "headers", None))
-
-    async def current_terminal(credentials: Credentials) -> auth.AuthenticatedTerminal:
-        terminal = None
-        if credentials is not None:
-            terminal = await run_in_threadpool(_terminal_for, engine, credentials.credentials)
-        if terminal is None:
-            raise ApiError(401, "unauthorized", "missing, wrong or revoked terminal token")
-        return terminal
-
-    async def terminal_body(request: Request, credentials: Credentials,
-                            parse: Callable[[Any], Any]) -> tuple[str, Any]:
-        """(token, parsed body). The token is checked later, in the write transaction (one
-        connection and one round trip less per request); a body that cannot be used is
-        answered only after the token was checked, so a stranger learns nothing (401)."""
-        if credentials is None:
-            raise ApiError(401, "unauthorized", "missing, wrong or revoked terminal token")
-        try:
-            return credentials.credentials, parse(await read_json(request))
-        except ApiError:
-            await current_terminal(credentials)
-            raise
-
-    async def admin(credentials: Credentials) -> None:
-        ok = credentials is not None and await run_in_threadpool(
-            _is_admin, engine, credentials.credentials)
-        if not ok:
-            raise ApiError(401, "unauthorized", "missing, wrong or revoked admin token")
-
-    @app.post("/api/v1/votes", response_model=VoteBatchResult, responses=ERRORS,
-              summary="Upload a batch of votes (exactly once)",
-              openapi_extra={"requestBody": {"required": True, "content": {
-                  "application/json": {"schema": {"$ref": "#/components/schemas/VoteBatch"}}}}})
-    async def post_votes(request: Request, credentials: Credentials):
-        """Accepted ids are stored now, duplicate ids were stored before, rejected votes are
-        invalid (with the reason) and never stored. A malformed body stores nothing."""
-        received_at = utcnow()
-        token, envelope = await terminal_body(request, credentials, parse_vote_batch)
-        delivery = Delivery(received_at=received_at, via="api", sent_at=envelope.sent_at,
-                            boot_id=envelope.boot_id, monotonic_ns=envelope.monotonic_ns)
-
-        def identify(conn) -> auth.AuthenticatedTerminal:
-            return _own_terminal(conn, token, envelope.terminal_id)
-
-        accepted, duplicate, rejected = await in_thread(
-            ingest_batch_for, engine, identify, envelope.votes, delivery)
-        return _json(VoteBatchResult(accepted=accepted, duplicate=duplicate, rejected=rejected,
-                                     server_time=utcnow()))
-
-    @app.post("/api/v1/heartbeat", response_model=HeartbeatResult, responses=ERRORS,
-              summary="Report a terminal's health",
-              openapi_extra={"requestBody": {"required": True, "content": {
-                  "application/json": {"schema": {"$ref": "#/components/schemas/Heartbeat"}}}}})
-    async def post_heartbeat(request: Request, credentials: Credentials):
-        """Keeps the latest heartbeat per terminal (fleet health) and the history."""
-        received_at = utcnow()
-        token, beat = await terminal_body(
-            request, credentials, lambda data: parse_model(Heartbeat, data))
-        owner = await in_thread(store_heartbeat, engine, token, beat, received_at)
-        _check_owner(owner, beat.terminal_id)
-        return _json(HeartbeatResult(server_time=utcnow()))
-
-    @app.get("/api/v1/stats", response_model=Stats, responses={401: ERRORS[401]},
-             dependencies=[Depends(admin)], summary="Vote counts (same as district stats)")
-    async def get_stats():
-        return await run_in_threadpool(vote_stats, engine)
-
-    @app.get("/healthz", response_model=Health, summary="Can the server reach its database?",
-             responses={503: {"model": Health, "description": "the database does not answer"}})
-    async def healthz():
-        if await run_in_threadpool(_database_answers, engine):
-            return Health(status="ok", database="ok")
-        return JSONResponse(Health(status="unavailable", database="unreachable").model_dump(),
-                            status_code=503)
-
-    # dashboard (issue 5): pages, exports, /api/v1/dashboard/…, /static, alert loop
-    from district.dashboard.web import register as register_dashboard
-    register_dashboard(app)
-
-    app.openapi = lambda: _openapi(app)
-    return app
+def _body_schema(model: type[BaseModel]) -> dict:
+    """The request body the route reads itself (to refuse oversized bodies unread), named
+    for the OpenAPI document (``add_request_schemas`` puts the schema there)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
 
 
-def _openapi(app: FastAPI) -> dict:
-    """FastAPI's document plus the request-body schemas the ingest routes parse themselves."""
-    if app.openapi_schema:
-        return app.openapi_schema
-    doc = get_openapi(title=app.title, version=app.version, description=app.description,
-                      routes=app.routes)
+# --- who is calling -------------------------------------------------------------------------
+
+async def current_terminal(ingest: Ingest, credentials: HTTPAuthorizationCredentials | None
+                           ) -> auth.AuthenticatedTerminal:
+    terminal = None
+    if credentials is not None:
+        terminal = await run_in_threadpool(_terminal_for, ingest.engine, credentials.credentials)
+    if terminal is None:
+        raise ApiError(401, "unauthorized", "missing, wrong or revoked terminal token")
+    return terminal
+
+
+async def terminal_body(request: Request, ingest: Ingest,
+                        credentials: HTTPAuthorizationCredentials | None,
+                        parse: Callable[[Any], Any]) -> tuple[str, Any]:
+    """(token, parsed body). The token is checked later, in the write transaction (one
+    connection and one round trip less per request); a body that cannot be used is
+    answered only after the token was checked, so a stranger learns nothing (401)."""
+    if credentials is None:
+        raise ApiError(401, "unauthorized", "missing, wrong or revoked terminal token")
+    try:
+        return credentials.credentials, parse(await read_json(request))
+    except ApiError:
+        await current_terminal(ingest, credentials)
+        raise
+
+
+async def admin(ingest: IngestDep, credentials: Credentials) -> None:
+    ok = credentials is not None and await run_in_threadpool(
+        _is_admin, ingest.engine, credentials.credentials)
+    if not ok:
+        raise ApiError(401, "unauthorized", "missing, wrong or revoked admin token")
+
+
+# --- routes -------------------------------------------------------------------------------
+
+@router.post("/api/v1/votes", response_model=VoteBatchResult, responses=ERRORS,
+             summary="Upload a batch of votes (exactly once)",
+             openapi_extra=_body_schema(VoteBatch))
+async def post_votes(request: Request, ingest: IngestDep, credentials: Credentials):
+    """Accepted ids are stored now, duplicate ids were stored before, rejected votes are
+    invalid (with the reason) and never stored. A malformed body stores nothing."""
+    received_at = utcnow()
+    token, envelope = await terminal_body(request, ingest, credentials, parse_vote_batch)
+    delivery = Delivery(received_at=received_at, via="api", sent_at=envelope.sent_at,
+                        boot_id=envelope.boot_id, monotonic_ns=envelope.monotonic_ns)
+
+    def identify(conn) -> auth.AuthenticatedTerminal:
+        return _own_terminal(conn, token, envelope.terminal_id)
+
+    accepted, duplicate, rejected = await ingest.in_thread(
+        ingest_batch_for, ingest.engine, identify, envelope.votes, delivery)
+    return _json(VoteBatchResult(accepted=accepted, duplicate=duplicate, rejected=rejected,
+                                 server_time=utcnow()))
+
+
+@router.post("/api/v1/heartbeat", response_model=HeartbeatResult, responses=ERRORS,
+             summary="Report a terminal's health", openapi_extra=_body_schema(Heartbeat))
+async def post_heartbeat(request: Request, ingest: IngestDep, credentials: Credentials):
+    """Keeps the latest heartbeat per terminal (fleet health) and the history."""
+    received_at = utcnow()
+    token, beat = await terminal_body(
+        request, ingest, credentials, lambda data: parse_model(Heartbeat, data))
+    owner = await ingest.in_thread(store_heartbeat, ingest.engine, token, beat, received_at)
+    _check_owner(owner, beat.terminal_id)
+    return _json(HeartbeatResult(server_time=utcnow()))
+
+
+@router.get("/api/v1/stats", response_model=Stats, responses={401: ERRORS[401]},
+            dependencies=[Depends(admin)], summary="Vote counts (same as district stats)")
+async def get_stats(ingest: IngestDep):
+    return await run_in_threadpool(vote_stats, ingest.engine)
+
+
+@router.get("/healthz", response_model=Health, summary="Can the server reach its database?",
+            responses={503: {"model": Health, "description": "the database does not answer"}})
+async def healthz(ingest: IngestDep):
+    if await run_in_threadpool(_database_answers, ingest.engine):
+        return Health(status="ok", database="ok")
+    return JSONResponse(Health(status="unavailable", database="unreachable").model_dump(),
+                        status_code=503)
+
+
+def add_request_schemas(doc: dict) -> dict:
+    """Put the request bodies the ingest routes parse themselves into an OpenAPI document."""
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    for model in (VoteBatch, Heartbeat):
+    for model in REQUEST_BODIES:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
-    app.openapi_schema = doc
     return doc
 
+
+# --- database work (threads) ----------------------------------------------------------------
 
 def _terminal_for(engine: Engine, token: str) -> auth.AuthenticatedTerminal | None:
     with engine.connect() as conn:
@@ -280,8 +296,3 @@ def _check_owner(owner: str | None, claimed: str) -> None:
         raise ApiError(403, "wrong_terminal",
                        f"this token belongs to terminal {owner!r}, not {claimed!r}",
                        [{"loc": ["terminal_id"], "msg": "does not match the token"}])
-
-
-def app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory`` / several workers: database from $DISTRICT_DB."""
-    return create_app(os.environ.get("DISTRICT_DB"))

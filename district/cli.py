@@ -171,7 +171,7 @@ def cmd_serve(args, db_url: str, _) -> int:
         scheme=scheme, host=host, port=port, workers=args.workers), file=sys.stderr)
     # uvicorn's own TLS (Python's ssl module): one process to install, configure and renew,
     # no reverse proxy (docs/district-server.md says why).
-    uvicorn.run("district.api:app_from_env", factory=True, host=host, port=port,
+    uvicorn.run("district.app:app_from_env", factory=True, host=host, port=port,
                 workers=args.workers, log_level="warning", access_log=False,
                 ssl_certfile=tls[0] if tls else None, ssl_keyfile=tls[1] if tls else None)
     return 0

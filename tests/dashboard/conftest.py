@@ -136,7 +136,7 @@ def dataset(db_url):
 @pytest.fixture(scope="session")
 def app(dataset):
     os.environ["DISTRICT_ALERT_INTERVAL_S"] = "0"
-    from district.api import create_app
+    from district.app import create_app
     from district.dashboard.web import register
 
     engine, _generated = dataset

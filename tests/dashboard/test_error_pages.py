@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from district.api import create_app
+from district.app import create_app
 from district.dashboard.accounts import add_user
 from district.db import write_transaction
 from tests.helpers import fresh_engine

@@ -50,7 +50,7 @@ def test_the_tree_is_reused_until_any_writer_changes_a_unit(engine):
 
 
 def test_a_unit_official_loses_a_moved_unit_at_once(engine):
-    from district.api import create_app
+    from district.app import create_app
 
     add_user(engine, "quan1", PASSWORD, "unit", unit_id="q")
     with TestClient(create_app(engine=engine), follow_redirects=False) as client:

@@ -197,7 +197,7 @@ def test_healthz_is_503_when_the_database_does_not_answer(tmp_path):
 
     unreachable = f"sqlite:///{tmp_path}/missing/dir/district.db"
     server = DistrictServer(unreachable, env=clean_env(DISTRICT_DB=unreachable), cmd=[
-        sys.executable, "-m", "uvicorn", "--factory", "district.api:app_from_env",
+        sys.executable, "-m", "uvicorn", "--factory", "district.app:app_from_env",
         "--port", "PORT"])
     try:
         server.start(ready_path="/openapi.json")
