@@ -15,11 +15,12 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy.engine import Connection, Engine
 
+from ballot.errors import Invalid
+from ballot.validation import validation_details
 from district import rollups
 from district.auth import hash_token, new_token
 from district.db import dialect_insert, terminals, units, utcnow, write_transaction
 from district.errors import N_, DistrictError
-from kiosk.i18n import Invalid, validation_details
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 

@@ -18,6 +18,7 @@ import functools
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from ballot.wire import Heartbeat
 from district.auth import hash_token, terminal_for_token
 from district.db import (
     dialect_insert,
@@ -28,7 +29,6 @@ from district.db import (
     write_transaction,
 )
 from district.ingest import Delivery, boot_clock_rows, learn_boot_clocks, on_boot_clock_conflict
-from district.models import Heartbeat
 
 HEALTH_COLUMNS = [c.name for c in terminal_health.columns if c.name != "terminal_id"]
 

@@ -23,6 +23,8 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Engine
 
+from ballot.usb import EXPORT_COLUMNS, OPTIONAL_TEXT_COLUMNS, REQUIRED_COLUMNS
+from ballot.validation import validation_details
 from district import clock, rollups
 from district.auth import AuthenticatedTerminal
 from district.db import (
@@ -36,7 +38,6 @@ from district.db import (
 )
 from district.errors import N_, DistrictError
 from district.models import RejectedVote, Vote
-from kiosk.i18n import validation_details
 
 # Rows per INSERT statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 INSERT_CHUNK = 500
@@ -304,11 +305,10 @@ def ingest_batch_for(engine: Engine, identify: Identify, raw_votes: list[Any],
 
 # --- CSV import (`kiosk export` → `district import`) ----------------------------------------
 
-CSV_COLUMNS = ("id", "terminal_id", "seq", "level", "scale", "source", "recorded_at",
-               "clock_synced", "boot_id", "monotonic_ns", "flags", "reasons", "counter",
-               "officer", "dossier_code")
-CSV_REQUIRED = CSV_COLUMNS[:10]
-CSV_OPTIONAL_TEXT = ("counter", "officer", "dossier_code")
+# The columns are ballot.usb's: the ones `kiosk export` writes
+CSV_COLUMNS = EXPORT_COLUMNS
+CSV_REQUIRED = REQUIRED_COLUMNS
+CSV_OPTIONAL_TEXT = OPTIONAL_TEXT_COLUMNS
 CSV_MAX_ERRORS = 10
 
 

@@ -1,123 +1,37 @@
 """The wire models of the ingest API (pydantic 2), shared by the HTTP API and the CSV import.
 
-The envelope of a request is validated strictly (a bad envelope stores nothing); votes are
-validated one by one with ``Vote`` so that one bad vote is rejected alone. Validators raise
-``Invalid``: its English text is what the API answers; ``district import`` shows it translated.
+What a terminal sends (``Vote``, ``VoteBatchEnvelope``, ``VoteBatch``, ``Heartbeat``) and the
+vote's codes are defined once in ``ballot`` (the terminal builds its JSON from the same
+models) and re-exported here; the server's answers are defined here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field
 
-from kiosk.i18n import N_, Invalid
+from ballot.errors import Invalid
+from ballot.i18n import N_
+from ballot.vote import FLAGS, REASONS, SOURCES
+from ballot.wire import (
+    EARLIEST,
+    INT64_MAX,
+    LATEST,
+    MAX_BATCH_VOTES,
+    BootId,
+    Heartbeat,
+    Nanoseconds,
+    TerminalId,
+    Text,
+    UtcTime,
+    Vote,
+    VoteBatch,
+    VoteBatchEnvelope,
+)
 
-MAX_BATCH_VOTES = 1000
 MAX_BODY_BYTES = 2 * 1024 * 1024
-INT64_MAX = 2**63 - 1
-
-FLAGS = ("test", "suspected_misuse", "stuck_button")
-REASONS = ("waiting_time", "too_many_trips", "unclear_guidance", "officer_attitude", "other")
-SOURCES = ("gpio", "serial", "touch", "keyboard", "cli")
-
-# A Pi without RTC may boot at 1970-01-01; anything outside this window is not a clock but
-# garbage, and keeping it out spares the server datetime overflows when re-dating.
-EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
-
-
-def _storable_text(value: str) -> str:
-    # PostgreSQL refuses NUL in text and every driver refuses lone surrogates: say so here
-    # instead of failing in the database.
-    if "\x00" in value:
-        raise Invalid(N_("must not contain NUL characters"))
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise Invalid(N_("must be valid Unicode text")) from exc
-    return value
-
-
-def _iso_text(value: Any) -> Any:
-    # JSON has no datetime type: only ISO-8601 text is a time (not a number of seconds).
-    if not isinstance(value, str | dt.datetime):
-        raise Invalid(N_("must be an ISO-8601 date-time text such as 2025-03-04T05:06:07Z"))
-    return value
-
-
-def _bounded_time(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None:
-        raise Invalid(N_("must include the time zone, e.g. a final Z for UTC"))
-    if not EARLIEST <= value < LATEST:
-        raise Invalid(N_("must be between 1970 and 2200"))
-    return value.astimezone(dt.UTC)
-
-
-def _uuid_text(value: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, AttributeError, TypeError) as exc:
-        raise Invalid(N_("must be a UUID like 0b7c…-…")) from exc
-
-
-Text = Annotated[str, AfterValidator(_storable_text)]
-UtcTime = Annotated[dt.datetime, Field(strict=False), BeforeValidator(_iso_text),
-                    AfterValidator(_bounded_time)]
-TerminalId = Annotated[Text, Field(min_length=1, max_length=64)]
-BootId = Annotated[Text, Field(min_length=1, max_length=64)]
-Nanoseconds = Annotated[int, Field(ge=0, le=INT64_MAX)]
-
-
-class Vote(BaseModel):
-    """One vote as the kiosk recorded it; the server never changes these fields."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    id: Annotated[str, Field(max_length=64), AfterValidator(_uuid_text)] = Field(
-        description="UUID made on the kiosk; unique per terminal")
-    seq: Annotated[int, Field(ge=1, le=INT64_MAX)] = Field(
-        description="per-terminal counter that never goes back")
-    level: Annotated[int, Field(ge=1, le=5)] = Field(description="1 = worst … scale = best")
-    scale: Literal[3, 4, 5]
-    source: Literal[SOURCES]
-    recorded_at: UtcTime = Field(description="kiosk wall clock (UTC) when the vote was taken")
-    clock_synced: bool = Field(description="was the kiosk clock NTP-synchronised then")
-    boot_id: BootId
-    monotonic_ns: Nanoseconds = Field(description="CLOCK_BOOTTIME when the vote was taken")
-    flags: Annotated[list[Literal[FLAGS]], Field(max_length=len(FLAGS))] = []
-    reasons: Annotated[list[Literal[REASONS]], Field(max_length=len(REASONS))] = []
-    counter: Annotated[Text, Field(max_length=100)] | None = None
-    officer: Annotated[Text, Field(max_length=200)] | None = None
-    dossier_code: Annotated[Text, Field(max_length=100)] | None = None
-
-    @model_validator(mode="after")
-    def _level_within_scale(self) -> Vote:
-        if self.level > self.scale:
-            raise Invalid(N_("level {level} is above the scale {scale}"), level=self.level,
-                          scale=self.scale)
-        return self
-
-
-class VoteBatchEnvelope(BaseModel):
-    """``POST /api/v1/votes`` body, with each vote left raw to be validated on its own."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    terminal_id: TerminalId
-    sent_at: UtcTime = Field(description="kiosk wall clock (UTC) when the batch was sent")
-    boot_id: BootId | None = Field(None, description="kiosk boot when the batch was sent")
-    monotonic_ns: Nanoseconds | None = Field(
-        None, description="kiosk CLOCK_BOOTTIME when the batch was sent")
-    votes: Annotated[list[dict[str, Any]], Field(max_length=MAX_BATCH_VOTES)]
-
-
-class VoteBatch(VoteBatchEnvelope):
-    """The documented shape of ``POST /api/v1/votes`` (OpenAPI); see ``VoteBatchEnvelope``."""
-
-    votes: Annotated[list[Vote], Field(max_length=MAX_BATCH_VOTES)]
 
 
 class RejectedVote(BaseModel):
@@ -130,25 +44,6 @@ class VoteBatchResult(BaseModel):
     duplicate: list[str] = Field(description="already stored before (or twice in this batch)")
     rejected: list[RejectedVote] = Field(description="invalid: never stored, do not resend")
     server_time: dt.datetime
-
-
-class Heartbeat(BaseModel):
-    """``POST /api/v1/heartbeat`` body: the terminal's health, every few minutes."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    terminal_id: TerminalId
-    sent_at: UtcTime
-    boot_id: BootId | None = None
-    monotonic_ns: Nanoseconds | None = None
-    backlog: Annotated[int, Field(ge=0, le=INT64_MAX)] | None = None
-    rejected: Annotated[int, Field(ge=0, le=INT64_MAX)] | None = None
-    software_version: Annotated[Text, Field(max_length=64)] | None = None
-    clock_synced: bool | None = None
-    disk_free_bytes: Annotated[int, Field(ge=0, le=INT64_MAX)] | None = None
-    uptime_s: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)] | None = None
-    last_error: Annotated[Text, Field(max_length=2000)] | None = None
-    stuck_buttons: Annotated[list[Annotated[int, Field(ge=1, le=5)]], Field(max_length=5)] = []
 
 
 class HeartbeatResult(BaseModel):
@@ -181,3 +76,10 @@ class ErrorResponse(BaseModel):
     error: str = Field(description="machine-readable code, e.g. invalid_body, unauthorized")
     message: str
     details: list[ErrorDetail] = []
+
+
+__all__ = ["EARLIEST", "FLAGS", "INT64_MAX", "LATEST", "MAX_BATCH_VOTES", "MAX_BODY_BYTES",
+           "REASONS", "SOURCES", "BootId", "ErrorDetail", "ErrorResponse", "Health", "Heartbeat",
+           "HeartbeatResult", "Invalid", "N_", "Nanoseconds", "RejectedVote", "Stats",
+           "TerminalId", "Text", "UtcTime", "Vote", "VoteBatch", "VoteBatchEnvelope",
+           "VoteBatchResult"]

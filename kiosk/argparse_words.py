@@ -1,19 +1,8 @@
-"""argparse's own words ("usage:", "options:", "the following arguments are required: …")
-in the user's language, for the `kiosk` and `district` commands.
-
-argparse looks up its module-level ``_`` and ``ngettext`` each time it builds a parser or
-formats a message, so pointing them at our catalog (domain ``kiosk_argparse``, the msgids of
-Python 3.11's argparse) translates them. Call ``localise`` before building a parser.
-"""
+"""Kept at its old path: argparse's words in the user's language are
+``ballot.argparse_words`` (shared by the `kiosk` and `district` commands)."""
 
 from __future__ import annotations
 
-import argparse
+from ballot.argparse_words import localise
 
-from kiosk.i18n import translation
-
-
-def localise(language: str) -> None:
-    catalog = translation("kiosk_argparse", language)
-    argparse._ = catalog.gettext
-    argparse.ngettext = catalog.ngettext
+__all__ = ["localise"]

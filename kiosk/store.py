@@ -34,15 +34,13 @@ from typing import IO
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from ballot.usb import EXPORT_COLUMNS
 from kiosk.vote import Flag, Reason, Source, Vote, iso
 
 BUSY_TIMEOUT_MS = 10_000
 STATUSES = ("held", "pending", "inflight", "synced", "rejected")
 # The backlog: votes not yet accepted or refused by the server (``VoteStore.backlog``)
 BACKLOG_STATUSES = ("held", "pending", "inflight")
-EXPORT_COLUMNS = ("id", "terminal_id", "seq", "level", "scale", "source", "recorded_at",
-                  "clock_synced", "boot_id", "monotonic_ns", "flags", "reasons", "counter",
-                  "officer", "dossier_code")
 
 migrations = Migrations("kiosk-votes")
 

@@ -1,7 +1,8 @@
 """A vote: what one citizen said, with every clock reading needed to date it later.
 
 Made on the terminal and never changed by the server (DESIGN.md, "A vote"). ``to_wire`` is the
-JSON form the sync agent uploads and ``kiosk export`` writes.
+JSON form the sync agent uploads: the fields of ``ballot.wire.Vote``, the model the server
+validates it with. The codes (``Source``, ``Flag``, ``Reason``) are ``ballot.vote``'s.
 """
 
 from __future__ import annotations
@@ -9,33 +10,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from enum import StrEnum
 
+from ballot.vote import Flag, Reason, Source
+from ballot.wire import VOTE_FIELDS, iso
 from kiosk.clock import Instant
-
-
-class Source(StrEnum):
-    GPIO = "gpio"
-    SERIAL = "serial"
-    TOUCH = "touch"
-    KEYBOARD = "keyboard"
-    CLI = "cli"
-
-
-class Flag(StrEnum):
-    TEST = "test"                          # a technician's or script's vote, not a citizen's
-    SUSPECTED_MISUSE = "suspected_misuse"  # part of a burst no queue of people can make
-    STUCK_BUTTON = "stuck_button"          # its button then stayed down past the stuck limit
-
-
-class Reason(StrEnum):
-    """Follow-up answers, mapped to the Decree 61/2018 indicators a counter device may collect."""
-
-    WAITING_TIME = "waiting_time"          # total time against the legal limit
-    TOO_MANY_TRIPS = "too_many_trips"      # number of contacts needed
-    UNCLEAR_GUIDANCE = "unclear_guidance"  # number of agencies / guidance given
-    OFFICER_ATTITUDE = "officer_attitude"  # the officer's attitude
-    OTHER = "other"
 
 
 @dataclass(frozen=True)
@@ -60,12 +38,13 @@ class Vote:
             raise ValueError(f"level {self.level} is outside the {self.scale}-level scale")
 
     def to_wire(self) -> dict:
+        """The vote as JSON (``ballot.wire.Vote``'s fields, in its order)."""
         data = asdict(self)
         data["source"] = str(self.source)
         data["recorded_at"] = iso(self.recorded_at)
         data["flags"] = [str(f) for f in self.flags]
         data["reasons"] = [str(r) for r in self.reasons]
-        return data
+        return {name: data[name] for name in VOTE_FIELDS}
 
 
 def new_vote(level: int, scale: int, source: Source, instant: Instant, *,
@@ -78,11 +57,6 @@ def new_vote(level: int, scale: int, source: Source, instant: Instant, *,
                 boot_id=instant.boot_id, monotonic_ns=instant.monotonic_ns,
                 flags=tuple(dict.fromkeys(flags)), counter=counter or None,
                 officer=officer or None, dossier_code=dossier_code or None)
-
-
-def iso(moment: datetime) -> str:
-    """ISO-8601 in UTC with a Z, microseconds kept."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 __all__ = ["Flag", "Reason", "Source", "Vote", "iso", "new_vote"]

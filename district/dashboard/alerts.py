@@ -30,13 +30,13 @@ from email.message import EmailMessage
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from ballot.i18n import translation
 from district.counting import is_counted
 from district.dashboard.aggregates import NEGATIVE_TO, format_number
 from district.dashboard.health import fleet_health, silent_hours
 from district.dashboard.tables import alert_states, settings
 from district.db import dialect_insert, terminals, units, votes, write_transaction
 from district.errors import N_
-from kiosk.i18n import translation
 
 log = logging.getLogger(__name__)
 RULES = ("negative_share", "terminal_silent", "stuck_button")

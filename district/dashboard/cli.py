@@ -18,7 +18,7 @@ from district.errors import N_
 
 def web_gettext(lang: str, fallback):
     """Messages of these verbs live in the dashboard's catalog (domain district_web)."""
-    from kiosk.i18n import translation
+    from ballot.i18n import translation
 
     web = translation("district_web", lang if lang in ("vi", "en") else "vi").gettext
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from ballot.vote import REASONS
 from district.counting import COUNT_COLUMNS, LEVEL_COLUMNS  # noqa: F401 (for the dashboard)
 from district.db import UTCDateTime
 from district.rollups import (  # noqa: F401 (the rollups are storage; here for the dashboard)
@@ -72,8 +73,8 @@ units_version = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False),
 )
 
-REASON_CODES = ("waiting_time", "too_many_trips", "unclear_guidance", "officer_attitude",
-                "other")
+# The follow-up reasons' codes (``ballot.vote``), one r_<code> column each in the rollups
+REASON_CODES = REASONS
 
 # One row per (rule, subject): flipping state closed→open is a conditional UPDATE, so only
 # one process sends the notification of an alert.

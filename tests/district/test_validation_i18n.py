@@ -1,11 +1,14 @@
-"""pydantic's common error types in our words live in kiosk/i18n.py (checked against the kiosk
-catalog by tests/test_i18n.py); the district shows them too, from its own catalog."""
+"""pydantic's common error types in our words live in ``ballot.validation`` and are said once,
+in ballot's catalog, which the kiosk's and the district's catalogs fall back to."""
 
 from __future__ import annotations
 
 from babel.messages.pofile import read_po
 
-from kiosk.i18n import CATALOG_DIRS, CHOICES, EMPTY, PYDANTIC_MESSAGES
+import district  # noqa: F401 (registers the district's catalogs)
+import kiosk  # noqa: F401 (registers the kiosk's catalogs)
+from ballot.i18n import CATALOG_DIRS, translation
+from ballot.validation import CHOICES, EMPTY, PYDANTIC_MESSAGES
 
 
 def _catalog(package: str, domain: str) -> dict[str, str]:
@@ -13,8 +16,11 @@ def _catalog(package: str, domain: str) -> dict[str, str]:
         return {m.id: m.string for m in read_po(fh) if m.id}
 
 
-def test_the_district_catalog_says_pydantics_errors_as_the_kiosk_does():
-    district, kiosk = _catalog("district", "district"), _catalog("kiosk", "kiosk")
+def test_pydantics_errors_are_said_once_and_the_same_by_the_kiosk_and_the_district():
+    own = _catalog("ballot", "ballot")
+    elsewhere = {**_catalog("kiosk", "kiosk"), **_catalog("district", "district")}
     for msgid in {*PYDANTIC_MESSAGES.values(), EMPTY, CHOICES}:
-        assert district.get(msgid), f"district.po: no Vietnamese for {msgid!r}"
-        assert district[msgid] == kiosk[msgid], f"{msgid!r} is said two ways"
+        assert own.get(msgid), f"ballot.po: no Vietnamese for {msgid!r}"
+        assert msgid not in elsewhere, f"{msgid!r} is written twice (also outside ballot.po)"
+        said = {translation(domain, "vi").gettext(msgid) for domain in ("kiosk", "district")}
+        assert said == {own[msgid]}, f"{msgid!r} is said {said}"
