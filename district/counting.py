@@ -19,7 +19,8 @@ import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from district.models import REASONS as REASON_CODES
+from ballot.vote import NOT_COUNTED_FLAGS, Flag
+from ballot.vote import REASONS as REASON_CODES
 
 LEVEL_COLUMNS = ("n1", "n2", "n3", "n4", "n5")
 
@@ -46,10 +47,11 @@ class Flagged:
         return " AND ".join(tests) or "1 = 1"
 
 
-TEST = Flagged(has=("test",))
-COUNTED = Flagged(lacks=("test", "suspected_misuse"))
-MISUSE = Flagged(has=("suspected_misuse",), lacks=("test",))  # a test vote counts as test
-STUCK = COUNTED & Flagged(has=("stuck_button",))
+COUNTED = Flagged(lacks=NOT_COUNTED_FLAGS)  # ballot's vocabulary: the flags never counted
+TEST = Flagged(has=(Flag.TEST.value,))
+MISUSE = Flagged(has=(Flag.SUSPECTED_MISUSE.value,), lacks=TEST.has)  # test wins over misuse
+STUCK = COUNTED & Flagged(has=(Flag.STUCK_BUTTON.value,))
+assert set(TEST.has + MISUSE.has) == set(NOT_COUNTED_FLAGS)  # each uncounted vote shown apart
 
 
 @dataclass(frozen=True)
