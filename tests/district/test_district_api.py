@@ -150,7 +150,9 @@ def test_heartbeat_keeps_latest_and_history(api):
         boots = conn.execute(sa.select(db.terminal_boots)).one()
     assert latest.backlog == 3 and latest.stuck_buttons == "2"
     assert latest.software_version == "0.1.0"
-    assert abs(latest.clock_offset_ms) < 5_000
+    # both clocks are this machine's: the offset is within the request's transit time,
+    # which a loaded machine may stretch to seconds
+    assert abs(latest.clock_offset_ms) < 60_000
     assert boots.boot_id == "boot-a" and boots.epoch_us is not None
     assert boots.samples == 2  # both heartbeats merged into the boot's one row
     bad = httpx.post(f"{api.url}/api/v1/heartbeat", json={**beat, "backlog": -1}, headers=headers)

@@ -28,8 +28,7 @@ def test_resets_dropped_answers_timeouts_500_and_429_lose_and_double_nothing(
     # more. Once-mode allows 8 tries a batch, so the run must still succeed.
     proxy.fail_next(["reset", "drop_response", "500", "429", "hang", "pass",
                      "drop_response", "pass", "reset", "500", "pass", "429", "pass"])
-    started = time.monotonic()
-    out = kiosk(kiosk_env, "sync", "--once")
+    out = kiosk(kiosk_env, "sync", "--once")  # its timeout: a hang guard, not a speed limit
     assert out.returncode == 0, out.stdout + out.stderr
     assert proxy.pending_faults() == 0
     for mode in ("reset", "drop_response", "500", "429", "hang"):
@@ -37,8 +36,6 @@ def test_resets_dropped_answers_timeouts_500_and_429_lose_and_double_nothing(
     # Each dropped answer came after the server had stored the batch: those 100 votes were
     # sent again and came back "duplicate", which the agent counts as synced.
     assert "300 votes sent (200 new, 100 already on the server)" in out.stdout, out.stdout
-    # 429 said Retry-After: 1 (twice); the hang cost one timeout of 1 s; backoff is 0.3 s.
-    assert time.monotonic() - started < 30
     assert_server_holds_exactly(server, kiosk_env)
 
 
@@ -46,10 +43,8 @@ def test_connection_refused_gives_up_in_bounded_time_then_catches_up(kiosk_env, 
     with store_of(kiosk_env) as store:
         make_votes(store, 120)
     proxy.down()
-    started = time.monotonic()
-    out = kiosk(kiosk_env, "sync", "--once")
+    out = kiosk(kiosk_env, "sync", "--once")  # it gives up: else kiosk()'s timeout fails it
     assert out.returncode == 1  # votes are left: not a success
-    assert time.monotonic() - started < 20
     assert "120 left to send" in out.stdout
     with store_of(kiosk_env) as store:
         counts = store.counts()
@@ -70,7 +65,9 @@ def test_server_killed_and_restarted_mid_batch(kiosk_env, server, proxy, tmp_pat
     with store_of(kiosk_env) as store:
         make_votes(store, 2000)  # 40 batches
     proxy.default = "delay"  # 50 ms a request: the upload takes a few seconds
-    env = {**kiosk_env, "KIOSK_SYNC__MAX_BACKOFF_S": "1"}
+    # --once gives up after 8 tries in a row: waits of up to 5 s between them outlast a
+    # restart on any machine (the test waits for the restart, it never times it)
+    env = {**kiosk_env, "KIOSK_SYNC__MAX_BACKOFF_S": "5"}
     agent = kiosk_popen(env, "sync", "--once", log=tmp_path / "agent.log")
     try:
         wait_for(lambda: proxy.active and len(server.vote_ids()) >= 300,

@@ -85,7 +85,7 @@ def child_env(display: str) -> dict:
 def run_scenario(xvfb, tmp_path):
     """Run one driver scenario in a fresh process; returns its report (asserts no errors)."""
 
-    def run(scenario: str, params: dict, *, timeout: float = 90, pass_fds=()) -> dict:
+    def run(scenario: str, params: dict, *, timeout: float = 300, pass_fds=()) -> dict:
         params_path = tmp_path / f"{scenario}.params.json"
         report_path = tmp_path / f"{scenario}.report.json"
         log_path = tmp_path / f"{scenario}.log"

@@ -80,13 +80,21 @@ class Driver:
     def shown_since(self, since: float) -> list[str]:
         return [name for when, name in list(self.shown) if when >= since]
 
-    def wait_screen(self, name: str, timeout: float = 8) -> float:
+    def wait_screen(self, name: str, timeout: float = 60) -> float:
+        """Seconds until ``name`` is shown; the timeout is a hang guard, never a speed limit
+        (a loaded machine draws slowly)."""
+        start = time.monotonic()
+        self.wait_any([name], timeout)
+        return time.monotonic() - start
+
+    def wait_any(self, names: list[str], timeout: float = 60) -> str:
+        """The first of ``names`` shown (e.g. a thank-you or the out-of-order screen)."""
         start = time.monotonic()
         while time.monotonic() - start < timeout:
-            if self.screen() == name:
-                return time.monotonic() - start
+            if (shown := self.screen()) in names:
+                return shown
             time.sleep(0.02)
-        raise AssertionError(f"screen {name!r} not shown within {timeout}s "
+        raise AssertionError(f"none of {names} shown within {timeout}s "
                              f"(showing {self.screen()!r})")
 
     # -- the outside world ------------------------------------------------------------------------
