@@ -40,7 +40,7 @@ def server(sqlite_url, tmp_path):
 
 @pytest.fixture
 def proxy(server):
-    with FaultProxy(server.port, hang_s=2.5) as p:
+    with FaultProxy(server.port, hang_s=30) as p:  # longer than the agent's timeout
         yield p
 
 

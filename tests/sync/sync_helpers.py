@@ -70,7 +70,7 @@ class DistrictServer(SharedDistrictServer):
 def kiosk_environment(tmp_path: Path, *, url: str, token: str, terminal_id: str = TERMINAL_ID,
                       **overrides: object) -> dict[str, str]:
     """Environment for `kiosk` subprocesses: an empty config file (no /etc layers), the store
-    in tmp_path, English messages, short timeouts and backoff so faults cost seconds."""
+    in tmp_path, English messages, short backoff so faults cost seconds."""
     config = tmp_path / "kiosk.toml"
     config.write_text("# settings come from KIOSK_* variables in the tests\n")
     env = clean_env()
@@ -82,7 +82,10 @@ def kiosk_environment(tmp_path: Path, *, url: str, token: str, terminal_id: str 
         "KIOSK_GPIO__PIN_FACTORY": "mock",
         "KIOSK_SERVER__URL": url,
         "KIOSK_SERVER__TOKEN": token,
-        "KIOSK_SERVER__TIMEOUT_S": "1",
+        # long enough that a loaded machine's slow answer is never taken for a lost one
+        # (a resent batch would change the counts the tests assert); the proxy's "hang"
+        # outlasts it
+        "KIOSK_SERVER__TIMEOUT_S": "10",
         "KIOSK_SYNC__MAX_BACKOFF_S": "0.3",
         "KIOSK_SYNC__INTERVAL_S": "0.2",
         "KIOSK_SYNC__BATCH_SIZE": "50",
