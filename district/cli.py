@@ -113,9 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     lang = _pre_parse_lang(argv)
     _ = translation("district", lang).gettext
     localise_argparse(lang)
-    args = build_parser(_).parse_args(argv)
     try:
-        return _run(args, lang, _)
+        args = build_parser(_).parse_args(argv)  # (--help writes too)
+        code = _run(args, lang, _)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
+        return code
     except BrokenPipeError:
         # The reader left (`district stats | head`): say nothing more. Python would print a
         # traceback when flushing stdout at exit; point stdout at /dev/null first.
@@ -173,8 +175,13 @@ def cmd_serve(args, db_url: str, _) -> int:
     # no reverse proxy (docs/district-server.md says why).
     uvicorn.run("district.app:app_from_env", factory=True, host=host, port=port,
                 workers=args.workers, log_level="warning", access_log=False,
-                ssl_certfile=tls[0] if tls else None, ssl_keyfile=tls[1] if tls else None)
+                ssl_certfile=tls[0] if tls else None, ssl_keyfile=tls[1] if tls else None,
+                # a client that keeps a connection open must not hold a restart (renewal)
+                timeout_graceful_shutdown=GRACEFUL_STOP_S)
     return 0
+
+
+GRACEFUL_STOP_S = 10  # below systemd's TimeoutStopSec (30 s in district.service)
 
 
 def _tls_files(settings: config.Settings) -> tuple[str, str] | None:

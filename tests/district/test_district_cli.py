@@ -191,4 +191,6 @@ def test_officials_token(db_url, capsys):
 def test_unusable_database_is_a_clear_error(capsys, tmp_path):
     code, _, err = run(capsys, "--lang", "en", "--db", f"sqlite:///{tmp_path}/no/such/dir.db",
                        "stats")
-    assert code == 1 and "database" in err and "cannot be used" in err
+    # one line, what is wrong and the fix; no traceback (issue 11)
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert "no/such does not exist" in err and "district setup" in err
