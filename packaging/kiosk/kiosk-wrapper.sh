@@ -1,5 +1,5 @@
 #!/bin/sh
-# /usr/local/bin/kiosk: the technician's `kiosk` command (kiosk doctor, kiosk status, ...).
+# /usr/bin/kiosk: the technician's `kiosk` command (kiosk doctor, kiosk status, ...).
 # Runs the real command as the `kiosk` user, so that it reads /etc/kiosk/kiosk.toml (mode
 # 0600) and never leaves files owned by root in /var/lib/kiosk.
 REAL=/opt/hailong/venv/bin/kiosk
