@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from ballot.vote import Flag, Reason, Source
-from ballot.wire import VOTE_FIELDS, iso
+from ballot.wire import iso
 from kiosk.clock import Instant
 
 
@@ -38,13 +38,13 @@ class Vote:
             raise ValueError(f"level {self.level} is outside the {self.scale}-level scale")
 
     def to_wire(self) -> dict:
-        """The vote as JSON (``ballot.wire.Vote``'s fields, in its order)."""
+        """The vote as JSON: ``ballot.wire.Vote``'s fields (tests/test_vocabulary.py)."""
         data = asdict(self)
         data["source"] = str(self.source)
         data["recorded_at"] = iso(self.recorded_at)
         data["flags"] = [str(f) for f in self.flags]
         data["reasons"] = [str(r) for r in self.reasons]
-        return {name: data[name] for name in VOTE_FIELDS}
+        return data
 
 
 def new_vote(level: int, scale: int, source: Source, instant: Instant, *,
