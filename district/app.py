@@ -1,6 +1,7 @@
 """The district server's app, in one place: ``create_app()`` puts together the ingest API
-(``district.api``) and the dashboard (``district.dashboard``), registers the error handlers
-once and runs the alert loop for the app's lifetime.
+(``district.api``) and the dashboard (``district.dashboard``: sign-in, pages, downloads,
+JSON API, /static), registers every error handler once and runs the alert loop for the
+app's lifetime.
 
 The app is stateless but for an engine: several uvicorn processes (``district serve
 --workers N``, or ``uvicorn --factory district.app:app_from_env``) serve one PostgreSQL
@@ -9,19 +10,35 @@ database.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime as dt
+import logging
 import os
 
-from fastapi import FastAPI
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from district import api
 from district.config import resolve_db_url
+from district.dashboard import alerts as alert_rules
+from district.dashboard import errors as dash_errors
+from district.dashboard.deps import BadFilter, Dashboard, SignedOut
+from district.dashboard.render import STATIC
+from district.dashboard.routes import downloads, json_api, pages, signin
+from district.dashboard.scope import NotVisible
 from district.db import create_db_engine
 
-DESCRIPTION = ("Ingest API for satisfaction-rating terminals and the dashboard's JSON API. "
-               "Every vote is stored once: unique (terminal, vote id). See docs/sync.md.")
+log = logging.getLogger(__name__)
+DESCRIPTION = ("Ingest API for satisfaction-rating terminals (votes, heartbeats, stats) and "
+               "the dashboard's JSON API. Every vote is stored once: unique (terminal, vote "
+               "id). See docs/sync.md and docs/dashboard.md.")
 
 
 def create_app(db_url: str | None = None, engine: Engine | None = None) -> FastAPI:
@@ -29,21 +46,44 @@ def create_app(db_url: str | None = None, engine: Engine | None = None) -> FastA
     already (``district serve`` does it: ``district.db.migrate``)."""
     engine = engine or create_db_engine(resolve_db_url(db_url))
     app = FastAPI(title="Hài Lòng district server", version=api.API_VERSION,
-                  description=DESCRIPTION)
+                  description=DESCRIPTION, lifespan=lifespan)
     app.state.engine = engine
     app.state.ingest = api.Ingest(engine)
+    app.state.dashboard = Dashboard(engine)
+    app.state.alert_interval_s = alert_interval()
     app.include_router(api.router)
-    app.add_exception_handler(api.ApiError, api.on_api_error)
-    app.add_exception_handler(RequestValidationError, api.on_validation_error)
-    from starlette.exceptions import HTTPException as StarletteHTTPException
-
-    async def on_http_error(_request, exc):
-        return api.http_error_response(exc)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
-    from district.dashboard.web import register as register_dashboard
-    register_dashboard(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for area in (signin, pages, downloads, json_api):
+        app.include_router(area.router)
+    install_error_handlers(app)
     app.openapi = lambda: openapi_document(app)
     return app
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """One handler per kind of error, for the whole server: pages get pages, the rest JSON."""
+    app.add_exception_handler(api.ApiError, api.on_api_error)
+    app.add_exception_handler(RequestValidationError, api.on_validation_error)
+    app.add_exception_handler(SignedOut, dash_errors.on_signed_out)
+    app.add_exception_handler(NotVisible, dash_errors.on_not_visible)
+    app.add_exception_handler(BadFilter, dash_errors.on_bad_filter)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_fault)
+
+
+async def on_http_error(request: Request, exc: StarletteHTTPException):
+    """An unknown address or a wrong method: a page in the official's language on the
+    dashboard's addresses, the API's JSON error elsewhere."""
+    if dash_errors.is_page(request):
+        return dash_errors.http_error_page(request, exc)
+    return api.http_error_response(exc)
+
+
+async def on_fault(request: Request, _exc: Exception):
+    # (Starlette still logs the traceback after this answer)
+    if dash_errors.is_page(request):
+        return dash_errors.fault_page(request)
+    return dash_errors.fault_json()
 
 
 def openapi_document(app: FastAPI) -> dict:
@@ -53,6 +93,40 @@ def openapi_document(app: FastAPI) -> dict:
             title=app.title, version=app.version, description=app.description,
             routes=app.routes))
     return app.openapi_schema
+
+
+# --- the alert loop -------------------------------------------------------------------------
+
+def alert_interval() -> float:
+    """``DISTRICT_ALERT_INTERVAL_S`` (default 60; 0 turns the loop off, e.g. in tests that
+    call ``alerts.refresh`` themselves, or with ``district alerts check`` from cron)."""
+    return float(os.environ.get("DISTRICT_ALERT_INTERVAL_S", "60") or 0)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI):
+    interval = app.state.alert_interval_s
+    task = asyncio.create_task(alert_loop(app.state.engine, interval)) if interval > 0 else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def alert_loop(engine: Engine, interval: float) -> None:
+    """Evaluate the alert rules every ``interval`` seconds, in one of the server processes
+    each time (``alerts.claim_evaluation``); a failed round is logged and the next tried."""
+    while True:
+        try:
+            now = dt.datetime.now(dt.UTC)
+            if await run_in_threadpool(alert_rules.claim_evaluation, engine, now, interval):
+                await run_in_threadpool(alert_rules.refresh, engine, now)
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            log.warning("alert evaluation failed: %s", exc)
+        await asyncio.sleep(interval)
 
 
 def app_from_env() -> FastAPI:

@@ -137,13 +137,9 @@ def dataset(db_url):
 def app(dataset):
     os.environ["DISTRICT_ALERT_INTERVAL_S"] = "0"
     from district.app import create_app
-    from district.dashboard.web import register
 
     engine, _generated = dataset
-    application = create_app(engine=engine)
-    if not getattr(application.state, "dashboard", None):
-        register(application)
-    return application
+    return create_app(engine=engine)
 
 
 @pytest.fixture
@@ -154,8 +150,6 @@ def client_for(app, monkeypatch):
     from district.dashboard import periods
 
     monkeypatch.setattr(periods, "today_local", lambda now=None: TODAY)
-    import district.dashboard.web as web
-    monkeypatch.setattr(web, "today_local", lambda now=None: TODAY)
     clients = []
 
     def make(username: str = "district"):

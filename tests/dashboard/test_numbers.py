@@ -211,8 +211,8 @@ def test_overview_lists_the_counters_and_officers_to_look_at(client_for, dataset
     shown = [p.split('"')[0] for p in table.split('data-officer="')[1:]]
     assert shown == [r["officer"] for r in got]
     # the database ranks them: with room for two, the two lowest
-    import district.dashboard.web as web
-    monkeypatch.setattr(web, "ATTENTION_ROWS", 2)
+    from district.dashboard import figures as page_figures
+    monkeypatch.setattr(page_figures, "ATTENTION_ROWS", 2)
     two = client.get("/api/v1/dashboard/overview?period=month&date=2025-09-01").json()
     assert [(r["unit_id"], r["counter"], r["officer"])
             for r in two["officers_needing_attention"]] == [w[1:4] for w in want[:2]]

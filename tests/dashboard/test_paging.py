@@ -141,11 +141,11 @@ def test_fleet_page_faults_first_with_counts(client_for, health):
     (1, "en", "1 hour ago"), (47, "en", "47 hours ago"), (49, "en", "2 days ago"),
     (24 * 30, "vi", "30 ngày trước"), (5, "vi", "5 giờ trước")])
 def test_silence_is_told_in_hours_then_days(hours, lang, text):
-    from district.dashboard.web import _age
+    from district.dashboard.render import ago
     from kiosk.i18n import translation
 
     moment = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours, minutes=5)
-    assert _age(moment, translation("district_web", lang).ngettext) == text
+    assert ago(moment, translation("district_web", lang).ngettext) == text
 
 
 @pytest.mark.parametrize("query", ["page=1", "page=2", "page=99", "per_page=1&page=2",

@@ -85,7 +85,7 @@ def _province(districts: int = 20, communes: int = 20) -> UnitTree:
 ])
 def test_a_large_unit_selector_shows_the_way_to_the_current_unit(current, expected):
     from district.dashboard.accounts import Official
-    from district.dashboard.web import ALL_UNITS_UP_TO, Scope
+    from district.dashboard.scope import ALL_UNITS_UP_TO, Scope
 
     tree = _province()
     assert len(tree.names) > ALL_UNITS_UP_TO
@@ -101,7 +101,7 @@ def test_a_large_unit_selector_shows_the_way_to_the_current_unit(current, expect
 def test_find_ignores_accents_and_case():
     from district.dashboard.accounts import Official
     from district.dashboard.aggregates import fold
-    from district.dashboard.web import Scope
+    from district.dashboard.scope import Scope
 
     assert fold("Phường Thanh Nhàn") == "phuong thanh nhan"
     assert fold("ĐỐNG ĐA") == "dong da"
