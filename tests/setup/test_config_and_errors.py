@@ -119,3 +119,14 @@ def test_the_shell_pipeline_too(installed):
                           cwd=installed.elsewhere, timeout=60, check=False)
     assert done.stdout == "{" and done.stderr == ""
     json.loads(installed.run("stats", "--json").stdout)
+
+
+def test_the_example_file_validates_and_explains_every_key():
+    example = REPO / "config" / "district.toml"
+    settings = config.load_settings(str(example))
+    text = example.read_text(encoding="utf-8")
+    for section, field in config.Settings.model_fields.items():
+        assert f"[{section}]" in text
+        for key in field.annotation.model_fields:
+            assert f"\n{key} = " in text, f"{section}.{key} is not in {example}"
+    assert settings.https and settings.listen.port == 8443
