@@ -1,13 +1,18 @@
 # The two commands of the README:
 #   make run    set up, then start the district server, the sync agent and the kiosk UI in a window
 #   make test   set up, then run every test (Xvfb, PostgreSQL and Chromium included)
+#   make packages  the Debian packages hailong-kiosk and hailong-district into build/debs
+#               (RELEASE=bookworm|trixie, ARCH=amd64|arm64; see packaging/README.md)
 SHELL := /bin/bash
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
 APT_PACKAGES := xvfb xdotool x11-utils imagemagick e2fsprogs chromium chromium-driver libgl1 libgl1-mesa-dri \
-	libegl1 libmtdev1 fonts-noto-core shellcheck systemd gettext postgresql
+	libegl1 libmtdev1 fonts-noto-core shellcheck systemd gettext postgresql \
+	debootstrap systemd-container qemu-user-static binfmt-support fuse3 dpkg-dev libnss3-tools
+RELEASE ?= bookworm
+ARCH    ?= $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 
-.PHONY: setup system-packages venv test run lint catalogs bench
+.PHONY: setup system-packages venv test run lint catalogs bench packages
 
 setup: system-packages venv
 
@@ -39,3 +44,6 @@ lint: venv
 
 run: setup
 	bash scripts/run-local.sh
+
+packages: system-packages
+	packaging/build-debs.sh --release $(RELEASE) --arch $(ARCH) --out build/debs
