@@ -127,7 +127,8 @@ def make_votes(store: VoteStore, count: int, *, chunk: int = 5000) -> None:
         made += size
 
 
-def wait_for(predicate, *, timeout: float = 30, interval: float = 0.05, what: str = "condition"):
+def wait_for(predicate, *, timeout: float = 60, interval: float = 0.05, what: str = "condition"):
+    """Until ``predicate()`` is true (its value); the timeout is a hang guard only."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

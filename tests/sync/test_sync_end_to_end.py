@@ -75,7 +75,7 @@ def test_service_mode_uploads_new_votes_heartbeats_and_stops_on_sigterm(kiosk_en
         assert kiosk(env, "vote", "2").returncode == 0
         wait_for(lambda: len(server.vote_ids()) == 4, what="the 4th vote")
         agent.send_signal(signal.SIGTERM)
-        assert agent.wait(10) == 0
+        assert agent.wait(60) == 0
     finally:
         if agent.poll() is None:
             agent.kill()

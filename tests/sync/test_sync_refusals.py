@@ -79,7 +79,7 @@ def test_wrong_token_is_reported_and_not_hammered(kiosk_env, server, proxy, tmp_
         time.sleep(3)
         assert proxy.paths[VOTES] == 2
         agent.send_signal(signal.SIGTERM)
-        assert agent.wait(10) == 0
+        assert agent.wait(60) == 0
     finally:
         if agent.poll() is None:
             agent.kill()
