@@ -23,8 +23,7 @@ PART_PAGES = {
     "kiosk": ["docs/kiosk.md", "docs/technician.md", "docs/technician.en.md",
               "docs/sync-agent.md", "docs/ui.md"],
     "district": ["docs/server.md", "docs/district-server.md", "docs/district-server.en.md",
-                 "docs/dashboard.md",
-                 "docs/sync.md"],
+                 "docs/dashboard.md", "docs/sync.md"],
 }
 TECHNICIAN_GUIDES = ["docs/technician.md", "docs/technician.en.md"]
 
