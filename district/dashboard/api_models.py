@@ -17,7 +17,8 @@ class Counts(BaseModel):
     excluded_test: int
     excluded_misuse: int
     stuck_button: int
-    levels: dict[str, int] = Field(description="votes per level, keyed by level")
+    levels: dict[str, list[int]] = Field(
+        description="counted votes per level (1 first) for each scale in use: {\"3\": [n1, n2, n3]}")
     reasons: dict[str, int] = Field(description="follow-up answers per reason code")
 
 

@@ -6,7 +6,7 @@ resolves it, in the order of the route's parameters, once per request: no route 
 query itself or repeats the sign-in check. Query parameters are read as text and parsed
 here, so a bad value is a 400 with the reason in the official's language (a page or JSON,
 ``district.dashboard.errors``) rather than FastAPI's 422; the OpenAPI document still gives
-each one's type and values.
+their types and values (``text_query``).
 """
 
 # (no postponed annotations: the paging dependency's are built per default order)
@@ -83,8 +83,11 @@ DashboardDep = Annotated[Dashboard, Depends(dashboard)]
 
 
 def text_query(description: str, alias: str | None = None, **schema):
-    """A query parameter read as text (parsed by a dependency below), documented with its
-    type and values (``schema``) in the OpenAPI document."""
+    """A query parameter read as text (parsed by a dependency below). ``schema`` gives its
+    values in the OpenAPI document only where every request is held to exactly them ("" is
+    the default); the others are described in words, as a date used by some periods only or
+    a number ``int()`` reads ("+2" too): schemathesis checks that whatever the document
+    refuses, the server refuses too."""
     return Query(alias=alias, description=description, json_schema_extra=schema or None)
 
 
@@ -103,7 +106,8 @@ def choose_language(asked: str | None, remembered: str | None) -> Language:
 
 
 def language(lang: Annotated[str, text_query(
-                 "language of the pages and of error messages", enum=list(LANGUAGES))] = None,
+                 "language of the pages and of error messages: vi or en (anything else: vi)"
+             )] = None,
              hl_lang: Annotated[str | None, Cookie(include_in_schema=False)] = None
              ) -> Language:
     return choose_language(lang, hl_lang)
@@ -183,14 +187,16 @@ class Filters:
 
 def filters(unit: VisibleUnit,
             period: Annotated[str, text_query(
-                "kind of period (default month)", enum=list(KINDS))] = None,
+                "kind of period (default month)", enum=["", *KINDS])] = None,
             date: Annotated[str, text_query(
-                "a day of the period (default today)", format="date")] = None,
+                "a day of the period, like 2025-01-31 (default today; not used by a custom "
+                "period)")] = None,
             start: Annotated[str, text_query(
-                "first day of a custom period", alias="from", format="date")] = None,
+                "first day of a custom period, like 2025-01-01 (only used by one)",
+                alias="from")] = None,
             end: Annotated[str, text_query(
-                "last day of a custom period (at most 3 years after from)", alias="to",
-                format="date")] = None) -> Filters:
+                "last day of a custom period, like 2025-03-31, at most 3 years after from "
+                "(only used by one)", alias="to")] = None) -> Filters:
     # (today is read when asked: periods.today_local, which the tests set)
     return Filters(unit, checked(periods.parse_period, period, date or None, start, end))
 
@@ -213,7 +219,7 @@ ReportMonth = Annotated[Filters, Depends(report_month)]
 
 
 def trend_step(filtered: Filtered, step: Annotated[str, text_query(
-        "the trend's step (default: by the period's length)", enum=list(STEPS))] = None) -> str:
+        "the trend's step (default: by the period's length)", enum=["", *STEPS])] = None) -> str:
     step = step or agg.default_step(filtered.period)
     if step not in STEPS:
         raise BadFilter(DistrictError(N_("unknown step {step!r}: use day, week or month"),
@@ -237,14 +243,13 @@ def paging_by(default_order: str):
     ``order=faults`` (faulty first; the pages' default) or ``order=unit`` (by unit and id;
     the API's default, stable between pages)."""
     def paging(
-            page: Annotated[str, text_query("page, from 1 (past the last: the last)",
-                                            type="integer", minimum=1)] = None,
+            page: Annotated[str, text_query(
+                "page, a whole number from 1 (past the last: the last)")] = None,
             per_page: Annotated[str, text_query(
-                f"terminals a page (default {PER_PAGE})", type="integer", minimum=1,
-                maximum=MAX_PER_PAGE)] = None,
+                f"terminals a page, 1 to {MAX_PER_PAGE} (default {PER_PAGE})")] = None,
             order: Annotated[str, text_query(
                 f"faults (faulty first) or unit (by unit and id); default {default_order}",
-                enum=list(ORDERS))] = None) -> PageAsked:
+                enum=["", *ORDERS])] = None) -> PageAsked:
         try:
             number, size = int(page or 1), int(per_page or PER_PAGE)
         except ValueError:
