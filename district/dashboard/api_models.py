@@ -18,7 +18,7 @@ class Counts(BaseModel):
     excluded_misuse: int
     stuck_button: int
     levels: dict[str, list[int]] = Field(
-        description="counted votes per level (1 first) for each scale in use: {\"3\": [n1, n2, n3]}")
+        description='counted votes per level (1 first) for each scale in use: {"3": [n1, n2, n3]}')
     reasons: dict[str, int] = Field(description="follow-up answers per reason code")
 
 
