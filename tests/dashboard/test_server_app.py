@@ -107,3 +107,13 @@ def test_the_session_cookie_is_secure_over_https(app, base, secure):
     cookie = r.headers["set-cookie"]
     assert cookie.startswith("hl_session=") and "HttpOnly" in cookie
     assert ("Secure" in cookie) is secure
+
+
+def test_no_route_reads_the_query_itself():
+    """Query parameters reach the routes through the dependencies only (parsed once)."""
+    from pathlib import Path
+
+    import district.dashboard.routes as routes_package
+
+    for module in Path(routes_package.__file__).parent.glob("*.py"):
+        assert "query_params" not in module.read_text(encoding="utf-8"), module.name
