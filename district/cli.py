@@ -20,11 +20,11 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
+from ballot.argparse_words import localise as localise_argparse
+from ballot.i18n import LANGUAGES, translation
 from district import config
 from district.db import open_engine
 from district.errors import N_, DistrictError
-from kiosk.argparse_words import localise as localise_argparse
-from kiosk.i18n import LANGUAGES, translation
 
 
 def _pre_parse_lang(argv: list[str]) -> str:

@@ -138,7 +138,7 @@ class InvalidSettings(DistrictError):
                          detail=str(error["msg"]).removeprefix("Value error, "))
 
     def translated(self, gettext) -> str:
-        from kiosk.i18n import validation_detail
+        from ballot.validation import validation_detail
 
         params = {**self.params, "detail": validation_detail(self.error, gettext)}
         return gettext(self.message).format(**params)

@@ -61,7 +61,8 @@ class Provisioned:
 def _translator(_):
     """This module's catalog (``district_provision``), else the district CLI's ``_``. The
     language is the CLI's: its catalog translates its own "error: {message}" or not."""
-    from kiosk.i18n import translation
+    import kiosk.config  # noqa: F401  (the documented use; it registers the kiosk's catalog)
+    from ballot.i18n import translation
 
     lang = "en" if _("error: {message}") == "error: {message}" else "vi"
     own = translation("district_provision", lang).gettext
@@ -231,7 +232,7 @@ TOML_HEAD = (N_("kiosk.toml of terminal {id}: written by `district fleet provisi
 
 
 def _toml_head(terminal_id: str) -> list[str]:
-    from kiosk.i18n import translation
+    from ballot.i18n import translation
 
     vietnamese = translation("district_provision", "vi").gettext
     return [f"# {part}" for say in (vietnamese, str) for line in TOML_HEAD

@@ -156,7 +156,7 @@ class Doctor:
         return Result("storage", OK, _(
             "{path} opens, is intact and writable ({total} votes, {pending} waiting to be "
             "sent)").format(path=path, total=counts["total"],
-                            pending=counts["pending"] + counts["held"] + counts["inflight"]),
+                            pending=self.store.backlog(counts)),
             code="writable")
 
     def _storage_words(self, error) -> tuple[str, str]:
@@ -514,7 +514,7 @@ class Doctor:
         if self.store is not None:
             try:
                 counts = self.store.counts()
-                beat["backlog"] = counts["pending"] + counts["held"] + counts["inflight"]
+                beat["backlog"] = self.store.backlog(counts)
                 beat["rejected"] = counts["rejected"]
                 error = self.store.meta("last_sync_error")
                 if isinstance(error, str) and error:

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 import tenacity
 from tenacity import RetryCallState
 
+from ballot.i18n import translation
+from ballot.vote import MAX_LEVEL
 from kiosk import __version__, clock
 from kiosk.config import KioskConfig
-from kiosk.i18n import translation
 from kiosk.store import StorageError, VoteStore
 from kiosk.sync.client import (
     MSG_NO_URL,
@@ -290,7 +291,7 @@ class SyncAgent:
             disk_free = 0
         stuck = self.store.meta("stuck_buttons", []) or []
         return {
-            "backlog": counts["pending"] + counts["held"] + counts["inflight"],
+            "backlog": self.store.backlog(counts),
             "rejected": counts["rejected"],
             "software_version": __version__,
             "clock_synced": clock.is_synchronised(),
@@ -298,7 +299,7 @@ class SyncAgent:
             "uptime_s": round(clock.since_boot_ns() / 1e9, 3),
             "last_error": _bounded(self.store.meta("last_sync_error")),
             "stuck_buttons": sorted({int(b) for b in stuck
-                                     if isinstance(b, int) and 1 <= b <= 5})[:5],
+                                     if isinstance(b, int) and 1 <= b <= MAX_LEVEL})[:5],
         }
 
     # -- the two modes -------------------------------------------------------------------
@@ -340,6 +341,7 @@ class SyncAgent:
         self.start()
         self._last_heartbeat = time.monotonic()  # one heartbeat at the end is enough
         counts = self.store.counts()
+        # in flight is left out: start() returns those to pending before the bar counts them
         total = counts["pending"] + counts["held"]
         error: BaseException | None = None
         with tqdm(total=total, unit=self.t("votes"), desc=self.t("Sending"),
@@ -358,7 +360,7 @@ class SyncAgent:
         else:
             self.record_error(error)
         counts = self.store.counts()
-        left = counts["pending"] + counts["held"] + counts["inflight"]
+        left = self.store.backlog(counts)
         t = self.t
         print(t("{sent} votes sent ({accepted} new, {duplicate} already on the server), "
                 "{rejected} rejected, {left} left to send.").format(

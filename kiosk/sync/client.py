@@ -23,6 +23,7 @@ from typing import Any
 
 import requests
 
+from ballot.wire import VOTE_FIELDS
 from kiosk import clock
 from kiosk.config import MSG_PLAIN_HTTP, ServerSection
 from kiosk.vote import Vote, iso
@@ -200,9 +201,9 @@ class ServerClient:
         return classify(response)
 
 
-_WIRE_FIELDS = ("id", "level", "scale", "source", "recorded_at", "clock_synced", "boot_id",
-                "monotonic_ns", "seq", "flags", "reasons", "counter", "officer", "dossier_code")
-_WIRE_FAST = tuple(f.name for f in dataclasses.fields(Vote)) == _WIRE_FIELDS
+# The fast path below writes the fields of ballot.wire.Vote by hand; it is used only while the
+# kiosk's Vote has exactly those fields (set comparison: the two orders differ).
+_WIRE_FAST = {f.name for f in dataclasses.fields(Vote)} == set(VOTE_FIELDS)
 
 
 def wire(vote: Vote) -> dict[str, Any]:
