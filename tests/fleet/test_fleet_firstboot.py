@@ -268,3 +268,27 @@ def test_example_file_of_the_image_is_valid(box):
     example = Path(__file__).resolve().parents[2] / "image/files/kiosk.toml.example"
     box.put_boot(example.read_text())
     assert box.run(kiosk_bin=kiosk).returncode == 0
+
+
+def test_kiosk_toml_txt_from_windows_is_recognised(box):
+    (box.boot / "kiosk.toml.txt").write_text(VALID)
+    proc = box.run()
+    assert proc.returncode == 0, proc.stderr
+    assert box.target.read_text() == VALID
+    assert not (box.boot / "kiosk.toml.txt").exists()
+
+
+def test_hostname_failure_says_the_configuration_was_installed(box):
+    """Code 6 about the hostname does not blame the card, and says truthfully that the new
+    configuration replaced the previous one."""
+    box.install_previous()
+    box.put_boot(VALID)
+    (box.root / "etc/hosts").unlink()
+    (box.root / "etc/hosts").mkdir()  # cannot be written as a file
+    proc = box.run()
+    assert proc.returncode == 6, proc.stderr
+    screen = box.screen()
+    assert "WAS installed" in screen and "Đã cài cấu hình" in screen
+    assert "unchanged" not in screen and "SD card" not in screen
+    assert box.target.read_text() == VALID
+    assert (box.root / "etc/kiosk/kiosk.toml.prev").read_text() == PREVIOUS
