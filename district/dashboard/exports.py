@@ -20,11 +20,11 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from sqlalchemy.engine import Engine
 
+import ballot.vote
 from district.counting import is_counted, vote_points
 from district.dashboard.aggregates import Counts, Overview, UnitTree, counts_by_day, trend
 from district.dashboard.periods import Period
 from district.db import votes
-from district.errors import N_
 from district.rollups import LOCAL_TZ, UTC_OFFSET_S
 
 BOM = "\ufeff"
@@ -91,13 +91,8 @@ def _sheet_title(title: str, used: set[str]) -> str:
 
 # --- votes ---------------------------------------------------------------------------------
 
-# The kiosk's codes as officials read them in the vote export (and on the unit page)
-REASON_NAMES = {"waiting_time": N_("Waiting or processing time"),
-                "too_many_trips": N_("Too many trips"),
-                "unclear_guidance": N_("Unclear guidance"),
-                "officer_attitude": N_("Officer's attitude"), "other": N_("Other")}
-FLAG_NAMES = {"test": N_("test"), "suspected_misuse": N_("suspected misuse"),
-              "stuck_button": N_("stuck button")}
+# The kiosk's codes as officials read them (vote export, unit page): ballot's one list
+REASON_NAMES, FLAG_NAMES = ballot.vote.REASON_NAMES, ballot.vote.FLAG_NAMES
 
 
 def code_words(names: dict[str, str], _: Callable[[str], str]) -> Callable[[str], str]:
