@@ -81,9 +81,14 @@ mount -t overlay overlay -o "lowerdir=$BASE,upperdir=$WORK/upper,workdir=$WORK/o
 
 # The source: what git tracks (plus new files not yet ignored), never build/ or *.egg-info.
 mkdir -p "$MERGED/build/src"
-(cd "$SRC" && git ls-files -z --cached --others --exclude-standard 2>/dev/null ||
-    find . -path ./build -prune -o -path ./.git -prune -o -type f -print0) |
-    (cd "$SRC" && xargs -0 -r cp --parents -t "$MERGED/build/src" 2>/dev/null || true)
+list_sources() {
+    cd "$SRC"
+    if ! git ls-files -z --cached --others --exclude-standard 2>/dev/null; then
+        find . -path ./build -prune -o -path ./.git -prune -o -type f -print0
+    fi
+}
+# A file deleted in the working tree but still in git's index is skipped, not an error.
+list_sources | (cd "$SRC"; xargs -0 -r cp --parents -t "$MERGED/build/src" 2>/dev/null) || true
 
 # The host's way to PyPI goes into the root too: its CA bundle (a proxy's own CA), pip's
 # configuration file and the local folders it names, PIP_* variables.
@@ -94,9 +99,9 @@ if [ -n "$ca" ] && [ -f "$ca" ]; then
 fi
 if [ -f /etc/pip.conf ]; then
     HOST_PIP+=(--bind-ro=/etc/pip.conf)
-    for dir in $(grep -oE '(file://)?/[^ ]+' /etc/pip.conf | sed 's|^file://||'); do
-        [ -d "$dir" ] && HOST_PIP+=(--bind-ro="$dir")
-    done
+    while read -r dir; do
+        if [ -d "$dir" ]; then HOST_PIP+=(--bind-ro="$dir"); fi
+    done < <(grep -oE '(file://)?/[^ ]+' /etc/pip.conf | sed 's|^file://||')
 fi
 for var in PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_FIND_LINKS PIP_DEFAULT_TIMEOUT; do
     if [ -n "${!var:-}" ]; then

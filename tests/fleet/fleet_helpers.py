@@ -49,12 +49,13 @@ def make_verify_root(root: Path) -> Path:
     such as multi-user.target must resolve) and stand-ins for the ExecStart= binaries, which
     verify checks are executable."""
     shutil.copytree(host_unit_dir(), root / "usr/lib/systemd/system", symlinks=True)
-    bindir = root / "opt/hailong/venv/bin"
-    bindir.mkdir(parents=True)
-    for name in ("kiosk", "district", "python3"):
-        stand_in = bindir / name
-        stand_in.write_text("#!/bin/sh\nexit 0\n")
-        stand_in.chmod(0o755)
+    for venv in ("venv", "district-venv"):
+        bindir = root / "opt/hailong" / venv / "bin"
+        bindir.mkdir(parents=True)
+        for name in ("kiosk", "district", "python3"):
+            stand_in = bindir / name
+            stand_in.write_text("#!/bin/sh\nexit 0\n")
+            stand_in.chmod(0o755)
     (root / "etc/systemd/system").mkdir(parents=True, exist_ok=True)
     return root
 
@@ -73,10 +74,25 @@ def verify(root: Path, units: list[str]) -> tuple[int, list[str]]:
     return proc.returncode, complaints
 
 
-def run_install(destdir: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(INSTALL_SH), "--destdir", str(destdir), *args],
-                          capture_output=True, text=True, env=env or dict(os.environ),
-                          timeout=60)
+def lay_out_like_the_package(root: Path) -> None:
+    """Units where hailong-kiosk puts them (packaging/build-debs.sh), enabled as postinst's
+    deb-systemd-helper does from their [Install] sections."""
+    units = root / "usr/lib/systemd/system"
+    for unit in ("kiosk.service", "kiosk-sync.service"):
+        shutil.copy(SYSTEMD / unit, units / unit)
+    shutil.copy(IMAGE / "firstboot/kiosk-firstboot.service", units / "kiosk-firstboot.service")
+    sbin = root / "usr/sbin"
+    sbin.mkdir(parents=True, exist_ok=True)
+    shutil.copy(FIRSTBOOT, sbin / "kiosk-firstboot")
+    etc = root / "etc/systemd/system"
+    for wants, unit in (("multi-user.target.wants", "kiosk.service"),
+                        ("multi-user.target.wants", "kiosk-sync.service"),
+                        ("multi-user.target.wants", "kiosk-firstboot.service"),
+                        ("kiosk.service.requires", "kiosk-firstboot.service"),
+                        ("kiosk-sync.service.requires", "kiosk-firstboot.service")):
+        (etc / wants).mkdir(parents=True, exist_ok=True)
+        (etc / wants / unit).symlink_to(f"/usr/lib/systemd/system/{unit}")
+    (etc / "getty@tty1.service").symlink_to("/dev/null")
 
 
 def parse_unit(path: Path) -> dict[str, dict[str, list[str]]]:

@@ -12,8 +12,9 @@ from tests.fleet.fleet_helpers import IMAGE, REPO, need_tool
 
 def shell_scripts():
     found = []
-    for path in sorted(IMAGE.rglob("*")):
-        if not path.is_file() or "wheelhouse" in path.parts:
+    for path in sorted([*IMAGE.rglob("*"), *(REPO / "packaging").rglob("*"),
+                        *(REPO / "tests/deploy").rglob("*.sh")]):
+        if not path.is_file() or "wheelhouse" in path.parts or path.suffix == ".deb":
             continue
         try:
             first = path.read_bytes()[:80].split(b"\n", 1)[0]
@@ -29,8 +30,8 @@ SCRIPTS = shell_scripts()
 
 def test_scripts_are_found():
     names = {p.name for p in SCRIPTS}
-    assert {"install.sh", "kiosk-firstboot", "00-run.sh", "prerun.sh",
-            "kiosk-wrapper.sh"} <= names, names
+    assert {"install.sh", "kiosk-firstboot", "00-run.sh", "prerun.sh", "kiosk-wrapper.sh",
+            "build-debs.sh", "make-root.sh", "postinst", "prerm", "postrm"} <= names, names
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[str(p.relative_to(REPO)) for p in SCRIPTS])

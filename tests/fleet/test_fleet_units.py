@@ -19,7 +19,7 @@ from tests.fleet.fleet_helpers import (
     UNITS,
     make_verify_root,
     parse_unit,
-    run_install,
+    lay_out_like_the_package,
     verify,
 )
 
@@ -39,11 +39,10 @@ def test_each_unit_verifies(root, unit):
 
 
 def test_installed_units_verify_with_their_enablement(tmp_path):
-    """As install.sh lays them out: kiosk.service requires kiosk-firstboot.service through
+    """As the package lays them out: kiosk.service requires kiosk-firstboot.service through
     kiosk.service.requires/, getty@tty1 is masked, the firstboot script is in place."""
     root = make_verify_root(tmp_path / "root")
-    proc = run_install(root)
-    assert proc.returncode == 0, proc.stderr
+    lay_out_like_the_package(root)
     rc, complaints = verify(root, ["kiosk.service", "kiosk-sync.service",
                                    "kiosk-firstboot.service"])
     assert rc == 0 and not complaints, "\n".join(complaints)
@@ -75,7 +74,7 @@ def test_firstboot_unit_verifies_alone(tmp_path):
     root = make_verify_root(tmp_path / "root")
     shutil.copy(IMAGE / "firstboot/kiosk-firstboot.service",
                 root / "etc/systemd/system/kiosk-firstboot.service")
-    sbin = root / "usr/local/sbin"
+    sbin = root / "usr/sbin"
     sbin.mkdir(parents=True)
     shutil.copy(IMAGE / "firstboot/kiosk-firstboot", sbin / "kiosk-firstboot")
     rc, complaints = verify(root, ["kiosk-firstboot.service"])
@@ -105,6 +104,7 @@ def test_kiosk_service_contract():
     env = " ".join(s["Environment"])
     assert "SDL_VIDEODRIVER=kmsdrm" in env and "KIVY_WINDOW=sdl2" in env
     assert "KIVY_NO_ARGS=1" in env  # Kivy must not eat kiosk's own arguments
+    assert "KIVY_NO_CONSOLELOG=1" in env  # Kivy's lines once in the journal, not twice
     # Hardened, but the devices stay visible.
     assert one(u, "Service", "ProtectSystem") == "strict"
     assert one(u, "Service", "NoNewPrivileges") == "yes"
@@ -140,7 +140,8 @@ def test_state_directory_mode_agrees():
 
 def test_district_service_contract():
     u = parse_unit(SYSTEMD / "district.service")
-    assert one(u, "Service", "ExecStart").startswith("/opt/hailong/venv/bin/district serve ")
+    assert one(u, "Service", "ExecStart") == "/opt/hailong/district-venv/bin/district serve"
+    assert "DISTRICT_CONFIG=/etc/district/district.toml" in " ".join(u["Service"]["Environment"])
     assert one(u, "Service", "Restart") in ("always", "on-failure")
     assert one(u, "Service", "StateDirectory") == "district"
     assert one(u, "Service", "ProtectSystem") == "strict"
