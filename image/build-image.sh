@@ -3,7 +3,9 @@
 #
 #   image/build-image.sh [--release bookworm|trixie] [--pi-gen DIR] [--config FILE] [--native]
 #
-# Needs a Linux PC (Debian or Ubuntu) with git, Python >= 3.11, internet access and either
+# The image: PI_GEN_DIR/deploy/image_DATE-hailong-RELEASE-hailong.img.xz (IMG_NAME and the
+# stage's suffix), e.g. image_2026-12-01-hailong-bookworm-hailong.img.xz.
+# Needs a Linux PC (Debian or Ubuntu) with git, root (the package build), internet access and either
 # Docker (default: pi-gen's build-docker.sh) or, with --native, pi-gen's own dependencies
 # (sudo apt-get install coreutils quilt parted qemu-user-static debootstrap zerofree zip
 #  dosfstools libarchive-tools libcap2-bin grep rsync xz-utils file git curl bc gpg
@@ -22,15 +24,15 @@ while [ $# -gt 0 ]; do
         --pi-gen) PIGEN=${2:?}; shift 2 ;;
         --config) CONFIG=${2:?}; shift 2 ;;
         --native) NATIVE=1; shift ;;
-        -h | --help) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "build-image.sh: unknown argument '$1'" >&2; exit 1 ;;
     esac
 done
-# pi-gen's 64-bit branch is `arm64`; if pi-gen's README names another branch for your
-# release, set PIGEN_BRANCH.
+# pi-gen's 64-bit branches: `bookworm-arm64` for Bookworm, `arm64` for Trixie (pi-gen's
+# README); PIGEN_BRANCH overrides.
 case $RELEASE in
-    bookworm) PYVER=3.11; BRANCH=${PIGEN_BRANCH:-arm64} ;;
-    trixie) PYVER=3.13; BRANCH=${PIGEN_BRANCH:-arm64} ;;
+    bookworm) BRANCH=${PIGEN_BRANCH:-bookworm-arm64} ;;
+    trixie) BRANCH=${PIGEN_BRANCH:-arm64} ;;
     *) echo "build-image.sh: --release must be bookworm or trixie" >&2; exit 1 ;;
 esac
 
@@ -39,24 +41,21 @@ if [ ! -d "$PIGEN/.git" ]; then
     git clone --depth 1 --branch "$BRANCH" "$PIGEN_URL" "$PIGEN"
 fi
 
-# 2. The wheelhouse for the terminals' Python.
-"$SCRIPT_DIR/build-wheelhouse.sh" --python "$PYVER" --out "$SRC/build/wheelhouse-$RELEASE"
+# 2. The terminal's package, arm64, built in a root of the release (packaging/build-debs.sh).
+"$SRC/packaging/build-debs.sh" --release "$RELEASE" --arch arm64 --package kiosk --out "$SRC/build/debs"
+deb=$(find "$SRC/build/debs" -maxdepth 1 -name "hailong-kiosk_*+${RELEASE}_arm64.deb" | sort -V | tail -n 1)
 
-# 3. Our stage and its payload inside the pi-gen folder (build-docker.sh only sees that folder).
+# 3. Our stage inside the pi-gen folder (build-docker.sh only sees that folder), the package
+#    in its files/ (pi-gen's convention).
 stage=$PIGEN/stage-hailong
 rm -rf "$stage"
 cp -a "$SCRIPT_DIR/pi-gen/stage-hailong" "$stage"
-payload=$stage/00-install/files/hailong
-mkdir -p "$payload"
-cp -a "$SCRIPT_DIR" "$payload/image"
-rm -rf "$payload/image/wheelhouse"
-cp -a "$SRC/systemd" "$payload/systemd"
-mkdir -p "$payload/docs"
-cp -a "$SRC"/docs/technician*.md "$payload/docs/"
-cp -a "$SRC/build/wheelhouse-$RELEASE" "$payload/wheelhouse"
+mkdir -p "$stage/00-install/files"
+cp -a "$deb" "$stage/00-install/files/"
+cp -a "$SCRIPT_DIR/files/kiosk.toml.example" "$stage/00-install/files/"
 # Only the kiosk image is exported, not the plain Lite one.
 touch "$PIGEN/stage2/SKIP_IMAGES"
-sed "s/^RELEASE=.*/RELEASE=$RELEASE/" "$CONFIG" >"$PIGEN/config"
+sed -e "s/^RELEASE=.*/RELEASE=$RELEASE/" -e "s/^IMG_NAME=.*/IMG_NAME=hailong-$RELEASE/" "$CONFIG" >"$PIGEN/config"
 
 # 4. Build.
 cd "$PIGEN"
