@@ -12,6 +12,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
+from ballot.i18n import LANGUAGES, translation
 from district.dashboard import aggregates as agg
 from district.dashboard import alerts as alert_rules
 from district.dashboard import exports
@@ -20,7 +21,6 @@ from district.dashboard.figures import ATTENTION_MIN_VOTES
 from district.dashboard.periods import KINDS, Period
 from district.dashboard.rollup import LOCAL_TZ
 from district.dashboard.scope import Scope
-from kiosk.i18n import LANGUAGES, translation
 
 HERE = Path(__file__).resolve().parent.parent
 TEMPLATES = HERE / "templates"
