@@ -130,7 +130,7 @@ def cmd_alerts(args, db_url: str, _) -> int:
 
 
 def cmd_rollups(args, db_url: str, _) -> int:
-    from district.dashboard import rollup
+    from district import rollups as rollup
     from district.db import write_transaction
 
     engine = _engine(db_url)

@@ -19,8 +19,8 @@ from district.dashboard import exports
 from district.dashboard.accounts import Official
 from district.dashboard.figures import ATTENTION_MIN_VOTES
 from district.dashboard.periods import KINDS, Period
-from district.dashboard.rollup import LOCAL_TZ
 from district.dashboard.scope import Scope
+from district.rollups import LOCAL_TZ
 
 HERE = Path(__file__).resolve().parent.parent
 TEMPLATES = HERE / "templates"

@@ -264,7 +264,7 @@ def test_monthly_report_workbook(client_for, dataset):
 
 
 def test_rollups_equal_votes(dataset):
-    from district.dashboard import rollup
+    from district import rollups as rollup
 
     engine, _votes = dataset
     with engine.connect() as conn:

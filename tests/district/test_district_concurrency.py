@@ -64,7 +64,7 @@ def test_two_servers_overlapping_batches_lose_and_duplicate_nothing(pg_server_ur
         rows = conn.execute(sa.select(db.votes.c.terminal_id, db.votes.c.vote_id)).all()
     assert len(rows) == len(expected) and {tuple(r) for r in rows} == expected
     # the dashboard's rollups, kept by both processes' ingest transactions, are exact
-    from district.dashboard import rollup
+    from district import rollups as rollup
 
     with engine.connect() as conn:
         assert rollup.differences(conn) == []
