@@ -11,14 +11,12 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from machines import PACKAGING, REPO, wait_for  # noqa: E402
+from tests.deploy.machines import PACKAGING, REPO, wait_for
 
 RELEASES = ["bookworm", "trixie"]
 VENV_DISTRICT = REPO / ".venv/bin/district"

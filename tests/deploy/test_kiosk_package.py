@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 
 import pytest
 from conftest import RELEASES
-from machines import Machine, cached_root, wait_for
+
+from tests.deploy.machines import Machine, cached_root, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 TERMINAL = "hbt-thanh-nhan"

@@ -11,7 +11,8 @@ import shutil
 import subprocess
 
 import pytest
-from machines import REPO, Machine, cached_root
+
+from tests.deploy.machines import REPO, Machine, cached_root
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 FUNCTIONS = REPO / "tests/deploy/pigen-functions.sh"
