@@ -1,0 +1,78 @@
+"""hailong-district in a booted Bookworm root: installed for real with apt (postinst runs
+`district setup`: configuration, the district's CA and server certificate, database), the
+service on HTTPS verified with that CA, `district fleet provision` run from another folder
+writing into the service's database, and the dashboard's sign-in page opened by Chromium on
+the host trusting the district's CA through an NSS database (certutil), not by ignoring
+certificate errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+from machines import Machine, cached_root, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
+PORT = 8443  # district setup's default listen address, 0.0.0.0:8443 (the host's network)
+
+
+@pytest.fixture(scope="module")
+def server(debs, tmp_path_factory):
+    machine = Machine("hl-district", tmp_path_factory.mktemp("district-pkg"),
+                      base=cached_root("bookworm"))
+    deb = debs("bookworm")["hailong-district"]
+    machine.copy_in(deb, f"/root/{deb.name}")
+    try:
+        machine.boot()
+        machine.run("apt-get", "install", "-y", "--no-install-recommends", f"/root/{deb.name}",
+                    timeout=600)
+        yield machine
+    finally:
+        machine.close()
+
+
+def test_setup_and_the_service_on_https(server):
+    m = server
+    assert m.path("/etc/district/district.toml").is_file()
+    assert m.path("/etc/district/ca.pem").is_file()
+    m.wait_active("district.service")
+    ca = m.path("/etc/district/ca.pem")
+    wait_for(lambda: subprocess.run(["curl", "-sf", "--cacert", str(ca),
+                                     f"https://127.0.0.1:{PORT}/healthz"],
+                                    capture_output=True, timeout=30).returncode == 0,
+             120, "the district service answering on HTTPS with its CA")
+    plain = subprocess.run(["curl", "-sf", f"http://127.0.0.1:{PORT}/healthz"],
+                           capture_output=True, timeout=30)
+    assert plain.returncode != 0  # no plain HTTP
+
+
+def test_provision_from_another_folder(server):
+    m = server
+    m.sh("mkdir -p /srv/office && cd /srv/office && district fleet provision "
+         "/usr/share/doc/hailong-district/fleet.toml "
+         f"--server-url https://127.0.0.1:{PORT} --out /srv/office/terminals")
+    assert m.path("/srv/office/terminals/hbt-thanh-nhan/kiosk.toml").is_file()
+    assert not m.path("/srv/office/district.db").exists()
+    stats = json.loads(m.sh("cd / && district stats --json").stdout)
+    assert stats["votes_total"] == 0
+
+
+def test_chromium_trusts_the_district_ca(server, tmp_path):
+    chromium = shutil.which("chromium")
+    certutil = shutil.which("certutil")
+    if not (chromium and certutil):
+        pytest.fail("chromium and certutil (libnss3-tools) are needed: make system-packages")
+    home = tmp_path / "home"
+    nss = home / ".pki/nssdb"
+    nss.mkdir(parents=True)
+    subprocess.run([certutil, "-N", "-d", f"sql:{nss}", "--empty-password"], check=True)
+    subprocess.run([certutil, "-A", "-d", f"sql:{nss}", "-n", "district", "-t", "C,,",
+                    "-i", str(server.path("/etc/district/ca.pem"))], check=True)
+    proc = subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
+                           f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+                           f"https://localhost:{PORT}/dashboard/login"],
+                          capture_output=True, text=True, timeout=120,
+                          env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
+    assert "<form" in proc.stdout and "password" in proc.stdout, proc.stderr[-2000:]
