@@ -72,7 +72,7 @@ def test_chromium_trusts_the_district_ca(server, tmp_path):
                     "-i", str(server.path("/etc/district/ca.pem"))], check=True)
     proc = subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
                            f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
-                           f"https://localhost:{PORT}/dashboard/login"],
+                           f"https://localhost:{PORT}/login"],
                           capture_output=True, text=True, timeout=120,
                           env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
     assert "<form" in proc.stdout and "password" in proc.stdout, proc.stderr[-2000:]
