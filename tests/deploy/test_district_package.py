@@ -12,7 +12,8 @@ import shutil
 import subprocess
 
 import pytest
-from machines import Machine, cached_root, wait_for
+
+from tests.deploy.machines import Machine, cached_root, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 PORT = 8443  # district setup's default listen address, 0.0.0.0:8443 (the host's network)

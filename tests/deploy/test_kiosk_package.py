@@ -11,8 +11,8 @@ import json
 import re
 
 import pytest
-from conftest import RELEASES
 
+from tests.deploy.conftest import RELEASES
 from tests.deploy.machines import Machine, cached_root, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
