@@ -4,7 +4,7 @@ hardening that keeps the devices the UI needs).
 
 How verify finds things: it runs with --root=<tmp root> holding a copy of this machine's
 system units (for the targets) and stand-in executables for /opt/hailong/venv/bin/*; our units
-are placed by image/install.sh --destdir, the same way the golden image gets them."""
+are laid out as the hailong-kiosk package lays them out (fleet_helpers.lay_out_like_the_package)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from tests.fleet.fleet_helpers import (
     OUR_UNITS,
     SYSTEMD,
     UNITS,
+    lay_out_like_the_package,
     make_verify_root,
     parse_unit,
-    lay_out_like_the_package,
     verify,
 )
 
