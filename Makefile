@@ -33,7 +33,7 @@ $(VENV)/.installed: setup.py
 	touch $@
 
 catalogs: venv
-	$(PY) -m kiosk.i18n compile
+	$(PY) -m ballot.i18n compile
 
 test: setup
 	bash tests/start-services.sh
