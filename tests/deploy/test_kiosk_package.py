@@ -118,20 +118,42 @@ def test_journald_limits_are_in_force(terminal):
     assert re.search(r"System Journal .* max 64(\.0)?M", log), log
 
 
-def test_no_display_fails_calmly(terminal):
+# Seen on Trixie (systemd 257), not yet understood: the first attempt logs the one clear line
+# and exits 3, every later restart fails at once with result 'protocol' before the app says
+# anything. Strict: the day it passes, this marker must go.
+TRIXIE_RESTARTS = pytest.mark.xfail(strict=True, reason=(
+    "Trixie: restarts after the first no-display exit fail with result 'protocol' (open)"))
+
+
+def test_no_display_fails_calmly(terminal, request):
     """A container has no display. kiosk.service gets the container's console instead of tty1
     (a drop-in: tty1 does not exist here); the rest is the package's unit."""
     m = terminal
+    if m.release == "trixie":
+        request.applymarker(TRIXIE_RESTARTS)
     m.write("/etc/systemd/system/kiosk.service.d/test-console.conf",
             "[Service]\nTTYPath=/dev/console\nPAMName=\nUtmpIdentifier=\n")
     m.run("systemctl", "daemon-reload")
+    try:
+        no_display_checks(m)
+    finally:  # the test's own drop-in goes even when a check fails (the purge test looks)
+        m.run("systemctl", "stop", "kiosk.service", check=False)
+        m.path("/etc/systemd/system/kiosk.service.d/test-console.conf").unlink()
+        m.run("systemctl", "daemon-reload")
+
+
+def no_display_checks(m):
     m.run("systemctl", "restart", "--no-block", "kiosk.service")
     line = "no working display"
 
     def starts():
         return m.journal("kiosk.service").count(line)
 
-    wait_for(lambda: starts() >= 3, 300, "three attempts of kiosk.service")
+    try:
+        wait_for(lambda: starts() >= 3, 300, "three attempts of kiosk.service")
+    except AssertionError as missing:
+        raise AssertionError(f"{missing}; the unit's journal ends:\n"
+                             f"{m.journal('kiosk.service')[-3000:]}") from None
     journal = m.journal("kiosk.service")
     assert "Traceback" not in journal and "AttributeError" not in journal, journal[-3000:]
     # One clear line per attempt, Kivy's lines not doubled.
@@ -146,9 +168,6 @@ def test_no_display_fails_calmly(terminal):
             "restart-delay.conf" in m.run("systemctl", "cat", "kiosk.service").stdout
         assert m.run("systemctl", "show", "-P", "RestartSteps", "kiosk.service"
                      ).stdout.strip() == "8"
-    m.run("systemctl", "stop", "kiosk.service")
-    m.path("/etc/systemd/system/kiosk.service.d/test-console.conf").unlink()
-    m.run("systemctl", "daemon-reload")
 
 
 def test_upgrade_keeps_every_vote(terminal):
