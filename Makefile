@@ -40,7 +40,7 @@ test: setup
 	$(PY) -m pytest -q -rs
 
 lint: venv
-	$(VENV)/bin/ruff check kiosk district tests bench
+	$(VENV)/bin/ruff check .
 
 run: setup
 	bash scripts/run-local.sh

@@ -1,7 +1,7 @@
 """Hài Lòng: citizen-satisfaction terminals and their district server.
 
-One distribution, two packages: ``kiosk`` (the Raspberry Pi terminal) and
-``district`` (the server). Extras pick what a machine needs:
+One distribution, three packages: ``kiosk`` (the Raspberry Pi terminal), ``district`` (the
+server) and ``ballot`` (the vote's vocabulary both share). Extras pick what a machine needs:
 
 - ``[pi]``      the lgpio pin backend for gpiozero on a Raspberry Pi
 - ``[ui]``      Kivy, for the rating screen (kept apart: the sync agent does not need it)
@@ -62,7 +62,8 @@ PACKAGE_DATA = {
 setup(
     name="hailong",
     version="0.1.0",
-    description="Citizen-satisfaction terminals for one-stop government counters, and their district server",
+    description=("Citizen-satisfaction terminals for one-stop government counters, "
+                 "and their district server"),
     long_description=__doc__,
     python_requires=">=3.11",
     packages=find_namespace_packages(
