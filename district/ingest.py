@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import functools
+import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +27,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from ballot.usb import EXPORT_COLUMNS, OPTIONAL_TEXT_COLUMNS, REQUIRED_COLUMNS
 from ballot.validation import validation_details
-from district import clock, rollups
+from ballot.wire import INT64_MAX
+from district import clock, dossiers, redating, rollups
 from district.auth import AuthenticatedTerminal
 from district.db import (
     dialect_insert,
@@ -41,6 +44,10 @@ from district.models import RejectedVote, Vote
 
 # Rows per INSERT statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 INSERT_CHUNK = 500
+# A boot's R - M never drops by more than this at once (district.clock: TRANSIT_MAX + the
+# drift of a year's BOOTTIME, rounded up)
+EPOCH_GUARD_US = 3600 * 1_000_000
+log = logging.getLogger(__name__)
 DEADLOCK_RETRIES = 3
 
 
@@ -105,6 +112,9 @@ class Delivery:
         """Kiosk clock minus server clock when the request was sent (transit included)."""
         return self.sent_at - self.received_at if self.sent_at else None
 
+    def request(self) -> clock.Request:
+        return clock.Request(self.received_at, self.sent_at, self.boot_id, self.monotonic_ns)
+
 
 def boot_clock_rows(terminal_id: str, checked: Sequence[CheckedVote],
                     delivery: Delivery) -> list[dict]:
@@ -112,9 +122,9 @@ def boot_clock_rows(terminal_id: str, checked: Sequence[CheckedVote],
     now = delivery.received_at
     learned: dict[str, dict] = {}
     if delivery.boot_id is not None and delivery.monotonic_ns is not None:
-        learned[delivery.boot_id] = {
-            "epoch_us": clock.epoch_upper_bound_us(delivery.received_at, delivery.monotonic_ns),
-            "samples": 1}
+        bound = clock.epoch_upper_bound_us(delivery.received_at, delivery.monotonic_ns)
+        if clock.BootClock().refuses_request(bound, delivery.monotonic_ns) is None:
+            learned[delivery.boot_id] = {"epoch_us": bound, "samples": 1}  # else: impossible
     for item in checked:
         vote = item.vote
         if vote.clock_synced:
@@ -148,11 +158,14 @@ def on_boot_clock_conflict(stmt):
     return stmt.on_conflict_do_update(
         index_elements=["terminal_id", "boot_id"],
         set_={
-            # min(R - M): the smallest transit time gives the tightest upper bound
+            # min(R - M): the smallest transit time gives the tightest upper bound; one more
+            # than an hour below it is a BOOTTIME that lies (district.clock checks vote
+            # batches closer; this guards every writer, heartbeats included)
             "epoch_us": sa.case(
                 (old.epoch_us.is_(None), new.epoch_us),
                 (new.epoch_us.is_(None), old.epoch_us),
-                (new.epoch_us < old.epoch_us, new.epoch_us),
+                (sa.and_(new.epoch_us < old.epoch_us,
+                         new.epoch_us >= old.epoch_us - EPOCH_GUARD_US), new.epoch_us),
                 else_=old.epoch_us),
             "synced_epoch_us": sa.func.coalesce(old.synced_epoch_us, new.synced_epoch_us),
             "samples": old.samples + new.samples,
@@ -160,26 +173,12 @@ def on_boot_clock_conflict(stmt):
         })
 
 
-def known_boot_clocks(conn: Connection, terminal_id: str, boot_ids: set[str]
-                      ) -> dict[str, clock.BootClock]:
-    if not boot_ids:
-        return {}
-    rows = conn.execute(sa.select(terminal_boots.c.boot_id, terminal_boots.c.epoch_us,
-                                  terminal_boots.c.synced_epoch_us)
-                        .where(terminal_boots.c.terminal_id == terminal_id,
-                               terminal_boots.c.boot_id.in_(sorted(boot_ids))))
-    return {r.boot_id: clock.BootClock(r.epoch_us, r.synced_epoch_us) for r in rows}
-
-
 def vote_rows(terminal_id: str, unit_id: str, checked: Sequence[CheckedVote],
-              delivery: Delivery, boots: dict[str, clock.BootClock]) -> list[dict]:
+              delivery: Delivery, fixes: Sequence[clock.Correction]) -> list[dict]:
+    """The ``votes`` rows, each with its checked time (``fixes``, same order)."""
     rows = []
-    for item in checked:
+    for item, fix in zip(checked, fixes, strict=True):
         vote = item.vote
-        fix = clock.correct(
-            recorded_at=vote.recorded_at, clock_synced=vote.clock_synced, boot_id=vote.boot_id,
-            monotonic_ns=vote.monotonic_ns, boots=boots, sending_boot_id=delivery.boot_id,
-            clock_offset=delivery.clock_offset)
         rows.append({
             "terminal_id": terminal_id, "vote_id": vote.id, "unit_id": unit_id,
             "seq": vote.seq, "level": vote.level, "scale": vote.scale, "source": vote.source,
@@ -201,19 +200,40 @@ def store_votes(conn: Connection, terminal_id: str, unit_id: str,
     """Insert the votes that are new; returns the (canonical) ids stored by this call.
     ``unit_chain`` (the unit up to the root), when the caller read it already, spares the
     rollups a query."""
-    learn_boot_clocks(conn, terminal_id, checked, delivery)
-    unsynced_boots = {c.vote.boot_id for c in checked if not c.vote.clock_synced}
-    boots = known_boot_clocks(conn, terminal_id, unsynced_boots)
-    rows = vote_rows(terminal_id, unit_id, checked, delivery, boots)
+    # The clock (district.clock, district.redating): what is known of the boots, every time
+    # checked, the evidence believed learned, earlier votes re-dated if it moved their boot.
+    chains = {unit_id: list(unit_chain)} if unit_chain else None
+    known = redating.read_boots(conn, terminal_id, {c.vote.boot_id for c in checked}
+                                | ({delivery.boot_id} if delivery.boot_id else set()))
+    dating = clock.date_batch([_vote_time(c.vote) for c in checked], delivery.request(),
+                              {b: k.clock for b, k in known.items()})
+    for boot_id, why in dating.refused:
+        log.warning("terminal %s, boot %s: request BOOTTIME not believed (%s)",
+                    terminal_id, boot_id, why)
+    if boot_rows := redating.boot_rows(terminal_id, dating, delivery.received_at):
+        conn.execute(_boot_clock_upsert(conn.dialect.name),
+                     boot_rows[0] if len(boot_rows) == 1 else boot_rows)
+    redating.keep_dating(conn, terminal_id, known, dating, delivery.received_at, chains)
+    rows = vote_rows(terminal_id, unit_id, checked, delivery, dating.corrections)
     if not rows:
         return set()
+    claimed = dossiers.claim(conn, rows)  # one counted rating per dossier (repeat_dossier)
     stored = _insert_votes(conn, rows)
+    if claimed:
+        dossiers.release_unstored(conn, claimed, rows, stored)
     if stored:
         # The rollups, in this transaction, for exactly the votes stored now (one grouped
         # upsert per rollup table, not a per-row trigger).
-        rollups.add_votes(conn, (r for r in rows if r["vote_id"] in stored),
-                          {unit_id: list(unit_chain)} if unit_chain else None)
+        rollups.add_votes(conn, (r for r in rows if r["vote_id"] in stored), chains)
+        redating.mark_votes(conn, terminal_id, [
+            (c.vote.id, fix.reason) for c, fix in zip(checked, dating.corrections, strict=True)
+            if fix.reason and c.vote.id in stored], delivery.received_at)
     return stored
+
+
+def _vote_time(vote: Vote) -> clock.VoteTime:
+    return clock.VoteTime(vote.seq, vote.recorded_at, vote.clock_synced, vote.boot_id,
+                          vote.monotonic_ns)
 
 
 def _insert_votes(conn: Connection, rows: list[dict]) -> set[str]:
@@ -310,6 +330,7 @@ CSV_COLUMNS = EXPORT_COLUMNS
 CSV_REQUIRED = REQUIRED_COLUMNS
 CSV_OPTIONAL_TEXT = OPTIONAL_TEXT_COLUMNS
 CSV_MAX_ERRORS = 10
+ASCII_INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -329,8 +350,13 @@ def _csv_row_to_vote(row: dict[str, str]) -> dict[str, Any]:
     vote["clock_synced"] = {"1": True, "0": False, "true": True, "false": False}.get(synced, synced)
     for name in ("seq", "level", "scale", "monotonic_ns"):
         text = (vote.get(name) or "").strip()
-        if text.lstrip("-").isdigit():
-            vote[name] = int(text)  # else left as text: validation names the column
+        # ASCII digits only: str.isdigit() and int() also take "²" (then fail) and "٣"
+        # (as 3). Else left as text, and validation names the column.
+        if ASCII_INTEGER.fullmatch(text):
+            # past int64 (up to the 5,000-digit ones int() refuses): a number the range
+            # check refuses, so the message says how large it may be
+            vote[name] = int(text) if len(text) <= 20 else (INT64_MAX + 1) * (
+                -1 if text.startswith("-") else 1)
     for name in CSV_OPTIONAL_TEXT:
         if not vote.get(name):
             vote[name] = None
@@ -349,6 +375,12 @@ def read_export_csv(path: str | Path) -> dict[str, list[CheckedVote]]:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             header = reader.fieldnames or []
+            twice = sorted({c for c in header if header.count(c) > 1})
+            if twice:  # DictReader would keep the last one and silently drop the other
+                raise DistrictError(
+                    N_("{path}, line 1: the header names {columns} more than once; each "
+                       "column must appear once, as kiosk export writes it; nothing "
+                       "imported"), path=path, columns=",".join(twice))
             missing = [c for c in CSV_REQUIRED if c not in header]
             unknown = [c for c in header if c not in CSV_COLUMNS]
             if missing or unknown:

@@ -29,6 +29,13 @@ ran (a revision never changes), so this module is only today's.
 Buckets are local Vietnamese time (Asia/Ho_Chi_Minh is UTC+7 all year, no DST): the hour
 bucket is ``floor((epoch_seconds + 25200) / 3600)``, the day bucket the same over 86400,
 the month bucket (year − 1970) × 12 + month − 1 of the local day.
+
+A vote whose time is unknown (``time_uncertain``, district.clock) has no hour, day or month:
+it is counted in the bucket ``UNKNOWN`` (−1: day, month and hour alike), which no period
+reaches (every period starts in 1970 or later), so heat maps, trends and period figures
+leave it out, while a sum over every bucket (a terminal's lifetime) still has it. Re-dating
+(``move_votes``, district.redating) moves a vote between buckets, ``UNKNOWN`` included, in
+the transaction that changes its time.
 """
 
 from __future__ import annotations
@@ -149,6 +156,14 @@ def local_hour_of(moment: dt.datetime) -> int:
     return (int(moment.timestamp()) + UTC_OFFSET_S) // 3600
 
 
+UNKNOWN = -1  # the bucket (hour, day and month) of votes whose time is unknown
+
+
+def hour_bucket(row: dict) -> int:
+    """A vote row's local hour, or ``UNKNOWN`` when its time is uncertain."""
+    return UNKNOWN if row.get("time_uncertain") else local_hour_of(row["corrected_at"])
+
+
 # --- kept by the ingest ---------------------------------------------------------------------
 
 _ANCESTORS = sa.text(
@@ -234,6 +249,11 @@ def _upsert_all_pg(conn: Connection, accs) -> None:
                         for i, (table, acc) in enumerate(live)})
 
 
+def _vote_key(r: dict) -> tuple:
+    return (r["terminal_id"], r["unit_id"], hour_bucket(r), r["scale"], r["level"],
+            r["flags"] or "", r["reasons"] or "", r.get("counter") or "", r.get("officer") or "")
+
+
 def add_votes(conn: Connection, rows: Iterable[dict],
               chains: dict[str, list[str]] | None = None) -> int:
     """Count stored vote rows (dicts of ``votes`` columns) into every rollup; returns how
@@ -242,10 +262,25 @@ def add_votes(conn: Connection, rows: Iterable[dict],
     transaction; the others are read here."""
     # First the distinct (terminal, unit, hour, scale, level, flags, reasons) with their
     # number of votes (a C-level Counter: a batch of 500 has a few dozen), then the buckets.
-    same = Counter((r["terminal_id"], r["unit_id"], local_hour_of(r["corrected_at"]),
-                    r["scale"], r["level"], r["flags"] or "", r["reasons"] or "",
-                    r.get("counter") or "", r.get("officer") or "")
-                   for r in rows)
+    same = Counter(_vote_key(r) for r in rows)
+    _count(conn, same, chains)
+    return sum(same.values())
+
+
+def move_votes(conn: Connection, before: Iterable[dict], after: Iterable[dict],
+               chains: dict[str, list[str]] | None = None) -> int:
+    """Votes re-dated: take ``before`` (their rows as they were counted) out of the rollups
+    and count ``after`` (the same votes, new time) in, in one pass; a vote that stays in
+    its hour costs nothing. Returns how many (vote, bucket) changes there were."""
+    delta = Counter(_vote_key(r) for r in after)
+    delta.subtract(_vote_key(r) for r in before)
+    delta = Counter({k: n for k, n in delta.items() if n})
+    _count(conn, delta, chains)
+    return sum(abs(n) for n in delta.values())
+
+
+def _count(conn: Connection, same: Counter, chains: dict[str, list[str]] | None) -> None:
+    """Add ``same`` ({vote key: number of votes, maybe negative}) to every rollup."""
     chains = dict(chains or {})
     t_day: dict = {}
     t_month: dict = {}
@@ -260,10 +295,10 @@ def add_votes(conn: Connection, rows: Iterable[dict],
         if chain is None:
             chain = chains[unit] = ancestors_or_self(conn, unit) or [unit]
         vec = vote_counts(level, flags, reasons)
-        day = hour // 24
+        day = hour // 24 if hour != UNKNOWN else UNKNOWN
         month = months.get(day)
         if month is None:
-            month = months[day] = month_index(day_date(day))
+            month = months[day] = month_index(day_date(day)) if day != UNKNOWN else UNKNOWN
         _add(t_day, (terminal, unit, day, scale), vec, n)
         _add(t_month, (terminal, unit, month, scale), vec, n)
         _add(o_day, (unit, counter, officer, day, scale), vec, n)
@@ -282,7 +317,6 @@ def add_votes(conn: Connection, rows: Iterable[dict],
     else:
         for table, acc in accs:
             _upsert(conn, table, acc)
-    return sum(same.values())
 
 
 # --- recomputation from votes (rebuild, check) ----------------------------------------------
@@ -296,6 +330,12 @@ def _epoch(dialect: str, column: str) -> str:
 def bucket_sql(dialect: str, column: str, seconds: int) -> str:
     # epochs are positive (votes are after 1970), so integer division is floor
     return f"(({_epoch(dialect, column)} + {UTC_OFFSET_S}) / {seconds})"
+
+
+def vote_bucket_sql(dialect: str, v: str, seconds: int) -> str:
+    """The bucket of the ``votes`` row ``v``: ``UNKNOWN`` when its time is uncertain."""
+    return (f"(CASE WHEN {v}.time_uncertain THEN {UNKNOWN} "
+            f"ELSE {bucket_sql(dialect, f'{v}.corrected_at', seconds)} END)")
 
 
 def month_of_day_sql(dialect: str, day: str) -> str:
@@ -330,10 +370,7 @@ def _fresh_sql(dialect: str, table: sa.Table) -> str:
     cols = [c for c in exprs if c in table.c]
     vote_sums = ", ".join(f"SUM({exprs[c]}) AS {c}" for c in cols)
     re_sum = ", ".join(f"SUM(g.{c})" for c in cols)
-    if table is unit_hour:
-        bucket = bucket_sql(dialect, "v.corrected_at", 3600)
-    else:
-        bucket = bucket_sql(dialect, "v.corrected_at", 86400)
+    bucket = vote_bucket_sql(dialect, "v", 3600 if table is unit_hour else 86400)
     monthly = "month" in table.c
     keys = _OWN_KEYS.get(table.name)
     if keys:  # keyed by the vote's own columns, no ancestors
@@ -377,11 +414,14 @@ def rebuild(conn: Connection, tables: Sequence[sa.Table] = ROLLUPS) -> None:
 
 
 def differences(conn: Connection) -> list[tuple]:
-    """(table, row…) where a rollup differs from a fresh computation (empty = exact)."""
+    """(table, row…) where a rollup differs from a fresh computation (empty = exact). A
+    kept row of zeros (every vote of it re-dated elsewhere) is no difference."""
     dialect = conn.dialect.name
     out = []
     for table in ROLLUPS:
+        counts = [c for c in table.columns if not c.primary_key]
         fresh = {tuple(r) for r in conn.execute(sa.text(_fresh_sql(dialect, table)))}
-        kept = {tuple(r) for r in conn.execute(sa.select(table))}
+        kept = {tuple(r) for r in conn.execute(
+            sa.select(table).where(sa.or_(*(c != 0 for c in counts))))}
         out.extend((table.name, *r) for r in fresh ^ kept)
     return sorted(out, key=repr)
