@@ -1,7 +1,10 @@
 """CSV (UTF-8 with BOM, so Excel shows Vietnamese) and Excel (openpyxl write-only) exports.
 
-Text cells that a spreadsheet would run as a formula (starting with = + - @) get a leading
-apostrophe in CSV and are written as plain strings in xlsx.
+No text cell is ever evaluated by a spreadsheet, whatever a unit, terminal, counter or
+officer is called: in CSV a text starting with = + - @, a tab or a carriage return gets a
+leading apostrophe (what Excel and LibreOffice read as "this is text"); in xlsx every text is
+a string cell (openpyxl would write a text starting with = as a formula, so its cells are
+typed explicitly; rust_xlsxwriter writes strings as strings).
 """
 
 from __future__ import annotations
@@ -33,8 +36,19 @@ FETCH_ROWS = 10_000
 
 
 def _safe(value):
+    """A CSV cell no spreadsheet evaluates."""
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
+    return value
+
+
+def _cell(ws, value):
+    """A workbook cell: text always a string cell, never a formula; other values as they
+    are (numbers stay numbers, dates dates)."""
+    if isinstance(value, str):
+        cell = WriteOnlyCell(ws, value=value)
+        cell.data_type = "s"  # openpyxl types a text starting with "=" as a formula
+        return cell
     return value
 
 
@@ -46,7 +60,7 @@ def csv_stream(header: list[str], rows: Iterable[list]) -> Iterator[bytes]:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     buf.write(BOM)
-    writer.writerow(header)
+    writer.writerow([_safe(h) for h in header])
     for i, row in enumerate(rows, 1):
         writer.writerow(["" if v is None else _safe(v) for v in row])
         if i % 2000 == 0:
@@ -66,13 +80,13 @@ def xlsx_file(sheets: Iterable[tuple[str, list[str], Iterable[list]]]
         ws = wb.create_sheet(_sheet_title(title, used))
         cells = []
         for h in header:
-            c = WriteOnlyCell(ws, value=h)
+            c = _cell(ws, h)
             c.font = bold
             cells.append(c)
         ws.append(cells)
         ws.freeze_panes = "A2"
         for row in rows:
-            ws.append(row)
+            ws.append([_cell(ws, value) for value in row])
     out = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
     wb.save(out)
     out.seek(0)

@@ -1,0 +1,125 @@
+"""No export lets a spreadsheet evaluate a name: units, terminals, counters and officers
+called ``=…``, ``+…``, ``-…``, ``@…``, or starting with a tab or a carriage return are
+downloaded from a real server in every export (votes, summary, monthly; CSV and Excel) and
+every cell is read back: no workbook cell is a formula, no CSV cell starts with a character
+that makes a spreadsheet compute, and each name is still there, as text."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import uuid
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+
+from tests.helpers import DistrictServer, clean_env
+
+PASSWORD = "correct horse battery"
+EVIL = ["=1+1", '=HYPERLINK("http://x.invalid","Bấm")', "+SUM(1,2)", "-2+3", "@SUM(1)",
+        "\tPhường Tab", "\rPhường CR"]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+ICT = dt.timezone(dt.timedelta(hours=7))
+
+
+def _units() -> list[dict]:
+    units = [{"id": "q", "name": "=Quận 1", "kind": "Quận"}]
+    units += [{"id": f"p{i}", "name": name, "kind": "Phường", "parent": "q"}
+              for i, name in enumerate(EVIL)]
+    return units
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from district.dashboard.accounts import add_user
+    from district.db import create_db_engine, migrate
+    from district.fleet import load_units, register_terminal
+    from district.ingest import Delivery, ingest_batch
+
+    folder = tmp_path_factory.mktemp("formulas")
+    url = f"sqlite:///{folder / 'district.db'}"
+    engine = create_db_engine(url)
+    migrate(engine)
+    load_units(engine, {"fleet": {"name": "=fleet"}, "units": _units()})
+    today = dt.datetime.now(ICT).replace(hour=10, minute=0, second=0, microsecond=0)
+    for i, name in enumerate(EVIL):
+        terminal = f"t-{i}"
+        register_terminal(engine, terminal, f"p{i}", name)
+        vote = {"id": str(uuid.uuid4()), "seq": 1, "level": 1, "scale": 3, "source": "gpio",
+                "recorded_at": today.astimezone(dt.UTC).isoformat(), "clock_synced": True,
+                "boot_id": "b", "monotonic_ns": 1, "flags": [], "reasons": ["waiting_time"],
+                "counter": name, "officer": EVIL[-1 - i]}
+        accepted, _dup, rejected = ingest_batch(engine, terminal, f"p{i}", [vote],
+                                                Delivery(received_at=dt.datetime.now(dt.UTC),
+                                                         via="api"))
+        assert accepted and not rejected, rejected
+    add_user(engine, "chief", PASSWORD, "district")
+    engine.dispose()
+    api = DistrictServer(url, env=clean_env(DISTRICT_ALERT_INTERVAL_S="0")).start()
+    yield api, today.date()
+    api.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    api, _day = server
+    with httpx.Client(base_url=api.url, timeout=60, headers={"Origin": api.url}) as client:
+        page = client.get("/login").text
+        fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', page))
+        signed = client.post("/login", data={**fields, "username": "chief",
+                                             "password": PASSWORD})
+        assert signed.status_code == 303, signed.text
+        yield client
+
+
+def _exports(day: dt.date) -> list[str]:
+    period = f"unit=q&period=month&date={day:%Y-%m-%d}"
+    return [f"/dashboard/export/{name}?{period}" for name in
+            ("votes.csv", "votes.xlsx", "summary.csv", "summary.xlsx")] + \
+        [f"/dashboard/export/monthly.xlsx?unit=q&month={day:%Y-%m}"]
+
+
+def test_no_export_cell_is_evaluated(server, browser):
+    _api, day = server
+    found: dict[str, set[str]] = {}
+    for path in _exports(day):
+        answer = browser.get(path)
+        assert answer.status_code == 200, (path, answer.text[:300])
+        texts = _xlsx_texts(path, answer.content) if ".xlsx" in path else \
+            _csv_texts(path, answer.content)
+        found[path.split("?")[0].rsplit("/", 1)[1]] = texts
+    # every name reached the exports that show it: the test looked at the right cells
+    # (compared without the tab or CR: XML may turn a CR into a line feed)
+    for name, texts in found.items():
+        missing = [n for n in EVIL if not any(n.strip() in t for t in texts)]
+        assert not missing, f"{name} lacks {missing}"
+
+
+def _xlsx_texts(path: str, content: bytes) -> set[str]:
+    workbook = load_workbook(io.BytesIO(content))
+    texts = set()
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", f"{path}: {sheet.title}!{cell.coordinate} is " \
+                    f"the formula {cell.value!r}"
+                if isinstance(cell.value, str):
+                    texts.add(cell.value)
+    return texts
+
+
+def _csv_texts(path: str, content: bytes) -> set[str]:
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
+    texts = set()
+    for number, row in enumerate(rows, 1):
+        for cell in row:
+            assert not cell.startswith(FORMULA_START), f"{path}, row {number}: {cell!r} " \
+                "would be evaluated"
+            if cell.startswith("'") and cell[1:].startswith(FORMULA_START):
+                texts.add(cell[1:])  # the apostrophe makes it text; the name is intact
+            else:
+                texts.add(cell)
+    return texts
