@@ -20,6 +20,8 @@ CORE = [
     "tenacity>=8.2",        # the sync agent's capped exponential backoff with jitter
     "tqdm>=4.66",           # the progress bar of `kiosk sync --once`
     "sdnotify>=0.3",        # READY=1 / WATCHDOG=1 to systemd, a no-op without it
+    "cryptography>=41",     # officers' badges: the Ed25519 signature checked at the counter
+    "evdev>=1.6; sys_platform=='linux'",  # a USB scanner read with an exclusive grab
 ]
 UI = ["kivy[base]>=2.3"]
 PI = ["lgpio>=0.2; platform_machine=='aarch64' or platform_machine=='armv7l'"]
@@ -38,6 +40,10 @@ SERVER = [
     "python-multipart>=0.0.9",  # sign-in form parsing
     "itsdangerous>=2.1",    # signed session cookies
     "cryptography>=41",     # the district's own CA and server certificate, made at set-up
+    "limits>=3.13",         # sign-in and ingest rate limits (moving windows, in memory)
+    "prometheus-client>=0.20",  # /metrics in Prometheus' format (multiprocess for --workers)
+    "segno>=1.5",           # the QR codes of officers' badges
+    "fpdf2>=2.7",           # the PDF sheet of badge cards (Unicode fonts: every diacritic)
 ]
 DEV = [
     "pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6", "schemathesis>=3.30",
@@ -55,7 +61,7 @@ PACKAGE_DATA = {
     "ballot": [*CATALOGS, "README.md"],
     "kiosk": CATALOGS,
     "kiosk.ui": ["*.kv", "fonts/*"],
-    "district": [*CATALOGS, "templates/*.html", "static/*", "static/vendor/*/*",
+    "district": [*CATALOGS, "templates/*.html", "static/*", "static/vendor/*/*", "fonts/*",
                  "migrations/script.py.mako"],
 }
 

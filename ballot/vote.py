@@ -30,6 +30,8 @@ class Flag(StrEnum):
     TEST = "test"                          # a technician's or script's vote, not a citizen's
     SUSPECTED_MISUSE = "suspected_misuse"  # part of a burst no queue of people can make
     STUCK_BUTTON = "stuck_button"          # its button then stayed down past the stuck limit
+    # set by the server: the dossier already had its counted rating (docs/attribution.md)
+    REPEAT_DOSSIER = "repeat_dossier"
 
 
 class Reason(StrEnum):
@@ -46,12 +48,13 @@ SOURCES = tuple(s.value for s in Source)
 FLAGS = tuple(f.value for f in Flag)
 REASONS = tuple(r.value for r in Reason)
 # A vote with one of these flags is stored and shown apart, never counted in an index.
-NOT_COUNTED_FLAGS = (Flag.TEST.value, Flag.SUSPECTED_MISUSE.value)
+NOT_COUNTED_FLAGS = (Flag.TEST.value, Flag.SUSPECTED_MISUSE.value, Flag.REPEAT_DOSSIER.value)
 
 # The codes as officials read them (plain str keys: rows read back from a database are text).
 FLAG_NAMES = {Flag.TEST.value: N_("test"),
               Flag.SUSPECTED_MISUSE.value: N_("suspected misuse"),
-              Flag.STUCK_BUTTON.value: N_("stuck button")}
+              Flag.STUCK_BUTTON.value: N_("stuck button"),
+              Flag.REPEAT_DOSSIER.value: N_("dossier already rated")}
 REASON_NAMES = {Reason.WAITING_TIME.value: N_("Waiting or processing time"),
                 Reason.TOO_MANY_TRIPS.value: N_("Too many trips"),
                 Reason.UNCLEAR_GUIDANCE.value: N_("Unclear guidance"),

@@ -152,3 +152,86 @@ class Heartbeat(BaseModel):
 HEARTBEAT_FIELDS = tuple(Heartbeat.model_fields)
 # The health part of a heartbeat (the rest is the envelope every request carries)
 HEALTH_FIELDS = tuple(f for f in HEARTBEAT_FIELDS if f not in ENVELOPE_FIELDS)
+
+
+# --- attribution (docs/attribution.md): who was on duty at a counter, and when --------------
+
+MAX_BATCH_PERIODS = 1000
+OfficerCode = Annotated[Text, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")]
+DUTY_END_REASONS = ("badge", "next_officer", "staff_screen", "day_end", "shutdown")
+
+
+class DutyPeriod(BaseModel):
+    """One officer's time on duty at a counter of a terminal: signed in by a badge scan or
+    the staff screen, out by the next scan, the next officer, the end of the working day.
+    Sent like votes (its own outbox, exactly once by ``id``); an open period (no
+    ``ended_at``) may be sent again once it ends, which only sets its end."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    id: Annotated[str, Field(max_length=64), AfterValidator(_uuid_text)] = Field(
+        description="UUID made on the kiosk")
+    officer: OfficerCode = Field(description="the officer's code (as on the badge)")
+    counter: Annotated[Text, Field(max_length=100)] | None = None
+    started_at: UtcTime = Field(description="kiosk wall clock (UTC) when the officer signed in")
+    ended_at: UtcTime | None = Field(None, description="when they signed out; null: on duty")
+    end_reason: Literal[DUTY_END_REASONS] | None = None
+    clock_synced: bool = Field(description="was the kiosk clock NTP-synchronised then")
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> DutyPeriod:
+        if self.ended_at is not None and self.ended_at < self.started_at:
+            raise Invalid(N_("ended_at is before started_at"))
+        return self
+
+
+class DutyBatch(BaseModel):
+    """``POST /api/v1/duty`` body."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    terminal_id: TerminalId
+    sent_at: UtcTime
+    periods: Annotated[list[dict[str, Any]], Field(max_length=MAX_BATCH_PERIODS)]
+
+
+class DutyBatchDocumented(DutyBatch):
+    """The documented shape of ``POST /api/v1/duty`` (OpenAPI)."""
+
+    periods: Annotated[list[DutyPeriod], Field(max_length=MAX_BATCH_PERIODS)]
+
+
+# --- the badge's QR text (docs/attribution.md) ---------------------------------------------
+# ``HLB1.<officer code>.<badge issue>.<Ed25519 signature, base64url without padding>``: the
+# district's badge key signs ``badge_message(code, issue)``; the terminal checks it with the
+# public key in its kiosk.toml. Only characters every keyboard-mode scanner types alike.
+
+BADGE_PREFIX = "HLB1."
+BADGE_SIGNATURE_CHARS = 86  # 64 bytes in base64url, unpadded
+
+
+def badge_message(code: str, issue: int) -> bytes:
+    return f"hailong-badge-v1|{code}|{issue}".encode()
+
+
+def badge_text(code: str, issue: int, signature: bytes) -> str:
+    import base64
+
+    sig = base64.urlsafe_b64encode(signature).rstrip(b"=").decode("ascii")
+    return f"{BADGE_PREFIX}{code}.{issue}.{sig}"
+
+
+def parse_badge(text: str) -> tuple[str, int, bytes] | None:
+    """(code, issue, signature) of a badge's text; None when it is not one (or cut short)."""
+    import base64
+    import re
+
+    match = re.fullmatch(r"HLB1\.([A-Za-z0-9._-]{1,32})\.([1-9][0-9]{0,8})\.([A-Za-z0-9_-]{86})",
+                         text)
+    if not match:
+        return None
+    try:
+        signature = base64.urlsafe_b64decode(match.group(3) + "==")
+    except ValueError:
+        return None
+    return match.group(1), int(match.group(2)), signature

@@ -23,8 +23,9 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
-from district import auth
+from district import auth, metrics
 from district.db import utcnow
 from district.heartbeat import store_heartbeat
 from district.ingest import Delivery, ingest_batch_for
@@ -58,6 +59,8 @@ ERRORS = {
     401: {"model": ErrorResponse, "description": "missing, wrong or revoked token"},
     403: {"model": ErrorResponse, "description": "the token belongs to another terminal"},
     413: {"model": ErrorResponse, "description": f"body over {MAX_BODY_BYTES} bytes"},
+    429: {"model": ErrorResponse, "description": "this terminal sent too many requests a "
+          "second (error rate_limited); wait the Retry-After header's seconds"},
     422: {"model": ErrorResponse, "description": "the body does not have the documented shape "
           f"(error invalid_body), or over {MAX_BATCH_VOTES} votes (error batch_too_large)"},
 }
@@ -90,8 +93,10 @@ IngestDep = Annotated[Ingest, Depends(ingest_of)]
 class ApiError(Exception):
     """An error answer: status, machine code, message and where (JSON path)."""
 
-    def __init__(self, status: int, error: str, message: str, details: list | None = None):
+    def __init__(self, status: int, error: str, message: str, details: list | None = None,
+                 retry_after_s: int | None = None):
         self.status, self.error, self.message, self.details = status, error, message, details or []
+        self.retry_after_s = retry_after_s
 
 
 def error_response(status: int, error: str, message: str, details=(), headers=None):
@@ -101,7 +106,10 @@ def error_response(status: int, error: str, message: str, details=(), headers=No
 
 
 async def on_api_error(_request: Request, exc: ApiError) -> Response:
+    metrics.request_refused(exc.error)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if exc.retry_after_s:
+        headers = {"Retry-After": str(exc.retry_after_s)}
     return error_response(exc.status, exc.error, exc.message, exc.details, headers)
 
 
@@ -127,10 +135,14 @@ async def read_json(request: Request) -> Any:
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise ApiError(413, "body_too_large", f"the body is over {MAX_BODY_BYTES} bytes")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise ApiError(413, "body_too_large", f"the body is over {MAX_BODY_BYTES} bytes")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise ApiError(413, "body_too_large",
+                               f"the body is over {MAX_BODY_BYTES} bytes")
+    except ClientDisconnect:  # gone, or closed for sending too slowly (district/limits.py)
+        raise ApiError(400, "client_disconnected", "the body did not arrive") from None
     try:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:
@@ -187,6 +199,10 @@ async def terminal_body(request: Request, ingest: Ingest,
     answered only after the token was checked, so a stranger learns nothing (401)."""
     if credentials is None:
         raise ApiError(401, "unauthorized", "missing, wrong or revoked terminal token")
+    refusal = request.app.state.ingest_limits.refusal(credentials.credentials)
+    if refusal is not None:  # before any database work (district/limits.py)
+        raise ApiError(429, "rate_limited", "too many requests from this terminal; wait "
+                       f"{refusal.retry_after_s} s", retry_after_s=refusal.retry_after_s)
     try:
         return credentials.credentials, parse(await read_json(request))
     except ApiError:
@@ -219,6 +235,7 @@ async def post_votes(request: Request, ingest: IngestDep, credentials: Credentia
 
     accepted, duplicate, rejected = await ingest.in_thread(
         ingest_batch_for, ingest.engine, identify, envelope.votes, delivery)
+    metrics.batch_stored(len(accepted), len(duplicate), rejected)
     return _json(VoteBatchResult(accepted=accepted, duplicate=duplicate, rejected=rejected,
                                  server_time=utcnow()))
 
@@ -232,6 +249,7 @@ async def post_heartbeat(request: Request, ingest: IngestDep, credentials: Crede
         request, ingest, credentials, lambda data: parse_model(Heartbeat, data))
     owner = await ingest.in_thread(store_heartbeat, ingest.engine, token, beat, received_at)
     _check_owner(owner, beat.terminal_id)
+    metrics.heartbeat_stored()
     return _json(HeartbeatResult(server_time=utcnow()))
 
 
@@ -250,10 +268,10 @@ async def healthz(ingest: IngestDep):
                         status_code=503)
 
 
-def add_request_schemas(doc: dict) -> dict:
+def add_request_schemas(doc: dict, models=REQUEST_BODIES) -> dict:
     """Put the request bodies the ingest routes parse themselves into an OpenAPI document."""
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    for model in REQUEST_BODIES:
+    for model in models:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -278,6 +296,7 @@ def _database_answers(engine: Engine) -> bool:
             conn.execute(sa.text("SELECT 1"))
         return True
     except sa.exc.SQLAlchemyError:
+        metrics.database_error()
         return False
 
 

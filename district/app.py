@@ -17,7 +17,7 @@ import logging
 import os
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
@@ -25,12 +25,13 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from district import api
+from district import api, attribution_api, limits, metrics
 from district.config import resolve_db_url
 from district.dashboard import alerts as alert_rules
 from district.dashboard import errors as dash_errors
 from district.dashboard.deps import BadFilter, Dashboard, SignedOut
 from district.dashboard.render import STATIC
+from district.dashboard.routes import audit as audit_page
 from district.dashboard.routes import downloads, json_api, pages, signin
 from district.dashboard.scope import NotVisible
 from district.db import create_db_engine
@@ -46,14 +47,22 @@ def create_app(db_url: str | None = None, engine: Engine | None = None) -> FastA
     already (``district serve`` does it: ``district.db.migrate``)."""
     engine = engine or create_db_engine(resolve_db_url(db_url))
     app = FastAPI(title="Hài Lòng district server", version=api.API_VERSION,
-                  description=DESCRIPTION, lifespan=lifespan)
+                  description=DESCRIPTION, lifespan=lifespan,
+                  # every POST of the dashboard comes from its own pages (CSRF)
+                  dependencies=[Depends(signin.same_origin)])
     app.state.engine = engine
     app.state.ingest = api.Ingest(engine)
     app.state.dashboard = Dashboard(engine)
     app.state.alert_interval_s = alert_interval()
+    # request-rate limits of this process (district/limits.py)
+    app.state.signin_limits = limits.SigninLimits()
+    app.state.ingest_limits = limits.IngestLimits()
     app.include_router(api.router)
+    app.include_router(attribution_api.router)  # duty, officers, dossiers (issue 12)
+    app.add_route("/metrics", metrics.metrics_page, include_in_schema=False)
+    app.add_middleware(metrics.LatencyMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for area in (signin, pages, downloads, json_api):
+    for area in (signin, pages, downloads, json_api, audit_page):
         app.include_router(area.router)
     install_error_handlers(app)
     app.openapi = lambda: openapi_document(app)
@@ -67,6 +76,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SignedOut, dash_errors.on_signed_out)
     app.add_exception_handler(NotVisible, dash_errors.on_not_visible)
     app.add_exception_handler(BadFilter, dash_errors.on_bad_filter)
+    app.add_exception_handler(signin.CrossSite, signin.on_cross_site)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_fault)
 
@@ -81,6 +91,8 @@ async def on_http_error(request: Request, exc: StarletteHTTPException):
 
 async def on_fault(request: Request, _exc: Exception):
     # (Starlette still logs the traceback after this answer)
+    if isinstance(_exc, sa.exc.SQLAlchemyError):
+        metrics.database_error()
     if dash_errors.is_page(request):
         return dash_errors.fault_page(request)
     return dash_errors.fault_json()
@@ -91,7 +103,7 @@ def openapi_document(app: FastAPI) -> dict:
     if not app.openapi_schema:
         app.openapi_schema = api.add_request_schemas(get_openapi(
             title=app.title, version=app.version, description=app.description,
-            routes=app.routes))
+            routes=app.routes), (*api.REQUEST_BODIES, *attribution_api.REQUEST_BODIES))
     return app.openapi_schema
 
 

@@ -94,6 +94,8 @@ def build_parser(_: Callable[[str], str]) -> argparse.ArgumentParser:
     off_sub = officials.add_subparsers(dest="action", required=True, metavar="ACTION")
     tok = off_sub.add_parser("token", help=_("create an admin API token for /api/v1/stats"))
     tok.add_argument("--label", default="", help=_("what the token is for"))
+    tok.add_argument("--metrics", action="store_true", help=_(
+        "a token for GET /metrics only (Prometheus), instead of an admin token"))
     off_sub.add_parser("revoke-tokens", help=_("revoke every admin API token"))
 
     # dashboard (issue 5): users add/list/passwd/disable, alerts check, rollups rebuild/check
@@ -105,6 +107,12 @@ def build_parser(_: Callable[[str], str]) -> argparse.ArgumentParser:
     # setup (issue 11): configuration file, CA and certificate, release key, database
     from district.install import add_cli as add_setup_cli
     COMMANDS.update(add_setup_cli(sub, _))
+    # officers, badges, dossiers (issue 12): docs/attribution.md
+    from district.attribution_cli import add_cli as add_attribution_cli
+    COMMANDS.update(add_attribution_cli(sub, _))
+    # backup, restore (issue 14): the database while serving, with a rotation
+    from district.backup import add_cli as add_backup_cli
+    COMMANDS.update(add_backup_cli(sub, _))
     return parser
 
 
@@ -173,11 +181,16 @@ def cmd_serve(args, db_url: str, _) -> int:
         scheme=scheme, host=host, port=port, workers=args.workers), file=sys.stderr)
     # uvicorn's own TLS (Python's ssl module): one process to install, configure and renew,
     # no reverse proxy (docs/district-server.md says why).
+    from district import limits, metrics
+
+    metrics.prepare_processes(args.workers)  # one /metrics for every worker
     uvicorn.run("district.app:app_from_env", factory=True, host=host, port=port,
                 workers=args.workers, log_level="warning", access_log=False,
                 ssl_certfile=tls[0] if tls else None, ssl_keyfile=tls[1] if tls else None,
                 # a client that keeps a connection open must not hold a restart (renewal)
-                timeout_graceful_shutdown=GRACEFUL_STOP_S)
+                timeout_graceful_shutdown=GRACEFUL_STOP_S,
+                # what one client may hold: head size, timeouts, connections (limits.py)
+                **limits.uvicorn_options())
     return 0
 
 
@@ -271,7 +284,12 @@ def cmd_officials(args, db_url: str, _) -> int:
     from district.auth import create_admin_token, revoke_admin_tokens
 
     engine = open_engine(db_url)
-    if args.action == "token":
+    if args.action == "token" and getattr(args, "metrics", False):
+        token = create_admin_token(engine, args.label, scope="metrics")
+        print(_("metrics token for GET /metrics (Authorization: Bearer …), shown only this "
+                "once:"))
+        print(token)
+    elif args.action == "token":
         token = create_admin_token(engine, args.label)
         print(_("admin API token for GET /api/v1/stats (Authorization: Bearer …), shown "
                 "only this once:"))

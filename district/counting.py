@@ -7,8 +7,9 @@ rollups rebuild|check`` recompute the rollups from ``votes``. The index formula 
 function that takes numbers or SQLAlchemy column expressions alike. tests/dashboard/
 test_counting.py proves on generated votes that the two forms agree (SQLite and PostgreSQL).
 
-- *counted votes*: votes flagged neither ``test`` nor ``suspected_misuse``; those two are
-  counted apart, and a vote with both counts as test.
+- *counted votes*: votes flagged neither ``test`` nor ``suspected_misuse`` nor
+  ``repeat_dossier``; those are counted apart, and a vote with several counts as test, then
+  misuse, then repeat.
 - *index (0–100)*: the mean over counted votes of (level − 1) / (scale − 1) × 100, so the
   worst level is 0 and the best 100 on every scale (4 levels: 0, 33.3, 66.7, 100).
 """
@@ -51,7 +52,9 @@ COUNTED = Flagged(lacks=NOT_COUNTED_FLAGS)  # ballot's vocabulary: the flags nev
 TEST = Flagged(has=(Flag.TEST.value,))
 MISUSE = Flagged(has=(Flag.SUSPECTED_MISUSE.value,), lacks=TEST.has)  # test wins over misuse
 STUCK = COUNTED & Flagged(has=(Flag.STUCK_BUTTON.value,))
-assert set(TEST.has + MISUSE.has) == set(NOT_COUNTED_FLAGS)  # each uncounted vote shown apart
+# a later rating of a dossier that already had its counted one (docs/attribution.md)
+REPEAT = Flagged(has=(Flag.REPEAT_DOSSIER.value,), lacks=TEST.has + MISUSE.has)
+assert set(TEST.has + MISUSE.has + REPEAT.has) == set(NOT_COUNTED_FLAGS)  # each shown apart
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ COUNTS = (
     CountColumn("n_test", TEST), CountColumn("n_misuse", MISUSE),
     CountColumn("n_stuck", STUCK),
     *(CountColumn(f"r_{code}", COUNTED, reason=code) for code in REASON_CODES),
+    CountColumn("n_repeat", REPEAT),  # added by revision d0005
 )
 COUNT_COLUMNS = tuple(c.name for c in COUNTS)
 

@@ -11,6 +11,8 @@ What it makes, beside the configuration file (``--config``, ``$DISTRICT_CONFIG``
   missing, does not cover the names asked for, is not the CA's, is within 30 days of its end,
   or ``--renew`` is given, always by the same CA (terminals keep verifying);
 - ``release.key`` / ``release.pub``: the Ed25519 key that will sign software releases;
+- ``badge.key`` / ``badge.pub``: the Ed25519 key that signs officers' badges
+  (district/badges.py; its public half goes into every provisioned kiosk.toml);
 - ``district.toml`` itself, then the database migrated (``[database] url``: ``--db``,
   ``$DISTRICT_DB``, the file's, else ``district.db`` in the data folder, /var/lib/district
   for root), and with ``--official NAME`` a first district official (password printed once).
@@ -87,6 +89,7 @@ def cmd_setup(args, _db_url, _) -> int:
     ca_key, ca_cert, made_ca = _ensure_ca(plan, changes, _)
     _ensure_server_cert(plan, ca_key, ca_cert, made_ca, args.renew, owner, changes, _)
     _ensure_release_key(plan, changes, _)
+    _ensure_badge_key(plan, changes, _)
     _ensure_config_file(plan, owner, changes, _)
     engine = _ensure_database(plan, owner, changes, _)
     try:
@@ -198,6 +201,16 @@ def _ensure_release_key(plan: Plan, changes: list[str], _) -> None:
     pki.write_file(pub_path, pki.public_pem(key), 0o644)
     changes.append(_("made the release-signing key: {path} (keep a copy in a safe place)")
                    .format(path=key_path))
+
+
+def _ensure_badge_key(plan: Plan, changes: list[str], _) -> None:
+    """The officers' badge key (district/badges.py), beside the configuration file."""
+    from district.badges import ensure_key
+
+    _key, made = ensure_key(plan.folder)
+    if made:
+        changes.append(_("made the badge-signing key: {path} (keep a copy in a safe place)")
+                       .format(path=plan.folder / "badge.key"))
 
 
 def render_config(plan: Plan) -> str:

@@ -21,6 +21,9 @@ from ballot.wire import (
     LATEST,
     MAX_BATCH_VOTES,
     BootId,
+    DutyBatch,
+    DutyBatchDocumented,
+    DutyPeriod,
     Heartbeat,
     Nanoseconds,
     TerminalId,
@@ -60,6 +63,13 @@ class Stats(BaseModel):
     last_received_at: dt.datetime | None
 
 
+class DutyBatchResult(BaseModel):
+    accepted: list[str] = Field(description="duty periods stored now")
+    duplicate: list[str] = Field(description="already stored (an open one's end is set)")
+    rejected: list[RejectedVote] = Field(description="invalid: never stored, do not resend")
+    server_time: dt.datetime
+
+
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     database: Literal["ok", "unreachable"]
@@ -79,7 +89,8 @@ class ErrorResponse(BaseModel):
 
 
 __all__ = ["EARLIEST", "FLAGS", "INT64_MAX", "LATEST", "MAX_BATCH_VOTES", "MAX_BODY_BYTES",
-           "REASONS", "SOURCES", "BootId", "ErrorDetail", "ErrorResponse", "Health", "Heartbeat",
+           "REASONS", "SOURCES", "BootId", "DutyBatch", "DutyBatchDocumented",
+           "DutyBatchResult", "DutyPeriod", "ErrorDetail", "ErrorResponse", "Health", "Heartbeat",
            "HeartbeatResult", "Invalid", "N_", "Nanoseconds", "RejectedVote", "Stats",
            "TerminalId", "Text", "UtcTime", "Vote", "VoteBatch", "VoteBatchEnvelope",
            "VoteBatchResult"]

@@ -107,7 +107,8 @@ def cmd_fleet(args, db_url: str, _) -> int:
         ca_cert = district_ca(args)
         results = provision(open_engine(db_url), args.fleet_file, server_url=args.server_url,
                             out_dir=Path(args.out), ca_bundle=args.ca_bundle,
-                            rotate=args.rotate, ca_cert=ca_cert)
+                            rotate=args.rotate, ca_cert=ca_cert,
+                            badge_public_key=district_badge_key(args))
     except DistrictError as exc:
         print(_("error: {message}").format(message=exc.translated(t)), file=sys.stderr)
         return 1
@@ -149,12 +150,19 @@ def district_ca(args) -> str:
     return text
 
 
+def district_badge_key(args) -> str:
+    """The public half of the district's badge key (district/badges.py), for kiosk.toml."""
+    from district.badges import load_key, public_key_text
+
+    return public_key_text(load_key(getattr(args, "settings", None)))
+
+
 # ---------------------------------------------------------------------------------------
 
 
 def provision(engine: sa.Engine, fleet_file: str | Path, *, server_url: str, out_dir: Path,
               ca_bundle: str = "", rotate: bool = False, ca_cert: str = "",
-              today: dt.date | None = None) -> list[Provisioned]:
+              today: dt.date | None = None, badge_public_key: str = "") -> list[Provisioned]:
     from kiosk.config import TERMINAL_ID
 
     fleet = read_fleet(fleet_file)
@@ -169,7 +177,7 @@ def provision(engine: sa.Engine, fleet_file: str | Path, *, server_url: str, out
     # Every file must validate before the database is touched (placeholders for secrets).
     for term in fleet.terminals:
         _validated(_kiosk_toml(fleet, term, units_by_id, server_url, "x" * 43, ca_bundle,
-                               "0" * PIN_DIGITS, ca_cert), term.id)
+                               "0" * PIN_DIGITS, ca_cert, badge_public_key), term.id)
 
     from district.db import terminals
 
@@ -194,7 +202,8 @@ def provision(engine: sa.Engine, fleet_file: str | Path, *, server_url: str, out
         else:
             token = register_terminal(engine, term.id, term.unit, term.name)
         pin = "".join(secrets.choice("0123456789") for _ in range(PIN_DIGITS))
-        text = _kiosk_toml(fleet, term, units_by_id, server_url, token, ca_bundle, pin, ca_cert)
+        text = _kiosk_toml(fleet, term, units_by_id, server_url, token, ca_bundle, pin, ca_cert,
+                           badge_public_key)
         folder = out_dir / term.id
         folder.mkdir(exist_ok=True, mode=0o700)
         path = folder / "kiosk.toml"
@@ -240,8 +249,11 @@ def _toml_head(terminal_id: str) -> list[str]:
 
 
 def _kiosk_toml(fleet: Fleet, term, units_by_id, server_url: str, token: str, ca_bundle: str,
-                pin: str, ca_cert: str = "") -> str:
+                pin: str, ca_cert: str = "", badge_public_key: str = "") -> str:
     unit = units_by_id.get(term.unit)
+    # the officers' badges are checked with the district's key (docs/attribution.md)
+    badge_lines = (["", "[attribution]", f"badge_public_key = {_toml_str(badge_public_key)}"]
+                   if badge_public_key else [])
     # A TOML multi-line literal string: PEM has neither quotes nor backslashes.
     ca_lines = [f"ca_cert = '''\n{ca_cert.strip()}\n'''"] if ca_cert.strip() else []
     name = term.name or (unit.name if unit else term.id)
@@ -265,6 +277,7 @@ def _kiosk_toml(fleet: Fleet, term, units_by_id, server_url: str, token: str, ca
         "",
         "[technician]",
         f"pin = {_toml_str(pin)}",
+        *badge_lines,
         "",
     ])
 

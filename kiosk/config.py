@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ballot.vote import Reason
 from kiosk.i18n import DEFAULT_LANGUAGE, N_, Invalid, Message, translation, validation_detail
 
 LAYER_FILES = (Path("/etc/kiosk/kiosk.toml"), Path("/boot/firmware/kiosk.toml"))
@@ -214,6 +215,12 @@ class FollowupSection(Section):
     enabled: bool = False
     at_or_below: int = Field(1, ge=1, le=4)
     timeout_s: float = Field(15, gt=0, le=300)
+    # The reasons the buttons answer, most common first: the first (buttons - 1) are drawn
+    # above buttons 1, 2, …; the last button is always "other" (kiosk.rules.button_reasons).
+    reasons: list[Reason] = ["waiting_time", "too_many_trips", "unclear_guidance",
+                             "officer_attitude"]
+    # A press this soon after the vote is the same citizen's double press, not an answer.
+    answer_after_ms: float = Field(700, ge=0, le=5000)
 
 
 class TechnicianSection(Section):
@@ -230,8 +237,52 @@ class TechnicianSection(Section):
 class UiSection(Section):
     fullscreen: bool = True
     sound: bool = False
+    # The panel's diagonal in inches: the type scale is derived from it (kiosk.ui.typescale)
+    diagonal_in: float = Field(7.0, ge=3, le=100)
+    theme: Literal["standard", "high_contrast"] = "standard"
+    large_text: bool = False
     counter: str = ""  # counter or officer on duty, shown and stored with each vote
     officer: str = ""
+
+
+# The codes printed on one-stop receipts: agency code, yymmdd, number (000.00.00.H00-241201-0001)
+DEFAULT_DOSSIER_PATTERN = (r"[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[A-Z][0-9]{2}"
+                           r"-[0-9]{6}-[0-9]{4,6}")
+
+
+class AttributionSection(Section):
+    """Officers' badges and dossier codes scanned at the counter (docs/attribution.md)."""
+
+    # The district's badge key, public half (base64 of 32 bytes): written by provisioning
+    badge_public_key: str = ""
+    dossier_pattern: str = DEFAULT_DOSSIER_PATTERN  # a regular expression, whole code
+    scanner: Literal["none", "evdev", "serial"] = "none"
+    scanner_device: str = ""  # /dev/input/by-id/…-event-kbd, or the serial port / pyserial URL
+    scanner_baudrate: int = Field(9600, gt=0)
+
+    @field_validator("badge_public_key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        import base64
+        import binascii
+
+        try:
+            ok = not value or len(base64.b64decode(value, validate=True)) == 32
+        except (binascii.Error, ValueError):
+            ok = False
+        if not ok:
+            raise Invalid(N_("must be the badge key's public half as written by district "
+                             "fleet provision (44 characters of base64)"))
+        return value
+
+    @field_validator("dossier_pattern")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise Invalid(N_("not a regular expression: {error}"), error=str(exc)) from None
+        return value
 
 
 class KioskConfig(Section):
@@ -247,6 +298,7 @@ class KioskConfig(Section):
     followup: FollowupSection = FollowupSection()
     technician: TechnicianSection = TechnicianSection()
     ui: UiSection = UiSection()
+    attribution: AttributionSection = AttributionSection()
 
     @model_validator(mode="after")
     def _wiring(self) -> KioskConfig:

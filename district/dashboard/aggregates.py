@@ -34,6 +34,7 @@ from district.dashboard.periods import Period
 from district.dashboard.tables import REASON_CODES, units_version
 from district.db import terminals, units
 from district.rollups import (
+    UNKNOWN,
     day_date,
     local_day,
     month_index,
@@ -65,6 +66,7 @@ class Counts:
     misuse: int = 0
     stuck: int = 0
     reasons: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REASON_CODES, 0))
+    repeat: int = 0  # later ratings of an already rated dossier (docs/attribution.md)
 
     def add_row(self, scale: int, values: dict) -> None:
         for level in range(1, scale + 1):
@@ -74,6 +76,7 @@ class Counts:
         self.test += int(values.get("n_test") or 0)
         self.misuse += int(values.get("n_misuse") or 0)
         self.stuck += int(values.get("n_stuck") or 0)
+        self.repeat += int(values.get("n_repeat") or 0)
         for code in REASON_CODES:
             self.reasons[code] += int(values.get(f"r_{code}") or 0)
 
@@ -83,6 +86,7 @@ class Counts:
         self.test += other.test
         self.misuse += other.misuse
         self.stuck += other.stuck
+        self.repeat += other.repeat
         for code, n in other.reasons.items():
             self.reasons[code] += n
         return self
@@ -123,7 +127,7 @@ class Counts:
         return {"votes": self.votes, "positive": self.positive, "negative": self.negative,
                 "satisfaction_rate": _round(self.satisfaction), "index": _round(self.index),
                 "excluded_test": self.test, "excluded_misuse": self.misuse,
-                "stuck_button": self.stuck,
+                "stuck_button": self.stuck, "excluded_repeat_dossier": self.repeat,
                 "levels": {str(s): v for s, v in self.distribution().items()},
                 "reasons": dict(self.reasons)}
 
@@ -293,10 +297,12 @@ def _over_period(conn: Connection, period: Period, day_table: sa.Table,
     remaining days from ``day_table``; ``where(table)`` filters either."""
     months, days = period_parts(period)
     parts = []
+    # (never the time-unknown bucket, UNKNOWN = -1: a period before 1970 starts at 0)
     if months:
-        parts.append((month_table, month_table.c.month.between(*months)))
+        parts.append((month_table, month_table.c.month.between(max(months[0], 0), months[1])))
     if days:
-        parts.append((day_table, sa.or_(*(day_table.c.day.between(lo, hi) for lo, hi in days))))
+        parts.append((day_table, sa.or_(*(day_table.c.day.between(max(lo, 0), hi)
+                                          for lo, hi in days))))
     for table, in_period in parts:
         group = [table.c[k] for k in keys] + [table.c.scale]
         q = sa.select(*group, *_sums(table)).where(in_period, where(table)).group_by(*group)
@@ -394,7 +400,8 @@ def counts_by_day(conn: Connection, period: Period, unit_id: str, own_only: bool
     """Per local day: the unit's subtree (or, ``own_only``, its own terminals)."""
     t = unit_day
     q = (sa.select(t.c.day, t.c.scale, *_sums(t))
-         .where(t.c.unit_id == unit_id, t.c.day.between(period.first_day, period.last_day),
+         .where(t.c.unit_id == unit_id,
+                t.c.day.between(max(period.first_day, 0), period.last_day),
                 t.c.own == 1 if own_only else sa.true())
          .group_by(t.c.day, t.c.scale))
     out: dict[dt.date, Counts] = defaultdict(Counts)
@@ -409,12 +416,26 @@ def heatmap(conn: Connection, period: Period, unit_id: str) -> list[list[Counts]
     slot = ((t.c.hour + 72) % 168).label("slot")  # local hour 0 was a Thursday 00:00
     q = (sa.select(slot, t.c.scale, *_sums(t))
          .where(t.c.unit_id == unit_id,
-                t.c.hour.between(period.first_day * 24, period.last_day * 24 + 23))
+                t.c.hour.between(max(period.first_day, 0) * 24, period.last_day * 24 + 23))
          .group_by(slot, t.c.scale))
     grid = [[Counts() for _ in range(24)] for _ in range(7)]
     for row in conn.execute(q).mappings():
         grid[row["slot"] // 24][row["slot"] % 24].add_row(row["scale"], row)
     return grid
+
+
+def time_unknown(conn: Connection, unit_id: str, own_only: bool = False) -> Counts:
+    """The unit's votes whose time is unknown (district.clock: ``time_uncertain``), all of
+    them: no period, heat map or trend has them, so the pages show their number apart."""
+    t = unit_day
+    q = (sa.select(t.c.scale, *_sums(t))
+         .where(t.c.unit_id == unit_id, t.c.day == UNKNOWN,
+                t.c.own == 1 if own_only else sa.true())
+         .group_by(t.c.scale))
+    out = Counts()
+    for row in conn.execute(q).mappings():
+        out.add_row(row["scale"], row)
+    return out
 
 
 def trend(by_day: dict[dt.date, Counts], period: Period, step: str) -> list[tuple[str, Counts]]:

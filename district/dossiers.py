@@ -1,0 +1,368 @@
+"""Dossiers: the one counted rating per dossier, and the one-stop software's dossier list.
+
+**One counted rating per dossier** (``claim``), across every terminal of the system: in the
+transaction that stores a batch, each counted vote carrying a dossier code tries to insert
+its row into ``dossier_ratings`` (``INSERT … ON CONFLICT DO NOTHING RETURNING``). The first
+to reach the server wins and counts; any later rating of the same dossier is stored as sent
+but flagged ``repeat_dossier`` (``ballot.vote``), which the counting rules leave out of the
+figures and count apart (``n_repeat``). Within one batch the earliest recorded wins. Test and
+suspected-misuse votes claim nothing (they never count), so a genuine rating after one of
+them still counts. With several server processes the unique key decides, exactly as for
+votes.
+
+**The dossier list** (``import_dossiers``): a CSV or XLSX file as exported by a one-stop
+software, or the same rows pushed to ``POST /api/v1/dossiers``: dossier code, procedure code
+and name, unit, received / due / finished dates, handling officer. All or nothing: every row
+is checked first and the errors name their line; the same file twice changes nothing.
+Storage only: this module is below the ingest (which calls ``claim``) and imports none of the
+API or the dashboard.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ballot.vote import NOT_COUNTED_FLAGS, Flag
+from district.attribution import OFFICER_CODE, dossier_ratings, dossiers
+from district.db import dialect_insert, units, utcnow, write_transaction
+from district.errors import N_, DistrictError
+
+REPEAT = Flag.REPEAT_DOSSIER.value
+_UNCOUNTED_BEFORE = tuple(f for f in NOT_COUNTED_FLAGS if f != REPEAT)
+
+
+# --- one counted rating per dossier ---------------------------------------------------------
+
+def claim(conn: Connection, rows: list[dict]) -> list[str]:
+    """Flag ``repeat_dossier`` on the vote rows (``votes`` column dicts, not yet inserted)
+    whose dossier already has its counted rating; claim the dossier for the others. Returns
+    the codes claimed now (``release_unstored`` undoes those whose vote was not stored)."""
+    first: dict[str, dict] = {}
+    for row in sorted((r for r in rows if r.get("dossier_code")),
+                      key=lambda r: (r["recorded_at"], r["vote_id"])):
+        flags = set(filter(None, (row["flags"] or "").split(";")))
+        if flags & set(_UNCOUNTED_BEFORE):
+            continue
+        if row["dossier_code"] in first:
+            _flag_repeat(row)
+        else:
+            first[row["dossier_code"]] = row
+    if not first:
+        return []
+    candidates = [first[code] for code in sorted(first)]  # one lock order everywhere
+    stmt = (dialect_insert(conn, dossier_ratings)
+            .on_conflict_do_nothing(index_elements=["dossier_code"])
+            .returning(dossier_ratings.c.dossier_code))
+    won = set(conn.execute(stmt, [{
+        "dossier_code": r["dossier_code"], "terminal_id": r["terminal_id"],
+        "vote_id": r["vote_id"], "unit_id": r["unit_id"], "officer": r.get("officer"),
+        "level": r["level"], "scale": r["scale"], "corrected_at": r["corrected_at"],
+    } for r in candidates]).scalars())
+    for row in candidates:
+        if row["dossier_code"] not in won:
+            _flag_repeat(row)
+    return sorted(won)
+
+
+def release_unstored(conn: Connection, claimed: Sequence[str], rows: list[dict],
+                     stored: set[str]) -> None:
+    """A claim whose vote turned out to be on the server already (not stored now) is given
+    back, so the claim always names a stored vote."""
+    lost = [r["dossier_code"] for r in rows
+            if r.get("dossier_code") in claimed and r["vote_id"] not in stored]
+    if lost:
+        conn.execute(dossier_ratings.delete().where(dossier_ratings.c.dossier_code.in_(lost)))
+
+
+def _flag_repeat(row: dict) -> None:
+    flags = [f for f in (row["flags"] or "").split(";") if f]
+    if REPEAT not in flags:
+        row["flags"] = ";".join([*flags, REPEAT])
+
+
+# --- the dossier list ----------------------------------------------------------------------
+
+# The columns, as one-stop exports name them (Vietnamese or English headers, any case,
+# accents and spaces ignored) → our field.
+HEADERS = {
+    "code": ("ma ho so", "so ho so", "dossier code", "dossier_code", "code"),
+    "procedure_code": ("ma thu tuc", "ma thu tuc hanh chinh", "procedure code",
+                       "procedure_code"),
+    "procedure_name": ("ten thu tuc", "ten thu tuc hanh chinh", "procedure name",
+                       "procedure_name", "procedure"),
+    "unit_id": ("don vi", "ma don vi", "unit", "unit_id"),
+    "received_on": ("ngay tiep nhan", "ngay nhan", "received", "received_on", "received at"),
+    "due_on": ("ngay hen tra", "han tra", "due", "due_on", "due at"),
+    "finished_on": ("ngay tra ket qua", "ngay hoan thanh", "ngay tra", "finished",
+                    "finished_on", "finished at"),
+    "officer": ("can bo xu ly", "ma can bo", "nguoi xu ly", "officer", "handling officer"),
+}
+REQUIRED = ("code", "procedure_code", "procedure_name", "unit_id")
+DATE_FIELDS = ("received_on", "due_on", "finished_on")
+MAX_ERRORS = 20
+CODE_TEXT = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.\-_/]{0,99}$")
+
+
+@dataclass(frozen=True)
+class DossierSummary:
+    added: int
+    updated: int
+    unchanged: int
+
+    @property
+    def rows(self) -> int:
+        return self.added + self.updated + self.unchanged
+
+
+class DossierErrors(DistrictError):
+    """Bad rows: each as ``line N, column C: problem`` (the first MAX_ERRORS)."""
+
+    def __init__(self, source: str, problems: list[tuple[int, str, str, dict]]):
+        self.source, self.problems = source, problems
+        super().__init__(N_("{source}: {n} problem(s), nothing imported: {list}"),
+                         source=source, n=len(problems), list="")
+
+    def translated(self, gettext) -> str:
+        lines = [gettext("line {line}, column {column}: {problem}").format(
+                     line=line, column=column, problem=gettext(problem).format(**params))
+                 for line, column, problem, params in self.problems[:MAX_ERRORS]]
+        more = len(self.problems) - MAX_ERRORS
+        if more > 0:
+            lines.append(gettext("… and {n} more").format(n=more))
+        head = gettext("{source}: {n} problem(s), nothing imported:").format(
+            source=self.source, n=len(self.problems))
+        return head + "\n  " + "\n  ".join(lines)
+
+    def as_details(self) -> list[dict]:
+        return [{"loc": [line, column], "msg": problem.format(**params)}
+                for line, column, problem, params in self.problems[:MAX_ERRORS]]
+
+
+def _fold(text: str) -> str:
+    import unicodedata
+
+    text = unicodedata.normalize("NFD", str(text)).replace("đ", "d").replace("Đ", "D")
+    text = "".join(c for c in text if unicodedata.category(c) != "Mn")
+    return " ".join(text.replace("_", " ").lower().split())
+
+
+_FOLDED = {_fold(alias): name for name, aliases in HEADERS.items() for alias in aliases}
+
+
+def read_table(path: str | Path) -> list[list[Any]]:
+    """The rows of a CSV (UTF-8, with or without BOM; comma or semicolon) or XLSX file, the
+    header first. A file that is neither is a clear error."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DistrictError(N_("{path} cannot be read: {error}"), path=path,
+                            error=exc.strerror or str(exc)) from None
+    if data[:2] == b"PK":  # a zip: XLSX
+        return _xlsx_rows(path, data)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DistrictError(N_("{path} is neither UTF-8 CSV nor an XLSX workbook"),
+                            path=path) from None
+    return csv_rows(text)
+
+
+def csv_rows(text: str) -> list[list[Any]]:
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    return list(csv.reader(io.StringIO(text), delimiter=delimiter))
+
+
+def _xlsx_rows(path: Path, data: bytes) -> list[list[Any]]:
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException…
+        raise DistrictError(N_("{path} is not a readable XLSX workbook: {error}"),
+                            path=path, error=str(exc)) from None
+    try:
+        sheet = book.worksheets[0]
+        return [list(row) for row in sheet.iter_rows(values_only=True)]
+    finally:
+        book.close()
+
+
+def parse_rows(table: list[list[Any]], source: str) -> list[dict]:
+    """Checked dossier rows from a table whose first row is the header: every problem named
+    by line and column, or ``DossierErrors`` (nothing is stored)."""
+    if not table:
+        raise DossierErrors(source, [(1, "*", N_("the file is empty"), {})])
+    header = [_FOLDED.get(_fold(h or "")) for h in table[0]]
+    problems: list[tuple[int, str, str, dict]] = []
+    for i, name in enumerate(header):
+        if name is None and str(table[0][i] or "").strip():
+            problems.append((1, str(table[0][i]), N_("unknown column"), {}))
+    missing = [f for f in REQUIRED if f not in header]
+    for name in missing:
+        problems.append((1, name, N_("missing column (one of: {aliases})"),
+                         {"aliases": ", ".join(HEADERS[name][:2])}))
+    if problems:
+        raise DossierErrors(source, problems)
+    out: list[dict] = []
+    seen: dict[str, int] = {}
+    for line, raw in enumerate(table[1:], start=2):
+        if not any(str(v).strip() for v in raw if v is not None):
+            continue  # a blank line (spreadsheets end with some)
+        row, errors = _parse_row(dict(zip(header, raw, strict=False)))
+        problems.extend((line, column, problem, params) for column, problem, params in errors)
+        if row and row["code"] in seen:
+            problems.append((line, "code", N_("dossier {code} is also on line {other}"),
+                             {"code": row["code"], "other": seen[row["code"]]}))
+        elif row:
+            seen[row["code"]] = line
+            row["line"] = line
+            out.append(row)
+    if problems:
+        raise DossierErrors(source, problems)
+    return out
+
+
+def _parse_row(cells: dict[str | None, Any]) -> tuple[dict | None, list[tuple]]:
+    errors: list[tuple] = []
+    row: dict[str, Any] = {}
+    for name in REQUIRED:
+        value = _text(cells.get(name))
+        if not value:
+            errors.append((name, N_("empty"), {}))
+        row[name] = value
+    code = row["code"]
+    if code and not CODE_TEXT.match(code):
+        errors.append(("code", N_("not a dossier code: {value!r}"), {"value": code[:40]}))
+    if row["procedure_code"] and not CODE_TEXT.match(row["procedure_code"]):
+        errors.append(("procedure_code", N_("not a procedure code: {value!r}"),
+                       {"value": row["procedure_code"][:40]}))
+    if len(row["procedure_name"]) > 500:
+        errors.append(("procedure_name", N_("longer than 500 characters"), {}))
+    for name in DATE_FIELDS:
+        try:
+            row[name] = parse_date(cells.get(name))
+        except ValueError:
+            errors.append((name, N_("not a date (dd/mm/yyyy or yyyy-mm-dd): {value!r}"),
+                           {"value": str(cells.get(name))[:40]}))
+    officer = _text(cells.get("officer"))
+    if officer and not OFFICER_CODE.match(officer):
+        errors.append(("officer", N_("not an officer code: {value!r}"), {"value": officer[:40]}))
+    row["officer"] = officer or None
+    if not errors and row["finished_on"] and row["received_on"] \
+            and row["finished_on"] < row["received_on"]:
+        errors.append(("finished_on", N_("before the day it was received"), {}))
+    return (None if errors else row), errors
+
+
+def _text(value: Any) -> str:
+    """A cell as text, kept as written: a name such as ``=HYPERLINK(…)`` is stored as text
+    (never evaluated: openpyxl reads formulas as their text, data_only=False) and shown
+    escaped; what the exports write again is made safe there."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).replace("\x00", "").strip()
+    return text
+
+
+def parse_date(value: Any) -> dt.date | None:
+    """dd/mm/yyyy (Vietnamese), yyyy-mm-dd, either with a time after it, or a spreadsheet
+    date; empty is None; anything else is ``ValueError``."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = str(value).strip().split(" ")[0].split("T")[0]
+    for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y"):
+        try:
+            day = dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+        if 1990 <= day.year <= 2200:
+            return day
+    raise ValueError(text)
+
+
+def import_dossiers(engine: Engine, rows: list[dict], source: str,
+                    unit: str | None = None) -> DossierSummary:
+    """Store checked rows all or nothing. Every unit must exist (and be ``unit`` or below it
+    when given: a ward imports its own dossiers); a dossier already stored for another unit
+    is refused. Rows equal to what is stored change nothing."""
+    fields = ("procedure_code", "procedure_name", "unit_id", "received_on", "due_on",
+              "finished_on", "officer")
+    with write_transaction(engine) as conn:
+        allowed = _units_below(conn, unit) if unit else set(
+            conn.execute(sa.select(units.c.id)).scalars())
+        if unit and not allowed:
+            raise DistrictError(N_("unit {unit} does not exist"), unit=unit)
+        existing = _existing(conn, [r["code"] for r in rows])
+        problems = []
+        for r in rows:
+            if r["unit_id"] not in allowed:
+                msg = (N_("unit {unit} is not {top} or one of its units") if unit
+                       else N_("unknown unit {unit}"))
+                problems.append((r["line"], "unit_id", msg, {"unit": r["unit_id"], "top": unit}))
+            old = existing.get(r["code"])
+            if old is not None and old["unit_id"] != r["unit_id"]:
+                problems.append((r["line"], "code", N_("dossier {code} belongs to unit {unit}"),
+                                 {"code": r["code"], "unit": old["unit_id"]}))
+        if problems:
+            raise DossierErrors(source, problems)
+        now = utcnow()
+        new = [{"code": r["code"], **{f: r[f] for f in fields}, "imported_at": now}
+               for r in rows if r["code"] not in existing]
+        changed = [r for r in rows if r["code"] in existing
+                   and any(existing[r["code"]][f] != r[f] for f in fields)]
+        for start in range(0, len(new), 2000):
+            conn.execute(dossiers.insert(), new[start:start + 2000])
+        if changed:
+            stmt = (dossiers.update().where(dossiers.c.code == sa.bindparam("b_code"))
+                    .values({f: sa.bindparam(f"b_{f}") for f in (*fields, "imported_at")}))
+            conn.execute(stmt, [{"b_code": r["code"], "b_imported_at": now,
+                                 **{f"b_{f}": r[f] for f in fields}} for r in changed])
+    return DossierSummary(len(new), len(changed), len(rows) - len(new) - len(changed))
+
+
+def _existing(conn: Connection, codes: Iterable[str]) -> dict[str, dict]:
+    codes = list(codes)
+    out: dict[str, dict] = {}
+    for start in range(0, len(codes), 5000):
+        chunk = codes[start:start + 5000]
+        for r in conn.execute(sa.select(dossiers).where(dossiers.c.code.in_(chunk))).mappings():
+            out[r["code"]] = dict(r)
+    return out
+
+
+def _units_below(conn: Connection, top: str) -> set[str]:
+    parent_of = dict(conn.execute(sa.select(units.c.id, units.c.parent_id)).all())
+    if top not in parent_of:
+        return set()
+    below = set()
+    for u in parent_of:
+        seen, walk = 0, u
+        while walk is not None and seen < 64:
+            if walk == top:
+                below.add(u)
+                break
+            walk, seen = parent_of.get(walk), seen + 1
+    return below
+
+
+def import_file(engine: Engine, path: str | Path, unit: str | None = None) -> DossierSummary:
+    """``district dossiers import FILE``: read, check every row, store all or nothing."""
+    return import_dossiers(engine, parse_rows(read_table(path), str(path)), str(path), unit)
