@@ -85,6 +85,21 @@ REDATE_CAUSES = (TIGHTER_BOUND, SYNCED_VOTE, FIRST_EVIDENCE)
 EPOCH_MAX_STEP_US = 1_000_000  # epoch_max_us is written when it rises by more than this
 
 
+_READY: set[str] = set()  # databases (URLs) known to have this module's tables
+
+
+def available(conn: Connection) -> bool:
+    """Whether the database has the tables of revision d0007 (a database still at an older
+    revision is checked each time, one with them once per process)."""
+    key = conn.engine.url.render_as_string(hide_password=True)
+    if key in _READY:
+        return True
+    if sa.inspect(conn).has_table(boot_dating.name):
+        _READY.add(key)
+        return True
+    return False
+
+
 @dataclass(frozen=True)
 class KnownBoot:
     """One boot as stored: its clock evidence and how its votes were dated."""
@@ -100,6 +115,11 @@ def read_boots(conn: Connection, terminal_id: str, boot_ids: Iterable[str]
     if not ids:
         return {}
     tb, bd = terminal_boots, boot_dating
+    if not available(conn):  # an older schema: the evidence alone
+        return {r.boot_id: KnownBoot(clock.BootClock(r.epoch_us, r.synced_epoch_us), None, False)
+                for r in conn.execute(sa.select(tb.c.boot_id, tb.c.epoch_us, tb.c.synced_epoch_us)
+                                      .where(tb.c.terminal_id == terminal_id,
+                                             tb.c.boot_id.in_(ids)))}
     rows = conn.execute(
         sa.select(tb.c.boot_id, tb.c.epoch_us, tb.c.synced_epoch_us, bd.c.epoch_max_us,
                   bd.c.dated_epoch_us, bd.c.dated_method, bd.c.boot_id.label("dating"))
@@ -138,6 +158,8 @@ def keep_dating(conn: Connection, terminal_id: str, known: dict[str, KnownBoot],
     """Call before the delivery's votes are inserted: re-dates the earlier votes of every
     boot whose best epoch moved, and records how each boot is dated now. Returns how many
     votes were re-dated."""
+    if not available(conn):
+        return 0
     moved = 0
     dating_rows = []
     for boot_id in sorted(set(dating.learned) | set(known)):
@@ -243,7 +265,7 @@ def _redated(row, best: tuple[int, str]) -> tuple[dt.datetime, str, bool, str | 
 def mark_votes(conn: Connection, terminal_id: str, reasons: Sequence[tuple[str, str]],
                now: dt.datetime) -> None:
     """Store (vote id, reason) of votes kept with an uncertain time."""
-    if not reasons:
+    if not reasons or not available(conn):
         return
     rows = [{"terminal_id": terminal_id, "vote_id": vote_id, "reason": reason,
              "marked_at": now} for vote_id, reason in sorted(reasons)]

@@ -414,14 +414,15 @@ def rebuild(conn: Connection, tables: Sequence[sa.Table] = ROLLUPS) -> None:
 
 
 def differences(conn: Connection) -> list[tuple]:
-    """(table, row…) where a rollup differs from a fresh computation (empty = exact). A
-    kept row of zeros (every vote of it re-dated elsewhere) is no difference."""
+    """(table, row…) where a rollup differs from a fresh computation (empty = exact). A row
+    of zeros is no difference (kept: every vote of it re-dated elsewhere; either: votes
+    none of its counts counts)."""
     dialect = conn.dialect.name
     out = []
     for table in ROLLUPS:
-        counts = [c for c in table.columns if not c.primary_key]
-        fresh = {tuple(r) for r in conn.execute(sa.text(_fresh_sql(dialect, table)))}
-        kept = {tuple(r) for r in conn.execute(
-            sa.select(table).where(sa.or_(*(c != 0 for c in counts))))}
+        n_keys = len(table.primary_key.columns)
+        fresh = {tuple(r) for r in conn.execute(sa.text(_fresh_sql(dialect, table)))
+                 if any(r[n_keys:])}
+        kept = {tuple(r) for r in conn.execute(sa.select(table)) if any(r[n_keys:])}
         out.extend((table.name, *r) for r in fresh ^ kept)
     return sorted(out, key=repr)

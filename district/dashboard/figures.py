@@ -53,12 +53,14 @@ def unit_data(engine: Engine, scope: Scope, unit: str, period: Period, step: str
         ov = agg.overview(conn, scope.tree, unit, period)
         terms = terminal_list(conn, ids, page, period)
         officers = agg.counts_by_officer(conn, period, [unit])
+        unknown = agg.time_unknown(conn, unit)  # counted apart: no day, no hour
     total = agg.Counts()
     for c in by_day.values():
         total.merge(c)
     return {"total": total, "previous": ov.total.previous,
             "trend": agg.trend(by_day, period, step), "heat": heat, "ov": ov,
-            "officers": officers_first_needing_attention(officers), **terms}
+            "officers": officers_first_needing_attention(officers), "time_unknown": unknown,
+            **terms}
 
 
 def officers_first_needing_attention(by_officer: dict[tuple[str, str, str], agg.Counts]

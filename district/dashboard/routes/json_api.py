@@ -80,6 +80,8 @@ def unit_json(scope: Scope, unit: str, period: Period, step: str, d: dict) -> di
                       for t in d["terminals"]],
         "officers": [{"counter": counter, "officer": officer, **c.as_json()}
                      for counter, officer, c in d["officers"]],
+        # votes whose time is unknown (docs/dashboard.md): in no period, trend or heat map
+        "time_unknown": d["time_unknown"].as_json(),
     }
 
 
