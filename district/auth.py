@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from district import audit
 from district.db import MAX_UNIT_DEPTH, api_tokens, terminals, utcnow
 
 
@@ -63,26 +64,43 @@ def terminal_for_token(conn: Connection, token: str, *, with_chain: bool = False
 
 
 def is_admin_token(conn: Connection, token: str) -> bool:
+    return token_has_scope(conn, token, "admin")
+
+
+TOKEN_SCOPES = ("admin", "metrics")  # admin: /api/v1/stats, the dashboard's API; metrics
+
+
+def token_has_scope(conn: Connection, token: str, scope: str) -> bool:
+    """A current (non-revoked) API token of that scope."""
     row = conn.execute(
         sa.select(api_tokens.c.pk).where(
             api_tokens.c.token_hash == hash_token(token), api_tokens.c.revoked_at.is_(None),
-            api_tokens.c.scope == "admin")
+            api_tokens.c.scope == scope)
     ).first()
     return row is not None
 
 
-def create_admin_token(engine: Engine, label: str = "") -> str:
-    """A new administrator API token (for ``GET /api/v1/stats``); returned once, stored hashed."""
+def create_admin_token(engine: Engine, label: str = "", scope: str = "admin",
+                       actor: audit.Actor | None = None) -> str:
+    """A new API token: ``admin`` (for ``GET /api/v1/stats`` and the dashboard's JSON API)
+    or ``metrics`` (for ``GET /metrics`` only); returned once, stored hashed, recorded in
+    the audit log."""
+    if scope not in TOKEN_SCOPES:
+        raise ValueError(f"unknown token scope {scope!r}")
     token = new_token()
     with engine.begin() as conn:
         conn.execute(api_tokens.insert().values(
-            token_hash=hash_token(token), label=label, scope="admin", created_at=utcnow()))
+            token_hash=hash_token(token), label=label, scope=scope, created_at=utcnow()))
+        audit.record(conn, actor or audit.cli_actor(), "token_created", label,
+                     {"scope": scope})
     return token
 
 
-def revoke_admin_tokens(engine: Engine) -> int:
-    """Revoke every administrator token; returns how many were active."""
+def revoke_admin_tokens(engine: Engine, actor: audit.Actor | None = None) -> int:
+    """Revoke every API token (admin and metrics); returns how many were active."""
     with engine.begin() as conn:
         result = conn.execute(api_tokens.update().where(api_tokens.c.revoked_at.is_(None))
                               .values(revoked_at=utcnow()))
+        audit.record(conn, actor or audit.cli_actor(), "tokens_revoked", "",
+                     {"count": result.rowcount})
     return result.rowcount

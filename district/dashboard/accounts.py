@@ -22,6 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.engine import Engine
 
+from district import audit
 from district.dashboard.tables import ROLES, sessions, settings, users
 from district.db import dialect_insert, units, utcnow
 from district.errors import N_, DistrictError
@@ -44,7 +45,7 @@ class Official:
 
 
 def add_user(engine: Engine, username: str, password: str, role: str,
-             unit_id: str | None = None) -> None:
+             unit_id: str | None = None, actor: audit.Actor | None = None) -> None:
     if not USERNAME_RE.fullmatch(username or ""):
         raise DistrictError(N_("invalid user name {name!r}: use 1-64 letters, digits, '.', "
                                "'_', '@' or '-'"), name=username)
@@ -67,9 +68,12 @@ def add_user(engine: Engine, username: str, password: str, role: str,
             index_elements=["username"]).returning(users.c.pk)
         if conn.execute(stmt).first() is None:  # (rowcount is -1 with RETURNING on PG)
             raise DistrictError(N_("user {name} already exists"), name=username)
+        audit.record(conn, actor or audit.cli_actor(), "user_added", username,
+                     {"role": role, "unit": unit_id})
 
 
-def set_password(engine: Engine, username: str, password: str) -> None:
+def set_password(engine: Engine, username: str, password: str,
+                 actor: audit.Actor | None = None) -> None:
     if len(password) < 10:
         raise DistrictError(N_("the password must have at least 10 characters"))
     with engine.begin() as conn:
@@ -79,15 +83,17 @@ def set_password(engine: Engine, username: str, password: str) -> None:
         conn.execute(users.update().where(users.c.pk == row.pk).values(
             password_hash=_hasher.hash(password)))
         conn.execute(sessions.delete().where(sessions.c.user_pk == row.pk))
+        audit.record(conn, actor or audit.cli_actor(), "password_changed", username)
 
 
-def disable_user(engine: Engine, username: str) -> None:
+def disable_user(engine: Engine, username: str, actor: audit.Actor | None = None) -> None:
     with engine.begin() as conn:
         row = conn.execute(sa.select(users.c.pk).where(users.c.username == username)).first()
         if row is None:
             raise DistrictError(N_("no user {name}"), name=username)
         conn.execute(users.update().where(users.c.pk == row.pk).values(disabled_at=utcnow()))
         conn.execute(sessions.delete().where(sessions.c.user_pk == row.pk))
+        audit.record(conn, actor or audit.cli_actor(), "user_disabled", username)
 
 
 def list_users(engine: Engine) -> list:

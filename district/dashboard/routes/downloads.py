@@ -3,20 +3,42 @@ and the monthly report workbook, streamed, in the official's language."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from district import audit
 from district.dashboard import aggregates as agg
 from district.dashboard import exports, figures
-from district.dashboard.deps import DashboardDep, Filtered, Filters, Page, ReportMonth, VisibleScope
+from district.dashboard.deps import (
+    DashboardDep,
+    Filtered,
+    Filters,
+    Page,
+    ReportMonth,
+    SignedIn,
+    VisibleScope,
+)
 from district.dashboard.render import secure_headers
 from district.dashboard.scope import NotVisible, Scope
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV = "text/csv; charset=utf-8"
 
-router = APIRouter(prefix="/dashboard/export", include_in_schema=False)
+
+
+async def recorded(request: Request, dash: DashboardDep, who: SignedIn):
+    """Every download that was answered goes to the audit log: who, from where, which file
+    with which filters (after the route: a refused one is not a download)."""
+    yield
+    await run_in_threadpool(
+        audit.record_now, dash.engine,
+        audit.Actor(who.username, request.client.host if request.client else "?"), "export",
+        request.url.path.removeprefix("/dashboard/export/"), {"query": request.url.query})
+
+
+router = APIRouter(prefix="/dashboard/export", include_in_schema=False,
+                   dependencies=[Depends(recorded)])
 
 
 def stem(filters: Filters) -> str:

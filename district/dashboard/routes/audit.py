@@ -1,0 +1,59 @@
+"""The audit log's page (``/dashboard/audit``), for district officials only: who signed in
+(or failed to), exported what, changed which account or token, when and from where; the
+newest first, 100 a page, filtered by person or kind of action. Only reading: nothing in
+the server changes or deletes an entry (district/audit.py), and no route writes one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+
+from district import audit
+from district.dashboard.deps import (
+    DashboardDep,
+    Page,
+    SignedIn,
+    ThisMonth,
+    VisibleScope,
+    text_query,
+)
+from district.dashboard.render import frame
+from district.dashboard.scope import NotVisible
+from district.errors import N_
+
+PER_PAGE = 100
+# The words the page shows for each action (district_web catalog).
+ACTION_NAMES = {
+    "signin": N_("signed in"), "signin_failed": N_("sign-in failed"),
+    "signin_refused": N_("sign-in refused (too many failures)"), "signout": N_("signed out"),
+    "export": N_("downloaded"), "user_added": N_("account created"),
+    "password_changed": N_("password changed"), "user_disabled": N_("account disabled"),
+    "token_created": N_("API token created"), "tokens_revoked": N_("API tokens revoked"),
+}
+
+router = APIRouter(include_in_schema=False)
+
+
+def audit_filter(value: str | None, limit: int) -> str:
+    return (value or "")[:limit]
+
+
+@router.get("/dashboard/audit")
+async def audit_page(dash: DashboardDep, who: SignedIn, scope: VisibleScope,
+                     month: ThisMonth, html: Page,
+                     actor: Annotated[str, text_query("only this person's entries")] = None,
+                     action: Annotated[str, text_query("only this kind of action")] = None,
+                     before: Annotated[str, text_query("entries older than this one")] = None):
+    if who.role != "district":  # a unit official does not read the district's log
+        raise NotVisible()
+    action = action if action in ACTION_NAMES else ""
+    older = int(before) if before and before.isdigit() and len(before) < 19 else None
+    rows = await run_in_threadpool(lambda: audit.entries(
+        dash.engine, before=older, limit=PER_PAGE + 1, actor=audit_filter(actor, 100),
+        action=action))
+    more = len(rows) > PER_PAGE
+    return html.page("audit.html", **frame(who, scope, month.unit, month.period),
+                     entries=rows[:PER_PAGE], more=more, actor=audit_filter(actor, 100),
+                     action=action, actions=ACTION_NAMES, page="audit")
