@@ -129,8 +129,8 @@ class DossierErrors(DistrictError):
 
     def __init__(self, source: str, problems: list[tuple[int, str, str, dict]]):
         self.source, self.problems = source, problems
-        super().__init__(N_("{source}: {n} problem(s), nothing imported: {list}"),
-                         source=source, n=len(problems), list="")
+        super().__init__(N_("{source}: {n} problem(s), nothing imported:"),
+                         source=source, n=len(problems))
 
     def translated(self, gettext) -> str:
         lines = [gettext("line {line}, column {column}: {problem}").format(
