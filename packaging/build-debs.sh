@@ -171,7 +171,8 @@ finish() {
 
 build_kiosk() {
     local pkg=$WORK/pkg-kiosk name=hailong-kiosk
-    # --system-site-packages: python3-lgpio (Raspberry Pi OS) is a Debian package.
+    # --system-site-packages: python3-lgpio (Raspberry Pi OS) and python3-evdev are Debian
+    # packages (lgpio talks to the Pi's GPIO chip; evdev has no wheel on PyPI).
     build_venv /opt/hailong/venv ui --system-site-packages
     stage_common "$pkg" "$name" /opt/hailong/venv
     local units=$pkg/usr/lib/systemd/system doc=$pkg/usr/share/doc/$name

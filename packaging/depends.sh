@@ -23,7 +23,10 @@ case $pkg in
         # The Python the venv was built with (ABI), Kivy's SDL2/GL/input runtime, systemd.
         deps=(systemd libsdl2-2.0-0 libsdl2-image-2.0-0 libsdl2-mixer-2.0-0
             libsdl2-ttf-2.0-0 libgl1-mesa-dri libegl1 libgles2 libgbm1 libdrm2 "$mtdev"
-            sqlite3)
+            sqlite3
+            # evdev (the USB scanner) has no wheel on PyPI: Debian's build, seen by the venv
+            # (--system-site-packages), so pip builds nothing and needs no kernel headers.
+            python3-evdev)
         ;;
     district)
         deps=(systemd ca-certificates sqlite3)

@@ -12,6 +12,17 @@ VAR=var
 PORT=${PORT:-8000}
 mkdir -p "$VAR"
 export DISTRICT_DB="sqlite:///$PWD/$VAR/district.db"
+# The development server's own configuration (plain HTTP on loopback), so that a district
+# server installed on this machine (/etc/district/district.toml, HTTPS) is never picked up.
+export DISTRICT_CONFIG="$PWD/$VAR/district.toml"
+cat > "$DISTRICT_CONFIG" <<TOML
+# Written by scripts/run-local.sh: the development server, plain HTTP on loopback only.
+[database]
+url = "$DISTRICT_DB"
+[listen]
+host = "127.0.0.1"
+port = $PORT
+TOML
 export KIOSK_CONFIG="$PWD/$VAR/kiosk.toml"
 
 "$BIN/district" units load config/fleet.toml >/dev/null

@@ -33,6 +33,7 @@ BACKOFF_MAX = 90                    # seconds; below kiosk.service's TimeoutStar
 
 
 def run(config: KioskConfig, windowed: bool = False) -> int:
+    logging.getLogger("kivy").addFilter(_provider_reasons_only)
     app = create_app(config, windowed=windowed)
     from kivy.core.window import Window
 
@@ -51,6 +52,17 @@ def run(config: KioskConfig, windowed: bool = False) -> int:
     signal.signal(signal.SIGTERM, stop)
     app.run()
     return 0
+
+
+def _provider_reasons_only(record: logging.LogRecord) -> bool:
+    """Kivy's "no window provider" record carries a stack trace per provider: keep its first
+    line and each provider's reason ("sdl2 - RuntimeError: b'kmsdrm not available'"), drop
+    the frames, so a terminal without a display logs a few lines per attempt, not thirty."""
+    message = record.getMessage()
+    if record.levelno >= logging.CRITICAL and "valuable" in message and "\n" in message:
+        reasons = [line for line in message.splitlines() if line and not line[0].isspace()]
+        record.msg, record.args = "\n".join(reasons), ()
+    return True
 
 
 def _backoff_file():
