@@ -20,7 +20,7 @@ from typing import Protocol
 
 from kiosk import clock
 from kiosk.config import KioskConfig
-from kiosk.rules import ButtonEvent, Decision, Edge, Outcome, VotingRules
+from kiosk.rules import FOLLOWUP_CLOSED, ButtonEvent, Decision, Edge, Outcome, VotingRules
 from kiosk.store import StorageError, VoteStore
 from kiosk.vote import Flag, Reason, Source, Vote, new_vote
 
@@ -33,12 +33,19 @@ class Indicator(Protocol):
     """Something that acknowledges a counted vote to the citizen: the buttons' LEDs."""
 
     def acknowledge(self, level: int, seconds: float) -> None: ...
+    #: every button's light on while the follow-up is open (its buttons answer it), or off
+    def offer_choices(self, on: bool) -> None: ...
 
 
 class Listener(Protocol):
-    """What the UI implements (every method is called on the capture thread)."""
+    """What the UI implements (every method is called on the capture thread; a listener
+    may leave out the follow-up's two methods)."""
 
     def vote_recorded(self, vote: Vote) -> None: ...
+    #: the vote is stored held and its follow-up is open: button k answers ``reasons[k-1]``
+    def followup_opened(self, vote: Vote, reasons: tuple[Reason, ...]) -> None: ...
+    #: answered (``decision.reason``), skipped or timed out: the thank-you follows
+    def followup_closed(self, vote: Vote, decision: Decision) -> None: ...
     def press_ignored(self, decision: Decision) -> None: ...
     def storage_failed(self, error: StorageError) -> None: ...
     def storage_recovered(self) -> None: ...
@@ -55,7 +62,12 @@ class Capture:
     button_test: bool = False
 
     def __post_init__(self) -> None:
-        self.rules = VotingRules(self.config.rules, self.config.scale.levels)
+        self.rules = VotingRules(self.config.rules, self.config.scale.levels,
+                                 self.config.followup)
+        #: the held vote whose follow-up is open (capture thread only)
+        self.followup_vote: Vote | None = None
+        #: called after a follow-up closed and its vote became pending (the agent's wake-up)
+        self.on_released: Callable[[], None] | None = None
         self.events: queue.Queue[ButtonEvent | Callable[[], None] | None] = queue.Queue()
         self.store: VoteStore | None = None
         self.storage_error: StorageError | None = None
@@ -71,6 +83,14 @@ class Capture:
     def press(self, level: int, source: Source) -> None:
         """A whole press from a source without edges (touch, keyboard, serial box)."""
         self.submit(ButtonEvent(level, Edge.CLICK, source, time.monotonic_ns()))
+
+    def skip_followup(self) -> None:
+        """Touch's "Skip": closes the follow-up through the rules like any answer."""
+        def skip() -> None:
+            decision = self.rules.skip(time.monotonic_ns())
+            if decision is not None:
+                self._act(decision)
+        self.events.put(skip)
 
     def add_reasons(self, vote_id: str, reasons: list[Reason]) -> None:
         self.events.put(lambda: self._store().add_reasons(vote_id, reasons))
@@ -144,6 +164,9 @@ class Capture:
     def _act(self, decision: Decision, extra_flags: tuple[Flag, ...] = ()) -> Vote | None:
         if decision.outcome is Outcome.COUNT:
             return self._record(decision, extra_flags)
+        if decision.outcome in FOLLOWUP_CLOSED:
+            self._close_followup(decision)
+            return None
         if decision.outcome in (Outcome.STUCK, Outcome.UNSTUCK):
             self._stuck_changed(decision)
         elif decision.outcome not in (Outcome.RELEASE, Outcome.PENDING):
@@ -160,23 +183,56 @@ class Capture:
         vote = new_vote(decision.level, self.config.scale.levels, decision.source, clock.now(),
                         flags=decision.flags + extra_flags, counter=ui.counter,
                         officer=ui.officer)
-        held = self.asks_followup(vote)
+        held = decision.asks_followup
         try:
             stored = self._store().record(vote, held=held)
         except StorageError as error:
+            if held:
+                self.rules.cancel_followup()
             self._storage_failed(error)
             return None
         self._last_vote_of[decision.level] = stored.id
+        if held:  # the question replaces the thank-you; every button now answers it
+            self.followup_vote = stored
+            self._offer_choices(True)
+            self._tell("followup_opened", stored, self.rules.reasons)
+            return stored
         for indicator in self.indicators:
             indicator.acknowledge(decision.level, self.config.rules.lockout_s)
         self._tell("vote_recorded", stored)
         return stored
 
+    def _close_followup(self, decision: Decision) -> None:
+        """Answered, skipped or timed out: the reason is stored (or none) and the vote
+        becomes pending; then the thank-you."""
+        vote, self.followup_vote = self.followup_vote, None
+        self._offer_choices(False)
+        if vote is None:
+            return
+        try:
+            if decision.reason is not None:
+                self._store().add_reasons(vote.id, [decision.reason])
+            else:
+                self._store().release(vote.id)
+        except StorageError as error:
+            self._storage_failed(error)
+            return
+        if decision.outcome is Outcome.ANSWER:
+            for indicator in self.indicators:
+                indicator.acknowledge(decision.level, self.config.rules.lockout_s)
+        if self.on_released is not None:
+            self.on_released()
+        self._tell("followup_closed", vote, decision)
+
+    def _offer_choices(self, on: bool) -> None:
+        for indicator in self.indicators:
+            offer = getattr(indicator, "offer_choices", None)
+            if offer is not None:
+                offer(on)
+
     def asks_followup(self, vote: Vote) -> bool:
-        """Will the UI ask "what went wrong?" after this vote (so it is stored held)?"""
-        followup = self.config.followup
-        return followup.enabled and vote.level <= followup.at_or_below and \
-            vote.source is not Source.CLI
+        """Does this vote open the follow-up (so it is stored held)? The rules decide."""
+        return self.rules.asks_followup(vote.level, vote.source)
 
     def _stuck_changed(self, decision: Decision) -> None:
         log.warning("button of level %s %s", decision.level, decision.outcome)
@@ -234,7 +290,10 @@ class Capture:
 
     def _tell(self, method: str, *args: object) -> None:
         for listener in self.listeners:
+            call = getattr(listener, method, None)
+            if call is None:  # e.g. a listener without the follow-up's methods
+                continue
             try:
-                getattr(listener, method)(*args)
+                call(*args)
             except Exception:
                 log.exception("listener %r failed in %s", listener, method)

@@ -22,7 +22,7 @@ from kiosk import __version__
 from kiosk.argparse_words import localise as localise_argparse
 from kiosk.config import ConfigError, KioskConfig, load
 from kiosk.i18n import DEFAULT_LANGUAGE, LANGUAGES, translation
-from kiosk.status import open_store, status_report
+from kiosk.status import local_time, open_store, status_report
 from kiosk.store import StorageError
 from kiosk.vote import Flag, Source
 
@@ -93,7 +93,8 @@ def build_parser(t: Callable[[str], str]) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from kiosk.journal import log_to_journal
+    log_to_journal("kiosk", logging.WARNING)  # log records: the journal; the console: words
     language = _language(argv)
     if language not in LANGUAGES:
         language = DEFAULT_LANGUAGE
@@ -166,7 +167,7 @@ def cmd_vote(config: KioskConfig, args, t, language) -> int:
 
 
 def cmd_status(config: KioskConfig, args, t, language) -> int:
-    report = status_report(config)
+    report = status_report(config, language)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -177,7 +178,9 @@ def cmd_status(config: KioskConfig, args, t, language) -> int:
         (t("Waiting to be sent"), report["votes_pending"]),
         (t("Sent to the server"), report["votes_synced"]),
         (t("Rejected by the server"), report["votes_rejected"]),
-        (t("Last successful sync"), report["last_sync_at"] or t("never")),
+        (t("Last successful sync"), local_time(report["last_sync_at"]) or t("never")),
+        (t("Server"), {True: t("reachable"), False: t("not reachable"),
+                       None: t("not tried yet")}[report["server_reachable"]]),
         (t("Clock synchronised (NTP)"), yes_no[report["clock_synced"]]),
     ]
     if report["last_sync_error"]:

@@ -125,7 +125,9 @@ class Doctor:
                 "FILE"), code="invalid")
         c = self.config
         if c.terminal.id == TerminalSection().id:
-            return Result("config", WARN, _(
+            # the guide's table: without this terminal's kiosk.toml the check fails (votes
+            # would be stored under a made-up terminal id and never reach the district)
+            return Result("config", FAIL, _(
                 "no terminal id: no kiosk.toml was found, the defaults are in use"), _(
                 "copy this terminal's kiosk.toml from the district onto the bootfs drive and "
                 "restart (technician guide, section 3)"), code="defaults")

@@ -14,6 +14,13 @@ Every input source (GPIO, serial box, touch, keyboard, ``kiosk vote``) delivers
 - **Stuck**: a button down for ``stuck_after_s`` is reported and ignored until released.
 - **Misuse**: more than ``misuse_max_votes`` counted votes within ``misuse_window_s`` — faster
   than a queue of people can produce — are still stored, flagged ``suspected_misuse``.
+- **Follow-up**: a vote at or below ``[followup] at_or_below`` opens the question "what went
+  wrong?". While it is open every press — of any source — answers it (button *k* gives the
+  reason drawn above button *k*, :func:`button_reasons`) and never counts as a new vote; a
+  press within ``answer_after_ms`` of the vote is the same citizen's double press and is
+  ignored; after ``timeout_s`` it closes by itself. Answered, skipped or timed out, the
+  thank-you follows and the lock-out starts then. Decided here, not in a screen, so buttons,
+  touch and keys behave alike.
 """
 
 from __future__ import annotations
@@ -22,8 +29,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from kiosk.config import RulesSection
-from kiosk.vote import Flag, Source
+from kiosk.config import FollowupSection, RulesSection
+from kiosk.vote import Flag, Reason, Source
 
 
 class Edge(StrEnum):
@@ -50,6 +57,14 @@ class Outcome(StrEnum):
     UNSTUCK = "unstuck"        # a stuck button was released
     RELEASE = "release"        # an ordinary release
     PENDING = "pending"        # waiting for min_press_ms to pass
+    ANSWER = "answer"          # a press answered the open follow-up (``reason``)
+    TOO_SOON = "too_soon"      # a press just after the vote, while the follow-up opens
+    SKIP = "skip"              # the follow-up was skipped (touch "Skip")
+    TIMEOUT = "timeout"        # nobody answered the follow-up in time
+
+
+#: Outcomes that close the follow-up: the thank-you follows.
+FOLLOWUP_CLOSED = (Outcome.ANSWER, Outcome.SKIP, Outcome.TIMEOUT)
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,25 @@ class Decision:
     source: Source
     at_ns: int
     flags: tuple[Flag, ...] = ()
+    #: COUNT: this vote opens the follow-up (store it held); ANSWER: the reason chosen
+    asks_followup: bool = False
+    reason: Reason | None = None
+
+
+def button_reasons(section: FollowupSection, buttons: int) -> tuple[Reason, ...]:
+    """The reason each button answers, button 1 first: the most common ones configured,
+    as many as there are buttons but one; the last button is always "other"."""
+    named = [r for r in dict.fromkeys([*map(Reason, section.reasons), *Reason])
+             if r is not Reason.OTHER]
+    return (*named[:buttons - 1], Reason.OTHER)  # too few configured: the others follow
+
+
+@dataclass
+class _Followup:
+    level: int           # the vote's level
+    source: Source
+    opened_ns: int
+    deadline_ns: int
 
 
 @dataclass
@@ -74,9 +108,30 @@ class _Button:
 class VotingRules:
     rules: RulesSection
     levels: int
+    followup: FollowupSection | None = None
     _buttons: dict[int, _Button] = field(default_factory=dict)
     _lockout_until_ns: int = 0
     _recent_votes: deque[int] = field(default_factory=deque)
+    _open: _Followup | None = None
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        """What each button answers while the follow-up is open (button 1 first)."""
+        return button_reasons(self.followup, self.levels) if self.followup else ()
+
+    @property
+    def followup_open(self) -> bool:
+        return self._open is not None
+
+    def skip(self, at_ns: int) -> Decision | None:
+        """The citizen touched "Skip": the follow-up closes without a reason."""
+        if self._open is None:
+            return None
+        return self._close(Outcome.SKIP, self._open.level, self._open.source, at_ns)
+
+    def cancel_followup(self) -> None:
+        """The vote that opened it was not stored (storage failing): nothing to answer."""
+        self._open = None
 
     def handle(self, event: ButtonEvent) -> Decision:
         if not 1 <= event.level <= self.levels:
@@ -99,9 +154,13 @@ class VotingRules:
         return self._vote(event.level, event.source, event.at_ns)
 
     def poll(self, now_ns: int) -> list[Decision]:
-        """Decisions that fall due with time alone: presses that lasted long enough, and
-        buttons held past the stuck limit. Call at :meth:`next_deadline_ns` or later."""
+        """Decisions that fall due with time alone: presses that lasted long enough, buttons
+        held past the stuck limit, a follow-up nobody answered. Call at
+        :meth:`next_deadline_ns` or later."""
         decided = []
+        if self._open is not None and now_ns >= self._open.deadline_ns:
+            decided.append(self._close(Outcome.TIMEOUT, self._open.level, self._open.source,
+                                       now_ns))
         for level, button in sorted(self._buttons.items()):
             if button.pending_press_ns is not None and \
                     now_ns - button.pending_press_ns >= self._ms(self.rules.min_press_ms):
@@ -115,7 +174,7 @@ class VotingRules:
         return decided
 
     def next_deadline_ns(self) -> int | None:
-        deadlines = []
+        deadlines = [self._open.deadline_ns] if self._open is not None else []
         for button in self._buttons.values():
             if button.pending_press_ns is not None:
                 deadlines.append(button.pending_press_ns + self._ms(self.rules.min_press_ms))
@@ -158,6 +217,8 @@ class VotingRules:
         return self._decide(Outcome.RELEASE, event)
 
     def _vote(self, level: int, source: Source, at_ns: int) -> Decision:
+        if self._open is not None:
+            return self._answer(level, source, at_ns)
         if at_ns < self._lockout_until_ns:
             return Decision(Outcome.LOCKED_OUT, level, source, at_ns)
         self._lockout_until_ns = at_ns + int(self.rules.lockout_s * 1e9)
@@ -167,7 +228,31 @@ class VotingRules:
         self._recent_votes.append(at_ns)
         flags = (Flag.SUSPECTED_MISUSE,) if len(self._recent_votes) > \
             self.rules.misuse_max_votes else ()
-        return Decision(Outcome.COUNT, level, source, at_ns, flags)
+        asks = self.asks_followup(level, source)
+        if asks:  # the question replaces the thank-you: the lock-out starts when it closes
+            self._lockout_until_ns = 0
+            self._open = _Followup(level, source, at_ns,
+                                   at_ns + int(self.followup.timeout_s * 1e9))
+        return Decision(Outcome.COUNT, level, source, at_ns, flags, asks_followup=asks)
+
+    def asks_followup(self, level: int, source: Source) -> bool:
+        """Does a vote of this level from this source open the follow-up?"""
+        section = self.followup
+        return section is not None and section.enabled and level <= section.at_or_below \
+            and source is not Source.CLI
+
+    def _answer(self, button: int, source: Source, at_ns: int) -> Decision:
+        """A press while the follow-up is open: an answer, never a vote."""
+        if at_ns - self._open.opened_ns < self._ms(self.followup.answer_after_ms):
+            return Decision(Outcome.TOO_SOON, button, source, at_ns)
+        return self._close(Outcome.ANSWER, button, source, at_ns,
+                           reason=self.reasons[button - 1])
+
+    def _close(self, outcome: Outcome, level: int, source: Source, at_ns: int,
+               reason: Reason | None = None) -> Decision:
+        self._open = None
+        self._lockout_until_ns = at_ns + int(self.rules.lockout_s * 1e9)  # the thank-you
+        return Decision(outcome, level, source, at_ns, reason=reason)
 
     def _is_bounce(self, button: _Button, at_ns: int) -> bool:
         last = button.last_accepted_ns

@@ -98,6 +98,15 @@ class GpioPanel:
             self._timers[level] = timer
             timer.start()
 
+    def offer_choices(self, on: bool) -> None:
+        """Every LED on while the follow-up is open (each button answers it), or off."""
+        with self._lock:
+            for timer in self._timers.values():
+                timer.cancel()
+            self._timers.clear()
+            for led in self.leds:
+                (led.on if on else led.off)()
+
     def light(self, level: int, on: bool) -> None:
         """For the technician's button test."""
         if 1 <= level <= len(self.leds):

@@ -14,6 +14,13 @@ Retries (tenacity): network errors, timeouts, 5xx and 429 wait a capped exponent
 with full jitter, at least what Retry-After asks. A 4xx other than 429 (wrong token, batch too
 large…) would be refused again: the pass stops, ``last_sync_error`` says what to fix, and the
 agent waits the longest backoff (``sync.max_backoff_s``) before asking again.
+
+Sooner, without hammering: while it backs off from a server it could not reach (or a 5xx
+without Retry-After), the agent asks ``GET /healthz`` every ``PROBE_S`` — one small request —
+and tries again as soon as the server answers, so an outage ends for the votes seconds after
+the server is back, not after the grown backoff. Between passes it looks every
+``WATCH_S`` whether the vote file changed (a ``stat``, no query unless it did) and uploads at
+once when a vote became pending: a new vote, or a held one whose follow-up was answered.
 """
 
 from __future__ import annotations
@@ -55,8 +62,13 @@ ONCE_MAX_WAIT_S = 15.0
 # systemd's WatchdogSec is 120 s (systemd/kiosk-sync.service): ping well inside it, also
 # while sleeping through a long backoff.
 WATCHDOG_PING_S = 20.0
-MSG_STORAGE = "The vote store cannot be used: {error}. Fix: run 'kiosk doctor'."
-MSG_UNEXPECTED = "Unexpected error in the sync agent: {error}"
+#: while backing off from an unreachable server: a /healthz probe this often
+PROBE_S = 3.0
+#: between passes: a look at the vote file this often, for votes that became pending
+WATCH_S = 1.0
+MSG_STORAGE = 'The vote store cannot be used (the system says: "{error}"). Fix: run ' \
+    "'kiosk doctor'."
+MSG_UNEXPECTED = 'Unexpected error in the sync agent (the system says: "{error}").'
 
 
 class Stopped(Exception):
@@ -126,6 +138,8 @@ class SyncAgent:
         self._last_heartbeat = -float("inf")
         self._last_ping = -float("inf")
         self._started = time.monotonic()
+        self._probing = False        # the current backoff may end when /healthz answers
+        self._file_seen: tuple | None = None
 
     def close(self) -> None:
         self.client.close()
@@ -155,7 +169,9 @@ class SyncAgent:
             self.store.unclaim(unsettled)
         for vote_id, error in answer.rejected:
             log.warning("vote %s rejected by the server: %s", vote_id, error)
-        self.store.set_meta(last_sync_at=iso(clock.utc_now()), last_sync_error=None)
+        self.store.set_meta(last_sync_at=iso(clock.utc_now()), last_sync_error=None,
+                            last_sync_problem=None, server_reachable=True,
+                            server_checked_at=iso(clock.utc_now()))
         self.tally.batches += 1
         self.tally.accepted += answer.accepted
         self.tally.duplicate += answer.duplicate
@@ -191,6 +207,9 @@ class SyncAgent:
         error = retry_state.outcome.exception()
         self.tally.failures += 1
         wait = retry_state.next_action.sleep if retry_state.next_action else 0
+        # an unreachable or failing server: end the wait as soon as it answers again (not
+        # after a refusal, which would be refused again, nor against a Retry-After)
+        self._probing = isinstance(error, TransientError) and error.retry_after is None
         message = self.record_error(error)
         if self.say:  # `kiosk sync --once`: a technician is watching, in their language
             self.say(self.t("Try {n} failed, next try in {seconds} s: {error}").format(
@@ -204,8 +223,13 @@ class SyncAgent:
     def record_error(self, error: BaseException) -> str:
         """Write the technician's message to the store (``kiosk status``, the heartbeat)."""
         message = self.explain(error)
+        reachable = None
+        if isinstance(error, SyncError):  # it answered (a refusal, a 5xx) or it did not
+            reachable = error.status is not None
         try:
-            self.store.set_meta(last_sync_error=message)
+            self.store.set_meta(last_sync_error=message, last_sync_problem=problem_of(error),
+                                server_reachable=reachable,
+                                server_checked_at=iso(clock.utc_now()))
         except StorageError:
             log.exception("could not record the sync error")
         return message
@@ -233,6 +257,7 @@ class SyncAgent:
             for attempt in self._retrying(once=once):
                 with attempt:
                     settled = self.upload_batch()
+            self._probing = False
             if not settled:
                 return
             if progress:
@@ -242,17 +267,48 @@ class SyncAgent:
 
     # -- waiting, heartbeats, systemd ----------------------------------------------------
 
-    def idle(self, seconds: float) -> None:
-        """Sleep, but wake for SIGTERM (raises Stopped), the watchdog and heartbeats."""
+    def idle(self, seconds: float, *, watch_votes: bool = False) -> None:
+        """Sleep, but wake for SIGTERM (raises Stopped), the watchdog and heartbeats; end
+        early when a backoff's server answers again (``_probing``) or, with
+        ``watch_votes``, when a vote became pending."""
         deadline = time.monotonic() + seconds
+        probing, self._probing = self._probing, False
+        step = min(PROBE_S if probing else WATCHDOG_PING_S,
+                   WATCH_S if watch_votes else WATCHDOG_PING_S)
+        next_probe = time.monotonic() + PROBE_S
         while True:
             self.ping()
             self.maybe_heartbeat()
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            if self.stop_event.wait(min(left, WATCHDOG_PING_S)):
+            if self.stop_event.wait(min(left, step)):
                 raise Stopped
+            if watch_votes and self._votes_waiting():
+                return
+            if probing and time.monotonic() >= next_probe:
+                next_probe = time.monotonic() + PROBE_S
+                if self.client.probe():
+                    log.info("the server answers again: trying now")
+                    return
+
+    def _votes_waiting(self) -> bool:
+        """Did the vote file change since the last look, and is a vote pending now? A
+        ``stat`` of the file and its WAL; the store is read only when they changed."""
+        seen = []
+        for path in (self.store.path, self.store.path.with_name(self.store.path.name + "-wal")):
+            try:
+                info = path.stat()
+                seen.append((info.st_mtime_ns, info.st_size))
+            except OSError:
+                seen.append(None)
+        changed, self._file_seen = tuple(seen) != self._file_seen, tuple(seen)
+        if not changed:
+            return False
+        try:
+            return self.store.counts()["pending"] > 0
+        except StorageError:
+            return False
 
     def ping(self) -> None:
         now = time.monotonic()
@@ -277,7 +333,8 @@ class SyncAgent:
             return False
         try:
             self.store.set_meta(last_sync_at=iso(clock.utc_now()),
-                                last_heartbeat_at=iso(clock.utc_now()))
+                                last_heartbeat_at=iso(clock.utc_now()), server_reachable=True,
+                                server_checked_at=iso(clock.utc_now()))
         except StorageError:
             log.exception("could not record the heartbeat")
         self.notify(f"STATUS=backlog {report['backlog']}, rejected {report['rejected']}")
@@ -328,7 +385,7 @@ class SyncAgent:
                     self._recover_storage()
                     self.idle(self.config.sync.max_backoff_s)
                     continue
-                self.idle(self.config.sync.interval_s)
+                self.idle(self.config.sync.interval_s, watch_votes=True)
         except Stopped:
             log.info("sync agent stopping")
             self.notify("STOPPING=1")
@@ -375,6 +432,17 @@ class SyncAgent:
         return EXIT_OK if left == 0 else EXIT_LEFT_OVER
 
 
+def problem_of(error: BaseException) -> dict:
+    """The problem as its message id and values (``kiosk.status.sync_problem_text`` says it
+    in the reader's language)."""
+    if isinstance(error, SyncError):
+        return {"message": error.message,
+                "params": {"status": error.status, **{k: str(v) for k, v in
+                                                      error.params.items()}}}
+    return {"message": MSG_STORAGE if isinstance(error, StorageError) else MSG_UNEXPECTED,
+            "params": {"error": str(error)}}
+
+
 def _bounded(text: object, limit: int = 2000) -> str | None:
     return str(text)[:limit] if text else None
 
@@ -390,8 +458,9 @@ def _systemd_notifier() -> Callable[[str], None]:
 
 def main(config: KioskConfig, *, once: bool = False, language: str = "vi") -> int:
     """Entry point of ``kiosk sync [--once]`` (kiosk.cli)."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s kiosk-sync %(levelname)s %(message)s")
+    from kiosk.journal import log_to_journal
+
+    log_to_journal("kiosk-sync", logging.INFO)  # the console gets translated lines only
     t = translation("kiosk_sync", language).gettext
     if not config.server.url:
         print(t(MSG_NO_URL), file=sys.stderr)

@@ -30,6 +30,8 @@ from kiosk.vote import Vote, iso
 
 VOTES_PATH = "/api/v1/votes"
 HEARTBEAT_PATH = "/api/v1/heartbeat"
+HEALTH_PATH = "/healthz"
+PROBE_TIMEOUT_S = 2.0
 # How long a Retry-After header may make us wait at most (a broken proxy could say a year).
 RETRY_AFTER_CAP_S = 3600.0
 USER_AGENT = "hailong-kiosk-sync"
@@ -81,7 +83,7 @@ MSG_OTHER_TERMINAL = ("The token belongs to another terminal (HTTP 403): termina
                       "server.token in kiosk.toml do not match.")
 MSG_TOO_LARGE = ("The server refused the batch as too large (HTTP 413). Fix: lower "
                  "sync.batch_size in kiosk.toml.")
-MSG_REFUSED = "The server refused the request (HTTP {status}): {reason}"
+MSG_REFUSED = 'The server refused the request (HTTP {status}); its answer: "{reason}"'
 MSG_NO_URL = "No server configured: set server.url and server.token in kiosk.toml."
 
 
@@ -175,6 +177,18 @@ class ServerClient:
 
     def heartbeat(self, report: dict[str, Any]) -> dict:
         return self._post(HEARTBEAT_PATH, {**self._envelope(), **report})
+
+    def probe(self) -> bool:
+        """Is the server back? ``GET /healthz`` (no body, no database write on the server);
+        True only for its 200. Never raises: the agent calls it while backing off."""
+        if not self.url or self.refusal is not None:
+            return False
+        try:
+            response = self.session.get(self.url + HEALTH_PATH,
+                                        timeout=min(PROBE_TIMEOUT_S, self.timeout_s))
+        except requests.exceptions.RequestException:
+            return False
+        return response.status_code == 200
 
     # -- plumbing ---------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Drawn faces and the colours of the levels: red (worst) to green (best), no image files.
+"""Drawn faces, no image files; the levels' colours are in :mod:`kiosk.ui.theme`.
 
 A face is a few canvas instructions made once; they move only when the widget is resized,
 so a face costs nothing while the screen is idle.
@@ -6,11 +6,11 @@ so a face costs nothing while the screen is idle.
 
 from __future__ import annotations
 
-import colorsys
-
 from kivy.graphics import Color, Ellipse, Line
 from kivy.properties import ListProperty, NumericProperty
 from kivy.uix.widget import Widget
+
+from kiosk.ui.theme import level_colour, tint  # noqa: F401 (the screens' old import path)
 
 # How happy each level of a scale looks, worst first (-1 frowning … +1 smiling). The labels of
 # a 3-level scale are "not satisfied / satisfied / very satisfied": the middle one smiles.
@@ -24,21 +24,6 @@ INK = (0.10, 0.10, 0.12, 1)
 
 def mood(level: int, levels: int) -> float:
     return MOODS[levels][level - 1]
-
-
-def level_colour(level: int, levels: int) -> tuple[float, float, float, float]:
-    """Red at -1, amber at 0, green at +1, saturated enough to tell apart on a cheap panel."""
-    m = mood(level, levels)
-    hue = (m + 1) / 2 * (125 / 360)          # 0° red … 125° green
-    lightness = 0.47 if m < 0.7 else 0.38    # the best green a little darker
-    r, g, b = colorsys.hls_to_rgb(hue, lightness, 0.75)
-    return (r, g, b, 1)
-
-
-def tint(colour, amount: float = 0.85):
-    """The colour mixed with white: a button's background."""
-    r, g, b, a = colour
-    return (r + (1 - r) * amount, g + (1 - g) * amount, b + (1 - b) * amount, a)
 
 
 class Face(Widget):

@@ -19,16 +19,16 @@ from kivy.clock import Clock
 from kivy.core.text import DEFAULT_FONT, LabelBase
 from kivy.core.window import Window
 from kivy.lang import Builder
-from kivy.properties import BooleanProperty, NumericProperty
+from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty
 
 from kiosk import __version__
 from kiosk.capture import Capture
 from kiosk.config import KioskConfig
 from kiosk.hardware.keyboard import KeyMap
 from kiosk.i18n import translation
-from kiosk.rules import ButtonEvent, Edge
+from kiosk.rules import ButtonEvent, Decision, Edge, Outcome
 from kiosk.store import StorageError, VoteStore
-from kiosk.ui.faces import level_colour, mood
+from kiosk.ui.faces import mood
 from kiosk.ui.followup import FollowupScreen
 from kiosk.ui.idle import IdleWait
 from kiosk.ui.notify import Notifier
@@ -37,7 +37,10 @@ from kiosk.ui.rating import RatingScreen
 from kiosk.ui.stage import Stage
 from kiosk.ui.technician import TechnicianScreen
 from kiosk.ui.thanks import ThanksScreen
-from kiosk.vote import Reason, Source, Vote
+from kiosk.ui.theme import THEMES, level_colour
+from kiosk.ui.typescale import type_scale
+from kiosk.ui.words import reason_texts, storage_problem
+from kiosk.vote import Source, Vote
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -46,6 +49,8 @@ WATCHDOG_S = 5.0
 KEY_ESCAPE, KEY_F1, KEY_F4 = 27, 282, 285
 #: A press that is not a vote (technician's test from touch/keys/serial) lights this long.
 TEST_FLASH_S = 0.6
+#: The technician screen's values are read again this often while it is open.
+STATUS_REFRESH_S = 3.0
 
 
 def register_fonts() -> None:
@@ -76,6 +81,12 @@ class UiBridge:
     def press_ignored(self, decision) -> None:
         pass  # nothing to show: the thank-you of the counted press is still on screen
 
+    def followup_opened(self, vote: Vote, reasons) -> None:
+        Clock.schedule_once(lambda dt: self.app.followup_opened(vote, reasons))
+
+    def followup_closed(self, vote: Vote, decision: Decision) -> None:
+        Clock.schedule_once(lambda dt: self.app.followup_closed(vote, decision))
+
     def storage_failed(self, error: StorageError) -> None:
         Clock.schedule_once(lambda dt: self.app.storage_failed(error))
 
@@ -90,6 +101,9 @@ class KioskApp(App):
     #: 1 % of the window's shorter side: every size in the .kv files is a multiple of it
     u = NumericProperty(4.8)
     landscape = BooleanProperty(True)
+    #: colours (kiosk.ui.theme) and font sizes in pixels from the panel (kiosk.ui.typescale)
+    theme = ObjectProperty(THEMES["standard"])
+    type = ObjectProperty(type_scale(1024, 600, 7.0))
     use_kivy_settings = False
 
     def __init__(self, kiosk: KioskConfig, *, locked: bool = True, **kwargs):
@@ -101,6 +115,7 @@ class KioskApp(App):
         self.labels = kiosk.scale.labels(self.language)
         self.levels = kiosk.scale.levels
         self.title = "Hài Lòng"
+        self.theme = THEMES[kiosk.ui.theme]
         self.keymap = KeyMap(kiosk)
         self.notifier = Notifier()
         self.capture = Capture(
@@ -114,6 +129,7 @@ class KioskApp(App):
         self._ready = False
         self._test_off: dict[int, object] = {}
         self.idle_wait: IdleWait | None = None
+        self._refresh = None  # the technician's live values
 
     # -- Kivy's settings panel (F1) never opens --------------------------------------------
 
@@ -131,6 +147,7 @@ class KioskApp(App):
         for name in KV_FILES:
             Builder.load_file(str(HERE / f"{name}.kv"))
         self._resized(Window, Window.size)
+        self.bind(type=lambda *_: self._measure_question())
         Window.bind(size=self._resized, on_request_close=self._request_close,
                     on_keyboard=self._keyboard)
         if self.locked:
@@ -140,20 +157,18 @@ class KioskApp(App):
                            else None)
         self.rating = RatingScreen(labels=self.labels, question=self.kiosk.scale.question(
             self.language), place=self.kiosk.terminal.name, counter=self._counter_text(),
-            when_level=lambda level: self.press(level, Source.TOUCH))
+            when_level=lambda level: self.press(level, Source.TOUCH), theme=self.theme)
+        self._measure_question()
         self.thanks = ThanksScreen(title=t("Thank you!"), when_done=self.go_home,
                                    countdown_text=lambda s: t("Back in {seconds} s")
                                    .format(seconds=s))
-        reasons = [(Reason.WAITING_TIME, t("Waited too long")),
-                   (Reason.TOO_MANY_TRIPS, t("Had to come back too many times")),
-                   (Reason.UNCLEAR_GUIDANCE, t("Guidance was unclear")),
-                   (Reason.OFFICER_ATTITUDE, t("Officer's attitude")),
-                   (Reason.OTHER, t("Something else"))]
+        self.reason_text = reason_texts(t)
         self.followup = FollowupScreen(
-            reasons=[(str(code), text) for code, text in reasons], skip=t("Skip"),
-            title=t("Sorry! What went wrong?"), when_answered=self.followup_answered,
-            countdown_text=lambda s: t("Touch one answer, or Skip ({seconds} s)")
-            .format(seconds=s))
+            buttons=self.levels, skip=t("Skip"), title=t("Sorry! What went wrong?"),
+            when_button=lambda button: self.press(button, Source.TOUCH),
+            when_skip=self.capture.skip_followup,
+            countdown_text=lambda s: t("Press the button under your answer, or wait "
+                                       "{seconds} s to skip").format(seconds=s))
         self.out_of_order = OutOfOrderScreen(
             title=t("The rating terminal is briefly unavailable"),
             message=t("Your opinion matters to us. Please tell the officer at the counter, "
@@ -203,6 +218,21 @@ class KioskApp(App):
         width, height = size
         self.u = min(width, height) / 100.0
         self.landscape = width >= height
+        ui = self.kiosk.ui
+        self.type = type_scale(width, height, ui.diagonal_in, large_text=ui.large_text)
+
+    def _measure_question(self) -> None:
+        """How many lines the question takes at its full size in this window: its box is
+        made that tall, so the type scale is kept and the buttons get the rest."""
+        rating = getattr(self, "rating", None)
+        if rating is None:
+            return
+        from kivy.core.text import Label as CoreLabel
+        width = Window.width - self.u * 2.5 * 2
+        probe = CoreLabel(text=rating.question, font_size=self.type.question, bold=True,
+                          text_size=(width, None), halign="center")
+        probe.refresh()
+        rating.question_lines = max(1, len(probe._cached_lines or ()) or 1)
 
     def _counter_text(self) -> str:
         ui = self.kiosk.ui
@@ -260,18 +290,28 @@ class KioskApp(App):
 
     # -- what the capture path tells us (UI thread) ----------------------------------------------
 
+    def recorded_text(self, vote: Vote) -> str:
+        return self.tr("Recorded: {level}").format(level=self.labels[vote.level - 1])
+
     def vote_recorded(self, vote: Vote) -> None:
-        if self.followup_vote is not None:  # a new vote while the last one's question was open
-            self.capture.release(self.followup_vote.id)
-            self.followup_vote = None
-        label = self.labels[vote.level - 1]
-        recorded = self.tr("Recorded: {level}").format(level=label)
-        if self.capture.asks_followup(vote):  # stored held: the question decides
-            self.followup_vote = vote
-            self.stage.show("followup", recorded=recorded,
-                            seconds=self.kiosk.followup.timeout_s)
+        self.show_thanks(vote.level, self.recorded_text(vote))
+
+    def followup_opened(self, vote: Vote, reasons) -> None:
+        """The rules opened the question: each button now answers the reason above it."""
+        self.followup_vote = vote
+        self.stage.show("followup", recorded=self.recorded_text(vote),
+                        seconds=self.kiosk.followup.timeout_s,
+                        reasons=[(str(code), self.reason_text[code]) for code in reasons])
+
+    def followup_closed(self, vote: Vote, decision: Decision) -> None:
+        """Answered, skipped or timed out (the rules decided): always the thank-you."""
+        self.followup_vote = None
+        if self.stage.current_name != "followup":
+            return  # out of order or the technician meanwhile: nothing to thank for here
+        if decision.outcome is Outcome.ANSWER:
+            self.show_thanks(vote.level, self.tr("Your answer is recorded"))
         else:
-            self.show_thanks(vote.level, recorded)
+            self.show_thanks(vote.level, self.recorded_text(vote))
 
     def show_thanks(self, level: int, recorded: str) -> None:
         self.stage.show("thanks", recorded=recorded, mood=mood(level, self.levels),
@@ -280,22 +320,10 @@ class KioskApp(App):
         if self.chime is not None:
             self.chime.play()
 
-    def followup_answered(self, code: str | None) -> None:
-        vote, self.followup_vote = self.followup_vote, None
-        if vote is None:
-            self.go_home()
-            return
-        if code:
-            self.capture.add_reasons(vote.id, [Reason(code)])
-            self.show_thanks(vote.level, self.tr("Your answer is recorded"))
-        else:
-            self.capture.release(vote.id)
-            self.go_home()
-
     def storage_failed(self, error: StorageError) -> None:
         self.storage_ok = False
         if self.stage.current_name != "technician":
-            self.stage.show("out_of_order", code=self.tr("Code: {kind}").format(kind=error.kind))
+            self.stage.show("out_of_order", code=storage_problem(self.tr, error.kind))
 
     def storage_recovered(self) -> None:
         self.storage_ok = True
@@ -308,7 +336,7 @@ class KioskApp(App):
         else:
             error = self.capture.storage_error
             kind = error.kind if error is not None else "unavailable"
-            self.stage.show("out_of_order", code=self.tr("Code: {kind}").format(kind=kind))
+            self.stage.show("out_of_order", code=storage_problem(self.tr, kind))
 
     # -- technician ------------------------------------------------------------------------------
 
@@ -319,8 +347,13 @@ class KioskApp(App):
     def technician_unlocked(self) -> None:
         self.capture.button_test = True
         self.technician.show_status(self.status_rows())
+        self._refresh = Clock.schedule_interval(
+            lambda dt: self.technician.show_status(self.status_rows()), STATUS_REFRESH_S)
 
     def close_technician(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+            self._refresh = None
         self.capture.button_test = False
         for level in range(1, self.levels + 1):
             self._light(level, False)
@@ -347,18 +380,26 @@ class KioskApp(App):
     def status_rows(self) -> list[tuple[str, str]]:
         t = self.tr
         cfg = self.kiosk
-        rows = [(t("Terminal"), cfg.terminal.id), (t("Unit"), cfg.terminal.unit),
+        rows = [(t("Terminal"), cfg.terminal.id),
+                (t("Unit"), f"{cfg.terminal.name} ({cfg.terminal.unit})"),
                 (t("Software version"), __version__), (t("IP address"), ip_address())]
         try:
-            from kiosk.status import status_report
-            report = status_report(cfg)
-            rows += [(t("Votes waiting to be sent"), str(report["votes_pending"])),
+            from kiosk.status import local_time, status_report
+            report = status_report(cfg, self.language)
+            server = {True: t("reachable"), False: t("not reachable"),
+                      None: t("not tried yet")}[report["server_reachable"]]
+            if report["server_checked_at"]:
+                server = t("{state} (checked {when})").format(
+                    state=server, when=local_time(report["server_checked_at"]))
+            rows += [(t("Server"), server),
+                     (t("Votes waiting to be sent"), str(report["votes_pending"])),
                      (t("Votes sent"), str(report["votes_synced"])),
-                     (t("Last sync"), report["last_sync_at"] or t("never")),
+                     (t("Last sync"), local_time(report["last_sync_at"]) or t("never")),
+                     (t("Last sync problem"), report["last_sync_error"] or t("none")),
                      (t("Clock"), t("synchronised (NTP)") if report["clock_synced"]
                       else t("NOT synchronised"))]
         except StorageError as error:
-            rows.append((t("Storage"), t("failing: {kind}").format(kind=error.kind)))
+            rows.append((t("Storage"), storage_problem(t, error.kind)))
         return rows
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from kivy.properties import ListProperty, NumericProperty, ObjectProperty, StringProperty
 
-from kiosk.ui.faces import level_colour, mood, tint
+from kiosk.ui.faces import mood
 from kiosk.ui.stage import KioskScreen
+from kiosk.ui.theme import STANDARD, button_fill, level_colour
 from kiosk.ui.widgets import Card
 
 
@@ -21,17 +22,19 @@ class RatingScreen(KioskScreen):
     question = StringProperty("")
     place = StringProperty("")
     counter = StringProperty("")
+    #: lines the question takes at its full size (the app measures it for the window)
+    question_lines = NumericProperty(2)
     #: called with the level when a button is touched
     when_level = ObjectProperty(None, allownone=True)
 
-    def __init__(self, *, labels: tuple[str, ...], **kwargs):
+    def __init__(self, *, labels: tuple[str, ...], theme=STANDARD, **kwargs):
         super().__init__(**kwargs)
         levels = len(labels)
         self.buttons = []
         for level, label in enumerate(labels, start=1):
             colour = level_colour(level, levels)
             button = LevelButton(level=level, label=label, mood=mood(level, levels),
-                                 colour=colour, edge=colour, fill=tint(colour))
+                                 colour=colour, edge=colour, fill=button_fill(colour, theme))
             button.bind(on_press=self._pressed)
             self.ids.levels.add_widget(button)
             self.buttons.append(button)

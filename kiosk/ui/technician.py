@@ -22,6 +22,8 @@ from kiosk.ui.stage import KioskScreen
 from kiosk.ui.widgets import Card
 
 IDLE_S = 60.0
+#: U+2022 BULLET: in the bundled Noto Sans (U+25CF BLACK CIRCLE is not; tests/ui/test_glyphs.py)
+PIN_DOT = "\u2022"
 
 
 class PadKey(Card):
@@ -113,7 +115,7 @@ class TechnicianScreen(KioskScreen):
             self._pin = ""
         elif len(self._pin) < 12:
             self._pin += button.key
-        self.entered = "●" * len(self._pin)
+        self.entered = PIN_DOT * len(self._pin)
 
     def _exit(self) -> None:
         if self.when_exit is not None:
@@ -123,6 +125,11 @@ class TechnicianScreen(KioskScreen):
 
     def show_status(self, rows: list[tuple[str, str]]) -> None:
         box = self.ids.info
+        shown = list(reversed(box.children))  # Kivy keeps children last-added first
+        if [row.name for row in shown] == [name for name, _ in rows]:
+            for row, (_, value) in zip(shown, rows, strict=True):
+                row.value = value  # the live refresh: only changed text is redrawn
+            return
         box.clear_widgets()
         for name, value in rows:
             box.add_widget(InfoRow(name=name, value=value))

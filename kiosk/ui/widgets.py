@@ -6,6 +6,7 @@ the 7" 800×480 panel and a 1920×1080 screen alike.
 
 from __future__ import annotations
 
+from kivy.core.text import Label as CoreLabel
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
@@ -31,11 +32,23 @@ class FitLabel(Label):
         while True:
             self.font_size = size
             self.texture_update()
-            if (self.texture_size[1] <= self.height and self.texture_size[0] <= self.width) \
-                    or size <= self.min_font:
+            if (self.texture_size[1] <= self.height and self.texture_size[0] <= self.width
+                    and self._words_fit(size)) or size <= self.min_font:
                 break
             size = max(self.min_font, size * 0.9)
         self.text_size = (self.width, self.height)
+
+    def _words_fit(self, size: float) -> bool:
+        """Kivy breaks a word longer than the line inside it ("Unsatisf/ied"): shrink
+        instead, so lines break at spaces only."""
+        room = self.width - 2 * self.padding_x
+        for word in set(self.text.split()):
+            probe = CoreLabel(text=word, font_size=size, bold=self.bold,
+                              font_name=self.font_name)
+            probe.refresh()
+            if probe.content_width > room:
+                return False
+        return True
 
 
 class Card(ButtonBehavior, BoxLayout):

@@ -54,7 +54,7 @@ def test_vietnamese_by_default(healthy):
     assert code == 0, text
     assert "Kiểm tra máy đánh giá Hài Lòng: t-doctor (Quầy thử)" in text
     assert "ĐẠT       config       hợp lệ: máy t-doctor, đơn vị u-doctor, 3 mức" in text
-    assert "máy chủ chấp nhận mã bí mật của máy (t-doctor)" in text
+    assert "máy chủ chấp nhận mã truy cập của máy (t-doctor)" in text
     assert "Kết quả: " in text and " 0 lỗi" in text
 
 

@@ -42,8 +42,9 @@ def tour(d) -> None:
     d.click(d.geometry()["buttons"][0]["rect"])  # the worst level asks the follow-up
     d.wait_screen("followup")
     capture(d, "followup")
-    d.click(d.geometry()["buttons"][-1]["rect"])  # Skip
-    d.wait_screen("rating")
+    d.click(button(d, d.app.followup.skip))  # touch's Skip: then the thank-you
+    d.wait_screen("thanks")
+    d.wait_screen("rating", timeout=60)
     d.on_main(d.app.storage_failed, StorageError("read_only", d.db, "simulated for the tour"))
     d.wait_screen("out_of_order")
     capture(d, "out_of_order")
