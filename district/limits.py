@@ -53,6 +53,7 @@ HEAD_TIMEOUT_S = _env_number("DISTRICT_HEAD_TIMEOUT_S", 10)
 BODY_TIMEOUT_S = _env_number("DISTRICT_BODY_TIMEOUT_S", 60)
 TLS_HANDSHAKE_TIMEOUT_S = _env_number("DISTRICT_TLS_HANDSHAKE_TIMEOUT_S", 10)
 KEEP_ALIVE_S = 5  # uvicorn's idle time between two requests of a connection
+CLOSE_GRACE_S = 1.0  # after a refusal, time for the answer to leave before the cut
 MAX_CONNECTIONS = int(_env_number("DISTRICT_MAX_CONNECTIONS", 4096))
 # Descriptors kept for what is not a client: the database, logs, the TLS files, PostgreSQL.
 FD_RESERVE = 128
@@ -77,8 +78,9 @@ def uvicorn_options() -> dict:
         "loop": "district.limits:new_event_loop",
         "ws": "none",  # no WebSocket routes: an upgrade is refused, not handed on
         "timeout_keep_alive": KEEP_ALIVE_S,
-        # uvicorn's own ceiling on requests in progress (503 beyond): a backstop above ours
-        "limit_concurrency": limit + FD_RESERVE // 2,
+        # uvicorn's own ceiling (503 beyond), a backstop well above ours: it counts closing
+        # connections too
+        "limit_concurrency": 2 * limit,
         # the head bound of uvicorn's pure-Python parser, were httptools ever missing
         "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
     }
@@ -135,7 +137,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 del _waiting[victim]
                 _closing.add(victim)
                 victim._disarm()
-                victim.transport.close()
+                victim.transport.abort()  # at once: no TLS goodbye for an evicted client
                 return True
         return False
 
@@ -165,7 +167,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._in_head and (self.cycle is None or self.cycle.response_complete):
             self._refuse(408, "the request took too long to arrive")
         else:  # a body too slow: the app sees the client disconnect
-            self.transport.close()
+            self._close()
 
     # -- parsing --
     def data_received(self, data: bytes) -> None:
@@ -234,7 +236,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             f"HTTP/1.1 {status} {reasons.get(status, 'Error')}\r\n"
             "content-type: text/plain; charset=utf-8\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode() + body)
+        self._close()
+
+    def _close(self) -> None:
+        """Close after what was written is sent; a TLS client that does not answer the
+        goodbye (a slow-loris) is cut off a second later instead of holding its descriptor
+        for the whole TLS shutdown timeout (30 s)."""
         self.transport.close()
+        self.loop.call_later(CLOSE_GRACE_S, self._abort_if_open)
+
+    def _abort_if_open(self) -> None:
+        if self in self.connections:
+            self.transport.abort()
 
 
 def _address(client) -> str:
