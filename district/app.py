@@ -33,6 +33,7 @@ from district.dashboard.deps import BadFilter, Dashboard, SignedOut
 from district.dashboard.render import STATIC
 from district.dashboard.routes import audit as audit_page
 from district.dashboard.routes import downloads, json_api, pages, signin
+from district.dashboard.routes import officers as officer_routes
 from district.dashboard.scope import NotVisible
 from district.db import create_db_engine
 
@@ -64,6 +65,8 @@ def create_app(db_url: str | None = None, engine: Engine | None = None) -> FastA
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for area in (signin, pages, downloads, json_api, audit_page):
         app.include_router(area.router)
+    app.include_router(officer_routes.router)  # attribution (issue 12)
+    app.include_router(officer_routes.api)
     install_error_handlers(app)
     app.openapi = lambda: openapi_document(app)
     return app

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ballot.wire import badge_message, parse_badge
-from tests.helpers import DistrictServer, REPO, clean_env, district, require
+from tests.helpers import REPO, DistrictServer, clean_env, district, require
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")

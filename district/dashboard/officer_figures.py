@@ -1,0 +1,202 @@
+"""The figures of attribution (docs/attribution.md, docs/dashboard.md "Officers, procedures,
+coverage"): per officer, per procedure, coverage, and votes during no one's duty, for a unit
+and everything below it that the official may see, over a period.
+
+- **Per officer**: the votes of the rollups ``dash_officer_day/month`` (keyed by the
+  officer code each vote carries), summed over counters, within the visible units. Ranked by
+  index only with at least ``MIN_VOTES`` counted votes (as the overview ranks counters);
+  the others are listed apart, unranked.
+- **No one on duty**: the votes whose ``officer`` is empty, per unit.
+- **Per procedure**: the counted rating of each dossier (``dossier_ratings``, one per
+  dossier) joined with the dossier list, by the day it was given (local time).
+- **Coverage**: of the dossiers finished in the period (``finished_on``), the share that
+  has its counted rating (given at any time), per unit and per handling officer: how
+  representative the votes are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from district.attribution import dossier_ratings, dossiers, officers
+from district.dashboard import aggregates as agg
+from district.dashboard.periods import Period
+from district.dashboard.scope import NotVisible, Scope
+from district.db import utcnow
+from district.duty import on_duty_seconds
+from district.rollups import LOCAL_TZ
+
+MIN_VOTES = 10  # fewer counted votes in the period say too little to rank an officer
+
+
+@dataclass
+class Coverage:
+    finished: int = 0
+    rated: int = 0
+
+    @property
+    def share(self) -> float | None:
+        return 100 * self.rated / self.finished if self.finished else None
+
+    def as_json(self) -> dict:
+        return {"finished": self.finished, "rated": self.rated,
+                "coverage": None if self.share is None else round(self.share, 1)}
+
+
+@dataclass
+class OfficerRow:
+    code: str
+    full_name: str
+    unit_id: str
+    active: bool
+    counts: agg.Counts = field(default_factory=agg.Counts)
+    on_duty_s: float = 0.0
+    coverage: Coverage = field(default_factory=Coverage)
+
+    @property
+    def ranked(self) -> bool:
+        return self.counts.votes >= MIN_VOTES
+
+    def as_json(self) -> dict:
+        return {"code": self.code, "full_name": self.full_name, "unit_id": self.unit_id,
+                "active": self.active, "ranked": self.ranked,
+                "hours_on_duty": round(self.on_duty_s / 3600, 2), **self.counts.as_json(),
+                "coverage": self.coverage.as_json()}
+
+
+def _bounds(period: Period) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(period.start, dt.time(), LOCAL_TZ)
+    return start.astimezone(dt.UTC), (start + dt.timedelta(days=period.days)).astimezone(dt.UTC)
+
+
+def _split_by_officer(by: dict[tuple[str, str, str], agg.Counts]
+                      ) -> tuple[dict[str, agg.Counts], dict[str, agg.Counts]]:
+    """(per officer code, per unit for the votes of no one's duty)."""
+    per_officer: dict[str, agg.Counts] = defaultdict(agg.Counts)
+    no_duty: dict[str, agg.Counts] = defaultdict(agg.Counts)
+    for (unit, _counter, officer), counts in by.items():
+        (per_officer[officer] if officer else no_duty[unit]).merge(counts)
+    return dict(per_officer), dict(no_duty)
+
+
+def _coverage(conn: Connection, period: Period, units: list[str], key) -> dict:
+    """Finished and rated dossiers in the period, grouped by ``key`` (a dossiers column)."""
+    rated = sa.func.count(dossier_ratings.c.dossier_code)
+    stmt = (sa.select(key, sa.func.count(), rated)
+            .select_from(dossiers.outerjoin(
+                dossier_ratings, dossier_ratings.c.dossier_code == dossiers.c.code))
+            .where(agg.in_values(conn, dossiers.c.unit_id, units),
+                   dossiers.c.finished_on.between(period.start, period.end))
+            .group_by(key))
+    return {k: Coverage(n, r) for k, n, r in conn.execute(stmt)}
+
+
+def officers_data(engine: Engine, scope: Scope, unit: str, period: Period) -> dict:
+    units = scope.tree.subtree(unit)
+    start, end = _bounds(period)
+    with engine.connect() as conn:
+        listed = conn.execute(sa.select(officers.c.code, officers.c.full_name,
+                                        officers.c.unit_id, officers.c.disabled_at)
+                              .where(agg.in_values(conn, officers.c.unit_id, units))
+                              .order_by(officers.c.code)).all()
+        counts, no_duty = _split_by_officer(agg.counts_by_officer(conn, period, units))
+        duty = on_duty_seconds(conn, [r.code for r in listed], start, end, utcnow())
+        by_officer = _coverage(conn, period, units, dossiers.c.officer)
+        by_unit = _coverage(conn, period, units, dossiers.c.unit_id)
+        procedures = procedures_data(conn, period, units)
+    rows = [OfficerRow(r.code, r.full_name, r.unit_id, r.disabled_at is None,
+                       counts.get(r.code, agg.Counts()), duty.get(r.code, 0.0),
+                       by_officer.get(r.code, Coverage())) for r in listed]
+    ranked = sorted((r for r in rows if r.ranked), key=lambda r: (r.counts.index, r.code))
+    unranked = [r for r in rows if not r.ranked]
+    return {"ranked": ranked, "unranked": unranked, "no_duty": no_duty,
+            "no_duty_total": _total(no_duty.values()),
+            "coverage": {u: by_unit[u] for u in units if u in by_unit},
+            "coverage_total": Coverage(sum(c.finished for c in by_unit.values()),
+                                       sum(c.rated for c in by_unit.values())),
+            "procedures": procedures, "min_votes": MIN_VOTES}
+
+
+def _total(counts) -> agg.Counts:
+    total = agg.Counts()
+    for c in counts:
+        total.merge(c)
+    return total
+
+
+@dataclass
+class ProcedureRow:
+    unit_id: str
+    code: str
+    name: str
+    counts: agg.Counts = field(default_factory=agg.Counts)
+
+    def as_json(self) -> dict:
+        return {"unit_id": self.unit_id, "procedure_code": self.code,
+                "procedure_name": self.name, **self.counts.as_json()}
+
+
+def procedures_data(conn: Connection, period: Period, units: list[str]) -> list[ProcedureRow]:
+    """Per (unit, procedure): the counted ratings given in the period to its dossiers."""
+    start, end = _bounds(period)
+    stmt = (sa.select(dossiers.c.unit_id, dossiers.c.procedure_code,
+                      sa.func.min(dossiers.c.procedure_name), dossier_ratings.c.scale,
+                      dossier_ratings.c.level, sa.func.count())
+            .select_from(dossier_ratings.join(
+                dossiers, dossiers.c.code == dossier_ratings.c.dossier_code))
+            .where(agg.in_values(conn, dossiers.c.unit_id, units),
+                   dossier_ratings.c.corrected_at >= start,
+                   dossier_ratings.c.corrected_at < end)
+            .group_by(dossiers.c.unit_id, dossiers.c.procedure_code,
+                      dossier_ratings.c.scale, dossier_ratings.c.level))
+    rows: dict[tuple[str, str], ProcedureRow] = {}
+    for unit_id, code, name, scale, level, n in conn.execute(stmt):
+        row = rows.setdefault((unit_id, code), ProcedureRow(unit_id, code, name))
+        row.counts.levels[(scale, level)] = row.counts.levels.get((scale, level), 0) + n
+    return sorted(rows.values(), key=lambda r: (r.unit_id, r.code))
+
+
+def officer_data(engine: Engine, scope: Scope, code: str, period: Period) -> dict:
+    """One officer's page: raises NotVisible when the officer is not in the official's
+    units (or does not exist): the same 404 either way."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(officers.c.code, officers.c.full_name, officers.c.unit_id,
+                                     officers.c.disabled_at, officers.c.badge_issue)
+                           .where(officers.c.code == code)).first()
+    if row is None:
+        raise NotVisible()
+    scope.resolve(row.unit_id)  # NotVisible outside the official's units
+    units = scope.tree.subtree(scope.top) if scope.top else sorted(scope.tree.names)
+    start, end = _bounds(period)
+    with engine.connect() as conn:
+        by_counter: dict[tuple[str, str], agg.Counts] = {}
+        for (u, counter, officer), c in agg.counts_by_officer(conn, period, units).items():
+            if officer == code:
+                by_counter[(u, counter)] = c
+        trend = _officer_trend(conn, period, units, code)
+        duty = on_duty_seconds(conn, [code], start, end, utcnow())[code]
+        coverage = _coverage(conn, period, units, dossiers.c.officer).get(code, Coverage())
+    total = _total(by_counter.values())
+    return {"officer": OfficerRow(row.code, row.full_name, row.unit_id,
+                                  row.disabled_at is None, total, duty, coverage),
+            "badge_issue": row.badge_issue, "by_counter": by_counter, "trend": trend}
+
+
+def _officer_trend(conn: Connection, period: Period, units: list[str], code: str
+                   ) -> list[tuple[dt.date, agg.Counts]]:
+    from district.rollups import day_date, officer_day
+
+    t = officer_day
+    stmt = (sa.select(t.c.day, t.c.scale, *agg._sums(t))
+            .where(t.c.officer == code, agg.in_values(conn, t.c.unit_id, units),
+                   t.c.day.between(period.first_day, period.last_day))
+            .group_by(t.c.day, t.c.scale).order_by(t.c.day))
+    out: dict[int, agg.Counts] = defaultdict(agg.Counts)
+    for r in conn.execute(stmt).mappings():
+        out[r["day"]].add_row(r["scale"], r)
+    return [(day_date(d), c) for d, c in sorted(out.items())]
