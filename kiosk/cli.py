@@ -93,14 +93,17 @@ def build_parser(t: Callable[[str], str]) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    from kiosk.journal import log_to_journal
-    log_to_journal("kiosk", logging.WARNING)  # log records: the journal; the console: words
     language = _language(argv)
     if language not in LANGUAGES:
         language = DEFAULT_LANGUAGE
     t = translation("kiosk", language).gettext
     localise_argparse(language)
     args = build_parser(t).parse_args(argv)
+    if args.command == "run":  # the screen's service: its log is its stderr (the journal)
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    else:  # a technician's console: translated sentences only, log records to the journal
+        from kiosk.journal import log_to_journal
+        log_to_journal("kiosk", logging.WARNING)
     if args.command == "config" and args.config_command == "check" and args.file:
         args.config = args.file
     try:  # (--lang also sets the language of the configuration's own messages)
@@ -137,9 +140,9 @@ def explain_storage_error(error: StorageError | None, t: Callable[[str], str]) -
                        "card."),
         "corrupt": t("The vote file {path} is damaged. Fix: keep a copy of it and call "
                      "the district's IT support; do not delete it."),
-    }.get(error.kind, t("The vote file {path} cannot be opened ({detail}). Fix: check "
-                        "[storage] path in the configuration and that the memory card "
-                        "works (kiosk doctor)."))
+    }.get(error.kind, t("The vote file {path} cannot be opened (the system says: "
+                        "\"{detail}\"). Fix: check [storage] path in the configuration "
+                        "and that the memory card works (kiosk doctor)."))
     return advice.format(path=error.path, detail=error.detail)
 
 

@@ -18,8 +18,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from ballot.settings import (  # the district decides these (docs/steering.md)
+    DEFAULT_QUESTION,  # noqa: F401 - kiosk.config's names keep working
+    SCALE_LABELS,  # noqa: F401
+    FollowupSettings,
+    RulesSettings,
+    ScaleSection,
+    Section,
+    TerminalSettings,
+    UiSettings,
+)
 from ballot.vote import Reason
 from kiosk.i18n import DEFAULT_LANGUAGE, N_, Invalid, Message, translation, validation_detail
 
@@ -31,26 +41,6 @@ ENV_NOT_KEYS = {"KIOSK_CONFIG", "KIOSK_LANG", "KIOSK_BIN"}
 DEFAULT_BUTTON_PINS = (17, 27, 22, 23, 24)
 DEFAULT_LED_PINS = (5, 6, 13, 19, 26)
 
-# Labels of the rating scales used by Vietnamese one-stop counters, worst first.
-SCALE_LABELS = {
-    3: {
-        "vi": ("Không hài lòng", "Hài lòng", "Rất hài lòng"),
-        "en": ("Not satisfied", "Satisfied", "Very satisfied"),
-    },
-    4: {
-        "vi": ("Không hài lòng", "Chưa hài lòng", "Hài lòng", "Rất hài lòng"),
-        "en": ("Not satisfied", "Somewhat unsatisfied", "Satisfied", "Very satisfied"),
-    },
-    5: {
-        "vi": ("Rất không hài lòng", "Không hài lòng", "Bình thường", "Hài lòng",
-               "Rất hài lòng"),
-        "en": ("Very unsatisfied", "Unsatisfied", "Neutral", "Satisfied", "Very satisfied"),
-    },
-}
-DEFAULT_QUESTION = {
-    "vi": "Ông/Bà có hài lòng với sự phục vụ hôm nay không?",
-    "en": "Are you satisfied with our service today?",
-}
 TERMINAL_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")  # also the hostname
 
 
@@ -58,18 +48,10 @@ class ConfigError(Exception):
     """The configuration cannot be used; the message says where and how to fix it."""
 
 
-class Section(BaseModel):
-    """A TOML table: unknown keys are errors (a typo must not silently use a default)."""
-
-    # coerce_numbers_to_str: KIOSK_TECHNICIAN__PIN=1234 parses as a TOML number, yet is text.
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
-
-
-class TerminalSection(Section):
+class TerminalSection(TerminalSettings):  # + language
     id: str = "dev-terminal"
     unit: str = "dev-unit"
     name: str = "Bộ phận một cửa"
-    language: Literal["vi", "en"] = "vi"
 
     @field_validator("id")
     @classmethod
@@ -77,31 +59,6 @@ class TerminalSection(Section):
         if not TERMINAL_ID.match(value):
             raise Invalid(N_("use lowercase letters, digits and dashes, e.g. hbt-thanh-nhan"))
         return value
-
-
-class ScaleSection(Section):
-    levels: Literal[3, 4, 5] = 3
-    labels_vi: list[str] | None = None
-    labels_en: list[str] | None = None
-    question_vi: str = DEFAULT_QUESTION["vi"]
-    question_en: str = DEFAULT_QUESTION["en"]
-
-    @model_validator(mode="after")
-    def _labels_match_levels(self) -> ScaleSection:
-        for key in ("labels_vi", "labels_en"):
-            labels = getattr(self, key)
-            if labels is not None and len(labels) != self.levels:
-                raise Invalid(N_("{key} has {count} labels for a {levels}-level scale"),
-                              key=key, count=len(labels), levels=self.levels)
-        return self
-
-    def labels(self, language: str) -> tuple[str, ...]:
-        """Labels worst first, in ``language``."""
-        custom = self.labels_vi if language == "vi" else self.labels_en
-        return tuple(custom) if custom else SCALE_LABELS[self.levels][language]
-
-    def question(self, language: str) -> str:
-        return self.question_vi if language == "vi" else self.question_en
 
 
 Pin = int
@@ -135,13 +92,10 @@ class KeyboardSection(Section):
     keys: list[str] = ["1", "2", "3", "4", "5"]
 
 
-class RulesSection(Section):
+class RulesSection(RulesSettings):  # + lockout_s, misuse_window_s, misuse_max_votes
     debounce_ms: float = Field(30, ge=0, le=1000)
     min_press_ms: float = Field(0, ge=0, le=2000)
-    lockout_s: float = Field(3.0, ge=0, le=60)
     stuck_after_s: float = Field(8.0, gt=0, le=3600)
-    misuse_window_s: float = Field(60, gt=0, le=3600)
-    misuse_max_votes: int = Field(6, ge=1, le=1000)
 
 
 class StorageSection(Section):
@@ -211,9 +165,7 @@ class SyncSection(Section):
     max_backoff_s: float = Field(300, gt=0, le=86400)
 
 
-class FollowupSection(Section):
-    enabled: bool = False
-    at_or_below: int = Field(1, ge=1, le=4)
+class FollowupSection(FollowupSettings):  # + enabled, at_or_below
     timeout_s: float = Field(15, gt=0, le=300)
     # The reasons the buttons answer, most common first: the first (buttons - 1) are drawn
     # above buttons 1, 2, …; the last button is always "other" (kiosk.rules.button_reasons).
@@ -234,9 +186,8 @@ class TechnicianSection(Section):
         return value
 
 
-class UiSection(Section):
+class UiSection(UiSettings):  # + sound
     fullscreen: bool = True
-    sound: bool = False
     # The panel's diagonal in inches: the type scale is derived from it (kiosk.ui.typescale)
     diagonal_in: float = Field(7.0, ge=3, le=100)
     theme: Literal["standard", "high_contrast"] = "standard"
@@ -377,8 +328,9 @@ def _read_toml(file: Path, language: str) -> dict[str, Any]:
         raise ConfigError(t("Config file {file} cannot be read (permission denied). Fix: "
                             "make it readable by the kiosk user.").format(file=file)) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(t("Config file {file} is not valid TOML: {error}. Fix: correct the "
-                            "line named, compare with config/kiosk.example.toml.")
+        raise ConfigError(t("Config file {file} is not valid TOML (the reader says: "
+                            "\"{error}\"). Fix: correct the line named, compare with "
+                            "config/kiosk.example.toml.")
                           .format(file=file, error=exc)) from None
 
 

@@ -401,7 +401,11 @@ class SyncAgent:
         # in flight is left out: start() returns those to pending before the bar counts them
         total = counts["pending"] + counts["held"]
         error: BaseException | None = None
-        with tqdm(total=total, unit=self.t("votes"), desc=self.t("Sending"),
+        # Our own format: tqdm's default glues the unit to the number ("0phiếu") and adds
+        # English rates; this one reads "Đang gửi:  40%|████      | 200/500 phiếu".
+        bar_format = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} " + \
+            self.t("votes").replace("{", "{{").replace("}", "}}")
+        with tqdm(total=total, desc=self.t("Sending"), bar_format=bar_format,
                   disable=not show_progress, file=sys.stderr, mininterval=0.5) as bar:
             self.say = lambda line: bar.write(line, file=sys.stderr)
             try:

@@ -214,3 +214,52 @@ def storage_read_only(d) -> None:
              screen_unmounted=screen_unmounted, fsck_rc=fsck.returncode,
              fsck_out=fsck.stdout[-1500:], recovered_after=recovered_after,
              recovery_screens=recovery_screens, screens_during_fault=during_fault)
+
+
+def followup_buttons(d) -> None:
+    """The follow-up answered by the buttons alone: GPIO, then the serial box; a touch on a
+    reason; nobody answering. Every press during the question is an answer, never a vote."""
+    d.watch_screens()
+    leds = d.app.panel.leds
+    levels = d.config.scale.levels
+
+    def open_question(press) -> None:
+        d.wait_screen("rating", timeout=60)
+        press()
+        d.wait_screen("followup")
+
+    # 1. GPIO: level 1, then button 2 answers "had to come back too many times".
+    open_question(lambda: d.gpio_press(1))
+    time.sleep(d.config.followup.answer_after_ms / 1000 + 0.1)
+    lit_during = [bool(led.value) for led in leds]
+    geometry = d.geometry()
+    capture(d, "followup_buttons")
+    votes_before = len(d.votes())
+    d.gpio_press(2)
+    d.wait_screen("thanks")
+    thanks_gpio = d.on_main(lambda: d.app.thanks.recorded)
+    d.record("gpio", lit_during=lit_during, geometry=geometry, votes_before=votes_before,
+             votes_after=d.votes(), thanks=thanks_gpio)
+
+    # 2. The serial box: level 1, then B<last> answers "other".
+    open_question(lambda: os.write(d.params["serial_master"], b"B1\n"))
+    time.sleep(d.config.followup.answer_after_ms / 1000 + 0.1)
+    os.write(d.params["serial_master"], f"B{levels}\n".encode())
+    d.wait_screen("thanks")
+    d.record("serial", votes=d.votes())
+
+    # 3. Touch still works: the first reason's box.
+    open_question(lambda: d.key("1"))
+    time.sleep(d.config.followup.answer_after_ms / 1000 + 0.1)
+    first = [b for b in d.geometry()["buttons"] if b["text"] == d.app.followup.buttons[0].text]
+    d.click(first[0]["rect"])
+    d.wait_screen("thanks")
+    d.record("touch", votes=d.votes())
+
+    # 4. Nobody answers: the rules time it out, and the thank-you follows.
+    since = time.monotonic()
+    open_question(lambda: d.gpio_press(1))
+    d.wait_screen("thanks", timeout=120)
+    d.record("timeout", votes=d.votes(), screens=d.shown_since(since),
+             lit_after=[bool(led.value) for led in leds])
+    d.wait_screen("rating", timeout=60)
