@@ -49,6 +49,7 @@ DEV = [
     "pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6", "schemathesis>=3.30",
     "playwright>=1.44", "aiosmtpd>=1.4", "httpx>=0.27", "babel>=2.14", "ruff>=0.5",
     "import-linter>=2.0",   # the import contracts: no circles, district does not import kiosk
+    "mfusepy>=3.1",  # the power-cut filesystem of tests/powercut (libfuse3 through ctypes)
 ]
 
 # The packages, and the files beside their code they open at run time (catalogs, screens,
