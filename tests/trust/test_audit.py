@@ -1,0 +1,124 @@
+"""The audit log (issue 14, item 6): sign-ins and failures, exports, account and token
+changes are recorded with who, when, from where and what; district officials read them on
+the dashboard, unit officials do not; the database refuses to change or delete an entry
+(SQLite and PostgreSQL), and no route of the server writes one."""
+
+from __future__ import annotations
+
+import subprocess
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from district import audit, db
+from district.dashboard.accounts import add_user
+from district.fleet import load_units
+from tests.helpers import BIN, clean_env, fresh_database
+from tests.trust.conftest import PASSWORD
+
+
+def cli(db_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "district"), "--db", db_url, "--lang", "en", *args],
+                          capture_output=True, text=True, timeout=120, input=stdin,
+                          env=clean_env(SUDO_USER="tech.an"), check=False)
+
+
+def actions(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.select(
+            audit.audit_log.c.actor, audit.audit_log.c.address, audit.audit_log.c.action,
+            audit.audit_log.c.target).order_by(audit.audit_log.c.pk))]
+
+
+def test_who_did_what_from_where_is_recorded_and_shown(server_on, database):
+    engine = database.engine
+    load_units(engine, {"units": [{"id": "unit-1", "name": "Phường Bạch Mai"}]})
+    assert cli(database.url, "users", "add", "ward1", "--role", "unit", "--unit", "unit-1",
+               "--password-stdin", stdin=PASSWORD + "\n").returncode == 0
+    assert cli(database.url, "users", "passwd", "ward1", "--password-stdin",
+               stdin=PASSWORD + "x\n").returncode == 0
+    assert cli(database.url, "officials", "token", "--label", "nightly").returncode == 0
+    server = server_on()
+    other = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(base_url=server.url, timeout=30, transport=other) as guesser:
+        assert guesser.post("/login", data={"username": "chief", "password": "no"}
+                            ).status_code == 401
+    with httpx.Client(base_url=server.url, timeout=30) as chief:
+        assert chief.post("/login", data={"username": "chief", "password": PASSWORD}
+                          ).status_code == 303
+        assert chief.get("/dashboard/export/votes.csv?period=month").status_code == 200
+        assert chief.get("/dashboard/export/nothing.csv").status_code == 404  # not recorded
+        page = chief.get("/dashboard/audit")
+        assert page.status_code == 200
+        assert cli(database.url, "users", "disable", "ward1").returncode == 0
+        shown = chief.get("/dashboard/audit?lang=en").text
+    first, *rest = actions(engine)
+    assert first[1:] == ("cli", "user_added", "chief")  # the fixture's, in this process
+    assert rest == [
+        ("cli:tech.an", "cli", "user_added", "ward1"),
+        ("cli:tech.an", "cli", "password_changed", "ward1"),
+        ("cli:tech.an", "cli", "token_created", "nightly"),
+        ("chief", "127.0.0.2", "signin_failed", "chief"),
+        ("chief", "127.0.0.1", "signin", "chief"),
+        ("chief", "127.0.0.1", "export", "votes.csv"),
+        ("cli:tech.an", "cli", "user_disabled", "ward1"),
+    ]
+    for words in ("sign-in failed", "127.0.0.2", "downloaded", "votes.csv", "period=month",
+                  "account created", "cli:tech.an", "account disabled"):
+        assert words in shown, words
+    assert "đăng nhập sai" in page.text  # Vietnamese by default
+    failed_only = chief_page(server, "/dashboard/audit?action=signin_failed&lang=en")
+    assert "127.0.0.2" in failed_only and "votes.csv" not in failed_only
+
+
+def chief_page(server, path: str) -> str:
+    with httpx.Client(base_url=server.url, timeout=30) as chief:
+        chief.post("/login", data={"username": "chief", "password": PASSWORD})
+        return chief.get(path).text
+
+
+def test_a_unit_official_cannot_read_the_audit_log(server_on, database):
+    load_units(database.engine, {"units": [{"id": "unit-1", "name": "Phường Bạch Mai"}]})
+    add_user(database.engine, "ward1", PASSWORD, "unit", "unit-1")
+    server = server_on()
+    with httpx.Client(base_url=server.url, timeout=30) as ward:
+        assert ward.post("/login", data={"username": "ward1", "password": PASSWORD}
+                         ).status_code == 303
+        assert ward.get("/dashboard/audit").status_code == 404
+        assert "/dashboard/audit" not in ward.get("/dashboard").text
+    with httpx.Client(base_url=server.url, timeout=30) as stranger:
+        assert stranger.get("/dashboard/audit", follow_redirects=False).status_code == 303
+
+
+def test_no_route_writes_the_audit_log(server_on, database):
+    server = server_on()
+    with httpx.Client(base_url=server.url, timeout=30) as chief:
+        chief.post("/login", data={"username": "chief", "password": PASSWORD})
+        for method in ("POST", "PUT", "PATCH", "DELETE"):
+            assert chief.request(method, "/dashboard/audit").status_code == 405
+        assert chief.post("/api/v1/audit", json={}).status_code == 404
+        doc = chief.get("/openapi.json").json()
+    assert not [p for p in doc["paths"] if "audit" in p]
+    before = actions(database.engine)
+    assert 'method="post"' not in chief_page(server, "/dashboard/audit").split("<main>")[1] \
+        .split("</main>")[0]
+    assert actions(database.engine)[:len(before)] == before
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_the_database_refuses_to_change_or_delete_an_entry(kind, tmp_path):
+    with fresh_database(kind, tmp_path) as url:
+        engine = db.create_db_engine(url)
+        try:
+            db.migrate(engine)
+            audit.record_now(engine, audit.Actor("chief", "10.0.0.5"), "signin", "chief")
+            for statement in ("UPDATE audit_log SET actor = 'nobody'",
+                              "DELETE FROM audit_log",
+                              *(["TRUNCATE audit_log"] if kind == "postgres" else [])):
+                with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+                    with engine.begin() as conn:
+                        conn.execute(sa.text(statement))
+            assert actions(engine) == [("chief", "10.0.0.5", "signin", "chief")]
+        finally:
+            engine.dispose()
