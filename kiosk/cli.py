@@ -208,6 +208,19 @@ def _file_problem(exc: OSError, t) -> str:
     return reasons.get(exc.errno, exc.strerror or str(exc))
 
 
+def _sync_folder(folder: Path) -> None:
+    """fsync a folder, so the names just made in it outlive a power cut. A filesystem that
+    cannot sync a folder (EINVAL) has no more to do: the file itself was synced."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
+
+
 def cmd_export(config: KioskConfig, args, t, language) -> int:
     target: Path = args.file
     partial = target.with_name(target.name + ".part")
@@ -218,6 +231,7 @@ def cmd_export(config: KioskConfig, args, t, language) -> int:
                 out.flush()
                 os.fsync(out.fileno())  # a USB stick pulled right after must still hold it
             partial.replace(target)
+            _sync_folder(target.parent)  # ... under its name: the rename is in the folder
         except OSError as exc:
             with contextlib.suppress(OSError):
                 partial.unlink(missing_ok=True)
