@@ -130,6 +130,22 @@ class VoteBatch(VoteBatchEnvelope):
 ENVELOPE_FIELDS = tuple(f for f in VoteBatchEnvelope.model_fields if f != "votes")
 
 
+MAX_ANSWERS = 10
+MAX_ANSWER_CHARS = 200_000  # a doctor report and 200 journal lines fit many times over
+REQUEST_ACTIONS = ("doctor", "restart_ui", "button_test")
+
+
+class RequestAnswer(BaseModel):
+    """A terminal's answer to an official's request (``requests`` of the heartbeat's
+    answer): ``text`` is the doctor's JSON report and journal lines, or what was done."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    id: Annotated[int, Field(ge=1, le=INT64_MAX)]
+    ok: bool
+    text: Annotated[Text, Field(max_length=MAX_ANSWER_CHARS)] = ""
+
+
 class Heartbeat(BaseModel):
     """``POST /api/v1/heartbeat`` body: the terminal's health, every few minutes."""
 
@@ -147,11 +163,20 @@ class Heartbeat(BaseModel):
     uptime_s: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)] | None = None
     last_error: Annotated[Text, Field(max_length=2000)] | None = None
     stuck_buttons: Annotated[list[Level], Field(max_length=MAX_LEVEL)] = []
+    # fleet steering (docs/steering.md): the settings version the terminal runs, or the one
+    # it refused and why; its answers to the officials' requests (doctor report, journal…)
+    settings_applied: Annotated[int, Field(ge=0, le=INT64_MAX)] | None = None
+    settings_refused: Annotated[int, Field(ge=0, le=INT64_MAX)] | None = None
+    settings_refusal: Annotated[Text, Field(max_length=2000)] | None = None
+    answers: Annotated[list[RequestAnswer], Field(max_length=MAX_ANSWERS)] = []
 
 
 HEARTBEAT_FIELDS = tuple(Heartbeat.model_fields)
+# What a heartbeat says of the steering (district.steering stores it, not the health tables)
+STEERING_FIELDS = ("settings_applied", "settings_refused", "settings_refusal", "answers")
 # The health part of a heartbeat (the rest is the envelope every request carries)
-HEALTH_FIELDS = tuple(f for f in HEARTBEAT_FIELDS if f not in ENVELOPE_FIELDS)
+HEALTH_FIELDS = tuple(f for f in HEARTBEAT_FIELDS
+                      if f not in ENVELOPE_FIELDS and f not in STEERING_FIELDS)
 
 
 # --- attribution (docs/attribution.md): who was on duty at a counter, and when --------------

@@ -35,13 +35,13 @@ from district.models import (
     ErrorResponse,
     Health,
     Heartbeat,
-    HeartbeatResult,
     Stats,
     VoteBatch,
     VoteBatchEnvelope,
     VoteBatchResult,
 )
 from district.stats import vote_stats
+from district.steering import terminal as steering
 
 API_VERSION = "1"
 # Threads per server process for the ingest's database work (votes and heartbeats). More do
@@ -240,17 +240,36 @@ async def post_votes(request: Request, ingest: IngestDep, credentials: Credentia
                                  server_time=utcnow()))
 
 
-@router.post("/api/v1/heartbeat", response_model=HeartbeatResult, responses=ERRORS,
+@router.post("/api/v1/heartbeat", response_model=steering.HeartbeatAnswer, responses=ERRORS,
              summary="Report a terminal's health", openapi_extra=_body_schema(Heartbeat))
 async def post_heartbeat(request: Request, ingest: IngestDep, credentials: Credentials):
-    """Keeps the latest heartbeat per terminal (fleet health) and the history."""
+    """Keeps the latest heartbeat per terminal (fleet health) and the history; answers
+    with the settings version the terminal should run and the officials' open requests
+    (docs/steering.md)."""
     received_at = utcnow()
     token, beat = await terminal_body(
         request, ingest, credentials, lambda data: parse_model(Heartbeat, data))
     owner = await ingest.in_thread(store_heartbeat, ingest.engine, token, beat, received_at)
     _check_owner(owner, beat.terminal_id)
     metrics.heartbeat_stored()
-    return _json(HeartbeatResult(server_time=utcnow()))
+    steered = await ingest.in_thread(steering.on_heartbeat, ingest.engine, beat, received_at)
+    return _json(steering.HeartbeatAnswer(server_time=utcnow(), **steered.model_dump()))
+
+
+@router.get("/api/v1/settings", response_model=steering.SettingsAnswer,
+            responses={401: ERRORS[401], 304: {"description": "If-None-Match is the tag of "
+                                                "the settings: nothing changed"}},
+            summary="The settings this terminal should run (ETag)")
+async def get_settings(request: Request, ingest: IngestDep, credentials: Credentials):
+    """Only the keys its fleet, units or itself set; the rest stays as its kiosk.toml says.
+    What identifies and secures a terminal is never among them."""
+    terminal = await current_terminal(ingest, credentials)
+    answer = await ingest.in_thread(_settings_for, ingest.engine, terminal.id)
+    tag = f'"{answer.etag}"'
+    if request.headers.get("if-none-match", "").strip() == tag:
+        return Response(status_code=304, headers={"ETag": tag})
+    return Response(answer.model_dump_json(), media_type="application/json",
+                    headers={"ETag": tag, "Cache-Control": "no-cache"})
 
 
 @router.get("/api/v1/stats", response_model=Stats, responses={401: ERRORS[401]},
@@ -283,6 +302,11 @@ def add_request_schemas(doc: dict, models=REQUEST_BODIES) -> dict:
 def _terminal_for(engine: Engine, token: str) -> auth.AuthenticatedTerminal | None:
     with engine.connect() as conn:
         return auth.terminal_for_token(conn, token)
+
+
+def _settings_for(engine: Engine, terminal_id: str) -> steering.SettingsAnswer:
+    with engine.connect() as conn:
+        return steering.settings_answer(conn, terminal_id)
 
 
 def _is_admin(engine: Engine, token: str) -> bool:

@@ -78,6 +78,8 @@ def build_parser(_: Callable[[str], str]) -> argparse.ArgumentParser:
     revoke = terms_sub.add_parser("revoke", help=_("revoke the terminal's token"))
     revoke.add_argument("terminal_id", metavar="ID")
     terms_sub.add_parser("list", help=_("list registered terminals"))
+    from district.steering.cli import add_terminal_cli  # help from afar (docs/steering.md)
+    add_terminal_cli(terms_sub, _)
 
     units_cmd = sub.add_parser("units", help=_("the unit tree"))
     units_sub = units_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -113,6 +115,12 @@ def build_parser(_: Callable[[str], str]) -> argparse.ArgumentParser:
     # backup, restore (issue 14): the database while serving, with a rotation
     from district.backup import add_cli as add_backup_cli
     COMMANDS.update(add_backup_cli(sub, _))
+    # settings kept on the server, help from afar (issue 15): docs/steering.md
+    from district.steering.cli import add_cli as add_steering_cli
+    COMMANDS.update(add_steering_cli(sub, _))
+    # report (issue 16): the printed report of a unit and period, PDF or DOCX
+    from district.dashboard.report_cli import add_cli as add_report_cli
+    COMMANDS.update(add_report_cli(sub, _))
     return parser
 
 
@@ -234,6 +242,9 @@ def cmd_terminals(args, db_url: str, _) -> int:
     elif args.action == "revoke":
         fleet.revoke_terminal(engine, args.terminal_id)
         print(_("terminal {terminal_id}: token revoked").format(terminal_id=args.terminal_id))
+    elif args.action in ("ask-doctor", "restart-ui", "button-test"):
+        from district.steering.cli import cmd_terminal_action
+        return cmd_terminal_action(args, db_url, _)
     else:
         from district.db import terminals
 

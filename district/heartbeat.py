@@ -18,7 +18,7 @@ import functools
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ballot.wire import Heartbeat
+from ballot.wire import STEERING_FIELDS, Heartbeat
 from district.auth import hash_token, terminal_for_token
 from district.db import (
     dialect_insert,
@@ -35,7 +35,8 @@ HEALTH_COLUMNS = [c.name for c in terminal_health.columns if c.name != "terminal
 
 def heartbeat_row(beat: Heartbeat, received_at: dt.datetime) -> dict:
     """The columns of ``heartbeats`` / ``terminal_health`` for one heartbeat."""
-    row = beat.model_dump(exclude={"terminal_id", "stuck_buttons"})
+    # (what it says of the steering is district.steering's, not the health tables')
+    row = beat.model_dump(exclude={"terminal_id", "stuck_buttons", *STEERING_FIELDS})
     row.update(terminal_id=beat.terminal_id, received_at=received_at,
                clock_offset_ms=round((beat.sent_at - received_at).total_seconds() * 1000),
                stuck_buttons=";".join(str(level) for level in beat.stuck_buttons))

@@ -41,6 +41,7 @@ from ballot.i18n import translation
 from ballot.vote import MAX_LEVEL
 from kiosk import __version__, clock
 from kiosk.config import KioskConfig
+from kiosk.remote_settings import Follower
 from kiosk.store import StorageError, VoteStore
 from kiosk.sync.client import (
     MSG_NO_URL,
@@ -140,6 +141,8 @@ class SyncAgent:
         self._started = time.monotonic()
         self._probing = False        # the current backoff may end when /healthz answers
         self._file_seen: tuple | None = None
+        # the district's settings and requests, carried by the heartbeats (docs/steering.md)
+        self.steering = Follower(config, self.client.settings, language=language)
 
     def close(self) -> None:
         self.client.close()
@@ -324,8 +327,8 @@ class SyncAgent:
         """One heartbeat, never retried here (the next one comes soon enough)."""
         self._last_heartbeat = time.monotonic()
         try:
-            report = self.health_report()
-            self.client.heartbeat(report)
+            report = {**self.health_report(), **self.steering.report()}
+            answer = self.client.heartbeat(report)
         except (SyncError, StorageError) as error:
             log.warning("heartbeat failed: %s", error)
             if isinstance(error, PermanentError):
@@ -337,6 +340,10 @@ class SyncAgent:
                                 server_checked_at=iso(clock.utc_now()))
         except StorageError:
             log.exception("could not record the heartbeat")
+        try:
+            self.steering.after_heartbeat(answer, report)
+        except (SyncError, OSError) as error:  # the next heartbeat tries again
+            log.warning("could not follow the district's settings: %s", error)
         self.notify(f"STATUS=backlog {report['backlog']}, rejected {report['rejected']}")
         return True
 

@@ -31,6 +31,7 @@ from kiosk.vote import Vote, iso
 VOTES_PATH = "/api/v1/votes"
 HEARTBEAT_PATH = "/api/v1/heartbeat"
 HEALTH_PATH = "/healthz"
+SETTINGS_PATH = "/api/v1/settings"
 PROBE_TIMEOUT_S = 2.0
 # How long a Retry-After header may make us wait at most (a broken proxy could say a year).
 RETRY_AFTER_CAP_S = 3600.0
@@ -189,6 +190,21 @@ class ServerClient:
         except requests.exceptions.RequestException:
             return False
         return response.status_code == 200
+
+    def settings(self, etag: str | None = None) -> dict | None:
+        """``GET /api/v1/settings`` (docs/steering.md): the settings this terminal should
+        run, None when they still have the tag ``etag`` (304). Raises SyncError."""
+        if not self.url:
+            raise PermanentError(MSG_NO_URL)
+        if self.refusal is not None:
+            raise PermanentError(MSG_PLAIN_HTTP, url=self.url)
+        headers = {"If-None-Match": f'"{etag}"'} if etag else {}
+        try:
+            response = self.session.get(self.url + SETTINGS_PATH, headers=headers,
+                                        timeout=self.timeout_s)
+        except requests.exceptions.RequestException as exc:
+            raise TransientError(MSG_UNREACHABLE, url=self.url, detail=str(exc)) from exc
+        return None if response.status_code == 304 else classify(response)
 
     # -- plumbing ---------------------------------------------------------------------
 

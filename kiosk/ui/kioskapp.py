@@ -108,7 +108,8 @@ class KioskApp(App):
 
     def __init__(self, kiosk: KioskConfig, *, locked: bool = True, **kwargs):
         super().__init__(**kwargs)
-        self.kiosk = kiosk
+        from kiosk.remote_settings import follow  # the district's settings (docs/steering.md)
+        self.kiosk = kiosk = follow(self, kiosk, Clock.schedule_interval)
         self.locked = locked
         self.language = kiosk.terminal.language
         self.tr = translation("kiosk_ui", self.language).gettext
