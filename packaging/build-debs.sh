@@ -147,9 +147,9 @@ stage_common() {
     install -D -m 644 "$SCRIPT_DIR/${name#hailong-}/tmpfiles.conf" "$pkg/usr/lib/tmpfiles.d/$name.conf"
 }
 
-# finish PKGDIR NAME DEPENDS DESCRIPTION [RECOMMENDS]: control file, times, dpkg-deb.
+# finish PKGDIR NAME DEPENDS DESCRIPTION [RECOMMENDS [SUGGESTS]]: control file, times, dpkg-deb.
 finish() {
-    local pkg=$1 name=$2 depends=$3 description=$4 recommends=${5:-} size
+    local pkg=$1 name=$2 depends=$3 description=$4 recommends=${5:-} suggests=${6:-} size
     size=$(du -sk --exclude=DEBIAN "$pkg" | cut -f1)
     {
         printf 'Package: %s\nVersion: %s\nArchitecture: %s\n' "$name" "$VERSION" "$ARCH"
@@ -157,6 +157,7 @@ finish() {
         printf 'Installed-Size: %s\n' "$size"
         printf 'Depends: %s, python3 (>= %s), python3 (<< %s)\n' "$depends" "$PY_VERSION" "$PY_NEXT"
         [ -n "$recommends" ] && printf 'Recommends: %s\n' "$recommends"
+        [ -n "$suggests" ] && printf 'Suggests: %s\n' "$suggests"
         printf 'Homepage: https://example.invalid/hailong\n'
         printf 'Description: %s\n' "$description"
         printf ' Hai Long: citizen-satisfaction terminals for one-stop government counters,\n'
@@ -201,14 +202,18 @@ build_district() {
     build_venv /opt/hailong/district-venv server
     stage_common "$pkg" "$name" /opt/hailong/district-venv
     local doc=$pkg/usr/share/doc/$name
-    install -D -m 644 "$SRC/systemd/district.service" "$pkg/usr/lib/systemd/system/district.service"
+    local unit
+    for unit in district.service district-backup.service district-backup.timer; do
+        install -D -m 644 "$SRC/systemd/$unit" "$pkg/usr/lib/systemd/system/$unit"
+    done
     mkdir -p "$pkg/usr/bin"
     ln -s /opt/hailong/district-venv/bin/district "$pkg/usr/bin/district"
     for f in "$SRC"/docs/district-server*.md "$SRC/config/fleet.toml"; do
         [ -f "$f" ] && install -m 644 "$f" "$doc/"
     done
+    # pg_dump (district backup) only where the database is PostgreSQL.
     finish "$pkg" "$name" "$("$SCRIPT_DIR/depends.sh" district "$RELEASE" "$ARCH")" \
-        "district server (API, dashboard, reports) on HTTPS"
+        "district server (API, dashboard, reports) on HTTPS" "" "postgresql-client"
 }
 
 for p in $PACKAGES; do

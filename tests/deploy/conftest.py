@@ -130,3 +130,59 @@ def district_on_host(tmp_path_factory):
     server = DistrictOnHost(tmp_path_factory.mktemp("district"))
     yield server
     server.close()
+
+
+# -- arm64 under qemu-user: slow, so built beside the amd64 tests ---------------------------
+
+ARM64_TESTS = "test_arm64.py"
+
+
+def pytest_collection_modifyitems(config, items):
+    """The arm64 test runs last: its package builds under emulation in the background while
+    the amd64 machines boot (see arm64_build), instead of before them."""
+    items.sort(key=lambda item: item.path.name == ARM64_TESTS)
+
+
+class BackgroundBuild:
+    """`build-debs.sh --arch arm64 --package kiosk`, started once, waited for on demand."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.log = out / "build.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self):
+        if self.proc is None:
+            with self.log.open("w") as log:
+                self.proc = subprocess.Popen(
+                    [str(PACKAGING / "build-debs.sh"), "--release", "bookworm", "--arch",
+                     "arm64", "--package", "kiosk", "--out", str(self.out)],
+                    stdout=log, stderr=subprocess.STDOUT)
+
+    def __call__(self) -> Path:
+        self.start()
+        assert self.proc.wait(timeout=3000) == 0, self.log.read_text()[-4000:]
+        (deb,) = self.out.glob("hailong-kiosk_*_arm64.deb")
+        return deb
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(60)
+
+
+@pytest.fixture(scope="session")
+def arm64_build(tmp_path_factory):
+    build = BackgroundBuild(tmp_path_factory.mktemp("debs-arm64"))
+    yield build
+    build.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_arm64_early(request, arm64_build):
+    """Starts the arm64 build at the beginning of a session that will run the arm64 test."""
+    from tests.deploy.test_arm64 import aarch64_emulation
+
+    wanted = any(item.path.name == ARM64_TESTS for item in request.session.items)
+    if wanted and os.geteuid() == 0 and shutil.which("debootstrap") and not aarch64_emulation():
+        arm64_build.start()

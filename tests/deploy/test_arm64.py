@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.conftest import need_deploy_tools
-from tests.deploy.machines import PACKAGING, Machine, cached_root
+from tests.deploy.machines import Machine, cached_root
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
@@ -40,18 +40,13 @@ def aarch64_emulation() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def arm64_deb(tmp_path_factory) -> Path:
+def arm64_deb(arm64_build) -> Path:
+    """The package, built in the background since the session began (conftest.py)."""
     need_deploy_tools()
     reason = aarch64_emulation()
     if reason:
         pytest.skip(reason)
-    out = tmp_path_factory.mktemp("debs-arm64")
-    proc = subprocess.run([str(PACKAGING / "build-debs.sh"), "--release", "bookworm",
-                           "--arch", "arm64", "--package", "kiosk", "--out", str(out)],
-                          capture_output=True, text=True, timeout=3000)
-    assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
-    (deb,) = out.glob("hailong-kiosk_*_arm64.deb")
-    return deb
+    return arm64_build()
 
 
 def test_arm64_package_installs_and_takes_a_vote(arm64_deb, tmp_path):

@@ -61,6 +61,25 @@ def test_provision_from_another_folder(server):
     assert stats["votes_total"] == 0
 
 
+def test_nightly_backup(server):
+    """The package's timer is on; its service, started now, leaves a checked copy of the
+    service's database that `district restore` can read back into a new database."""
+    m = server
+    assert m.run("systemctl", "is-enabled", "district-backup.timer").stdout.strip() == "enabled"
+    assert m.unit_property("district-backup.timer", "ActiveState") == "active"
+    m.run("systemctl", "start", "district-backup.service", timeout=600)
+    assert m.unit_property("district-backup.service", "Result") == "success", \
+        m.journal("district-backup.service")
+    copies = m.sh("ls /var/lib/district/backups").stdout.split()
+    assert len(copies) == 1 and copies[0].endswith(".db"), copies
+    m.sh(f"DISTRICT_DB=sqlite:////root/restored.db district restore "
+         f"/var/lib/district/backups/{copies[0]}")
+    restored = json.loads(m.sh("DISTRICT_DB=sqlite:////root/restored.db district stats --json"
+                               ).stdout)
+    assert restored["votes_total"] == json.loads(m.sh("district stats --json").stdout
+                                                 )["votes_total"]
+
+
 def test_chromium_signs_in_trusting_the_district_ca(server, tmp_path):
     """An official's browser: the district's CA imported once into its NSS database (what the
     guide tells officials to do), then the dashboard signed in over HTTPS. Chromium is not told
