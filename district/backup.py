@@ -32,7 +32,7 @@ from district.db import normalize_url, open_engine, shown_url, votes
 from district.errors import N_, DistrictError
 
 DEFAULT_KEEP = 14
-NAME = re.compile(r"district-(\d{8}T\d{6}Z)(?:-\d+)?\.(db|pgdump)$")
+NAME = re.compile(r"district-(\d{8}T\d{6}Z)(?:-(\d+))?\.(db|pgdump)$")
 
 
 def default_folder(db_url: str) -> Path:
@@ -76,7 +76,13 @@ def _free_name(folder: Path, stamp: str, kind: str) -> Path:
 def backups_in(folder: Path) -> list[Path]:
     """The backup files of the folder, oldest first (by the time in their names)."""
     found = [p for p in folder.iterdir() if NAME.fullmatch(p.name)] if folder.is_dir() else []
-    return sorted(found, key=lambda p: p.name)
+    return sorted(found, key=_taken)
+
+
+def _taken(path: Path) -> tuple[str, int]:
+    """When a backup was taken, from its name (``-N``: the N+1st in that second)."""
+    match = NAME.fullmatch(path.name)
+    return match.group(1), int(match.group(2) or 0)
 
 
 def rotate(folder: Path, keep: int) -> list[Path]:
