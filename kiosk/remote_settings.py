@@ -135,7 +135,7 @@ def store(folder: Path, stored: Stored) -> None:
 def merged(local: KioskConfig, remote: Mapping[str, Mapping[str, Any]]) -> KioskConfig:
     """``local`` (its kiosk.toml) with the district's keys over it, validated whole by the
     terminal's model. Raises ValidationError."""
-    data = local.model_dump()
+    data = local.model_dump(warnings=False)  # (the follow-up reasons are kept as text)
     levels = remote.get("scale", {}).get("levels", local.scale.levels)
     gpio = data["gpio"]
     # pins filled in for the old scale by default follow the new one; pins set by hand stay
