@@ -9,11 +9,13 @@ PY    := $(VENV)/bin/python
 APT_PACKAGES := xvfb xdotool x11-utils imagemagick e2fsprogs chromium chromium-driver libgl1 libgl1-mesa-dri \
 	libegl1 libmtdev1 fonts-noto-core shellcheck systemd gettext postgresql \
 	debootstrap systemd-container qemu-user-static binfmt-support fuse3 dpkg-dev libnss3-tools \
-	poppler-utils zbar-tools
+	poppler-utils zbar-tools \
+	espeak-ng alsa-utils \
+	libpango-1.0-0 libpangoft2-1.0-0 libreoffice-writer-nogui libreoffice-calc-nogui
 RELEASE ?= bookworm
 ARCH    ?= $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 
-.PHONY: setup system-packages venv test run lint catalogs bench packages
+.PHONY: setup system-packages venv test run lint catalogs bench packages voice
 
 setup: system-packages venv
 
@@ -35,6 +37,11 @@ $(VENV)/.installed: setup.py
 
 catalogs: venv
 	$(PY) -m ballot.i18n compile
+
+# The terminal's spoken prompts (kiosk/voice/prompts/<lang>/*.wav) with Debian's espeak-ng;
+# a district's own recordings with the same names replace them ([voice] folder).
+voice: venv
+	$(PY) -m kiosk.voice.build
 
 test: setup
 	bash tests/start-services.sh

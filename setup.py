@@ -44,6 +44,9 @@ SERVER = [
     "prometheus-client>=0.20",  # /metrics in Prometheus' format (multiprocess for --workers)
     "segno>=1.5",           # the QR codes of officers' badges
     "fpdf2>=2.7",           # the PDF sheet of badge cards (Unicode fonts: every diacritic)
+    "weasyprint>=60",       # the printed report as PDF from its Jinja template (pango: CSS pages)
+    "python-docx>=1.1",     # the printed report as DOCX, for an office that edits before signing
+    "matplotlib>=3.7",      # the report's charts (PNG in both the PDF and the DOCX)
 ]
 DEV = [
     "pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6", "schemathesis>=3.30",

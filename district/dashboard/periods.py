@@ -119,3 +119,21 @@ def month_period(text: str | None, today: dt.date | None = None) -> Period:
         raise DistrictError(N_("month: {value!r} is not a month like 2025-01"),
                             value=str(text)[:40]) from exc
     return period_of("month", ref)
+
+
+def report_period(text: str | None, today: dt.date | None = None) -> Period:
+    """A report's period as written on a command line: ``2026-11`` (a month), ``2026-Q4``
+    (a quarter), ``2026`` (a year); the current month when empty."""
+    text = (text or "").strip()
+    if not text:
+        return period_of("month", today or today_local())
+    try:
+        if len(text) == 4 and text.isdigit():
+            return period_of("year", dt.date(int(text), 1, 1))
+        year, _dash, rest = text.partition("-")
+        if rest[:1] in ("Q", "q") and rest[1:] in ("1", "2", "3", "4") and year.isdigit():
+            return period_of("quarter", dt.date(int(year), 3 * int(rest[1:]) - 2, 1))
+        return period_of("month", dt.datetime.strptime(text, "%Y-%m").date())
+    except ValueError as exc:
+        raise DistrictError(N_("period: {value!r} is not a month like 2026-11, a quarter "
+                               "like 2026-Q4 or a year like 2026"), value=text[:40]) from exc

@@ -20,6 +20,7 @@ from district.dashboard.deps import (
     VisibleScope,
 )
 from district.dashboard.render import secure_headers
+from district.dashboard.routes import reports
 from district.dashboard.scope import NotVisible, Scope
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -106,6 +107,10 @@ async def monthly_xlsx(dash: DashboardDep, scope: VisibleScope, month: ReportMon
     fh = await run_in_threadpool(build)
     return download(StreamingResponse(chunks(fh), media_type=XLSX),
                     f"hailong-{unit}-{period.start:%Y-%m}-report.xlsx")
+
+
+# the printed report, PDF and DOCX (issue 16): before the catch-all below
+router.include_router(reports.router)
 
 
 @router.get("/{name}")
