@@ -26,12 +26,15 @@ from district.dashboard.deps import (
 )
 from district.dashboard.health import FAULTS, backlog_fault, silent_hours
 from district.dashboard.render import frame, trend_label
+from district.dashboard.routes import settings as settings_pages
 from district.dashboard.tables import REASON_CODES
+from district.steering.terminal import steering_of
 
 FIND_LIMIT = 50  # units listed by a search
 FIND_TEXT_MAX = 100  # characters of a search kept
 
 router = APIRouter(include_in_schema=False)
+router.include_router(settings_pages.router)  # settings, help from afar (docs/steering.md)
 
 
 @router.get("/")
@@ -91,7 +94,10 @@ def unit_chart(d: dict, _) -> dict:
 async def fleet_page(dash: DashboardDep, who: SignedIn, scope: VisibleScope,
                      month: ThisMonth, paging: PagesPaging, html: Page):
     d = await run_in_threadpool(figures.fleet_data, dash.engine, scope, month.unit, paging)
+    steering = await run_in_threadpool(steering_of, dash.engine,
+                                       [t.id for t in d["terminals"]])
     return html.page("fleet.html", **frame(who, scope, month.unit, month.period), d=d,
+                     steering=steering,
                      silent_hours=silent_hours(), backlog_fault=backlog_fault(),
                      faults=FAULTS, page="fleet")
 
