@@ -21,9 +21,9 @@ def snapshot(folder):
 def test_setup_makes_the_configuration_the_ca_the_certificate_and_the_release_key(installed):
     etc = installed.etc
     assert sorted(p.name for p in etc.iterdir()) == [
-        "ca.key", "ca.pem", "district.toml", "release.key", "release.pub", "server.key",
-        "server.pem"]
-    for secret in ("ca.key", "server.key", "release.key"):
+        "badge.key", "badge.pub", "ca.key", "ca.pem", "district.toml", "release.key",
+        "release.pub", "server.key", "server.pem"]
+    for secret in ("ca.key", "server.key", "release.key", "badge.key"):
         assert stat.S_IMODE((etc / secret).stat().st_mode) == 0o600, secret
     settings = tomllib.loads(installed.config.read_text(encoding="utf-8"))
     assert settings["database"]["url"] == f"sqlite:///{installed.root / 'var' / 'district.db'}"
