@@ -91,6 +91,7 @@ dossier_ratings = sa.Table(
     sa.Column("level", sa.SmallInteger, nullable=False),
     sa.Column("scale", sa.SmallInteger, nullable=False),
     sa.Column("corrected_at", UTCDateTime, nullable=False),
+    sa.Index("ix_dossier_ratings_corrected", "corrected_at"),
 )
 
 TABLES = (officers, duty_periods, dossiers, dossier_ratings)

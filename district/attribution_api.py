@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from district import api, dossiers, duty, officers
+from district.attribution import OFFICER_CODE
 from district.db import utcnow, write_transaction
 from district.errors import DistrictError
 from district.models import (
@@ -106,7 +107,8 @@ async def get_roster(ingest: api.IngestDep, credentials: api.Credentials):
     summary="An officer's photo, for a terminal of their unit")
 async def get_photo(code: str, ingest: api.IngestDep, credentials: api.Credentials):
     terminal = await api.current_terminal(ingest, credentials)
-    officer = await run_in_threadpool(officers.get_officer, ingest.engine, code)
+    officer = (await run_in_threadpool(officers.get_officer, ingest.engine, code)
+               if OFFICER_CODE.match(code) else None)
     photo = (await run_in_threadpool(officers.photo_of, ingest.engine, code)
              if officer and officer.unit_id == terminal.unit_id else None)
     if photo is None:

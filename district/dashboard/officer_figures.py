@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from district.attribution import dossier_ratings, dossiers, officers
+from district.attribution import OFFICER_CODE, dossier_ratings, dossiers, officers
 from district.dashboard import aggregates as agg
 from district.dashboard.periods import Period
 from district.dashboard.scope import NotVisible, Scope
@@ -84,31 +84,46 @@ def _split_by_officer(by: dict[tuple[str, str, str], agg.Counts]
     return dict(per_officer), dict(no_duty)
 
 
-def _coverage(conn: Connection, period: Period, units: list[str], key) -> dict:
-    """Finished and rated dossiers in the period, grouped by ``key`` (a dossiers column)."""
+def _coverage(conn: Connection, period: Period, units: list[str]
+              ) -> tuple[dict[str, Coverage], dict[str, Coverage]]:
+    """Finished and rated dossiers in the period (one pass), per unit and per officer."""
     rated = sa.func.count(dossier_ratings.c.dossier_code)
-    stmt = (sa.select(key, sa.func.count(), rated)
+    stmt = (sa.select(dossiers.c.unit_id, dossiers.c.officer, sa.func.count(), rated)
             .select_from(dossiers.outerjoin(
                 dossier_ratings, dossier_ratings.c.dossier_code == dossiers.c.code))
             .where(agg.in_values(conn, dossiers.c.unit_id, units),
                    dossiers.c.finished_on.between(period.start, period.end))
-            .group_by(key))
-    return {k: Coverage(n, r) for k, n, r in conn.execute(stmt)}
+            .group_by(dossiers.c.unit_id, dossiers.c.officer))
+    by_unit: dict[str, Coverage] = defaultdict(Coverage)
+    by_officer: dict[str, Coverage] = defaultdict(Coverage)
+    for unit, officer, n, r in conn.execute(stmt):
+        for c in (by_unit[unit], by_officer[officer]) if officer else (by_unit[unit],):
+            c.finished += n
+            c.rated += r
+    return dict(by_unit), dict(by_officer)
 
 
-def officers_data(engine: Engine, scope: Scope, unit: str, period: Period) -> dict:
+PARTS = ("officers", "coverage", "procedures")
+
+
+def officers_data(engine: Engine, scope: Scope, unit: str, period: Period,
+                  parts: tuple[str, ...] = PARTS) -> dict:
+    """The officers page's figures; ``parts`` reads only some (the JSON calls)."""
     units = scope.tree.subtree(unit)
     start, end = _bounds(period)
+    listed, counts, no_duty, duty, by_unit, by_officer, procedures = [], {}, {}, {}, {}, {}, []
     with engine.connect() as conn:
-        listed = conn.execute(sa.select(officers.c.code, officers.c.full_name,
-                                        officers.c.unit_id, officers.c.disabled_at)
-                              .where(agg.in_values(conn, officers.c.unit_id, units))
-                              .order_by(officers.c.code)).all()
-        counts, no_duty = _split_by_officer(agg.counts_by_officer(conn, period, units))
-        duty = on_duty_seconds(conn, [r.code for r in listed], start, end, utcnow())
-        by_officer = _coverage(conn, period, units, dossiers.c.officer)
-        by_unit = _coverage(conn, period, units, dossiers.c.unit_id)
-        procedures = procedures_data(conn, period, units)
+        if "officers" in parts:
+            listed = conn.execute(sa.select(officers.c.code, officers.c.full_name,
+                                            officers.c.unit_id, officers.c.disabled_at)
+                                  .where(agg.in_values(conn, officers.c.unit_id, units))
+                                  .order_by(officers.c.code)).all()
+            counts, no_duty = _split_by_officer(agg.counts_by_officer(conn, period, units))
+            duty = on_duty_seconds(conn, [r.code for r in listed], start, end, utcnow())
+        if "coverage" in parts or "officers" in parts:
+            by_unit, by_officer = _coverage(conn, period, units)
+        if "procedures" in parts:
+            procedures = procedures_data(conn, period, units)
     rows = [OfficerRow(r.code, r.full_name, r.unit_id, r.disabled_at is None,
                        counts.get(r.code, agg.Counts()), duty.get(r.code, 0.0),
                        by_officer.get(r.code, Coverage())) for r in listed]
@@ -164,6 +179,8 @@ def procedures_data(conn: Connection, period: Period, units: list[str]) -> list[
 def officer_data(engine: Engine, scope: Scope, code: str, period: Period) -> dict:
     """One officer's page: raises NotVisible when the officer is not in the official's
     units (or does not exist): the same 404 either way."""
+    if not OFFICER_CODE.match(code):
+        raise NotVisible()  # (and no odd text reaches the database)
     with engine.connect() as conn:
         row = conn.execute(sa.select(officers.c.code, officers.c.full_name, officers.c.unit_id,
                                      officers.c.disabled_at, officers.c.badge_issue)
@@ -180,11 +197,22 @@ def officer_data(engine: Engine, scope: Scope, code: str, period: Period) -> dic
                 by_counter[(u, counter)] = c
         trend = _officer_trend(conn, period, units, code)
         duty = on_duty_seconds(conn, [code], start, end, utcnow())[code]
-        coverage = _coverage(conn, period, units, dossiers.c.officer).get(code, Coverage())
+        coverage = _officer_coverage(conn, period, code)
     total = _total(by_counter.values())
     return {"officer": OfficerRow(row.code, row.full_name, row.unit_id,
                                   row.disabled_at is None, total, duty, coverage),
             "badge_issue": row.badge_issue, "by_counter": by_counter, "trend": trend}
+
+
+def _officer_coverage(conn: Connection, period: Period, code: str) -> Coverage:
+    """The dossiers the officer handled that were finished in the period, and rated."""
+    stmt = (sa.select(sa.func.count(), sa.func.count(dossier_ratings.c.dossier_code))
+            .select_from(dossiers.outerjoin(
+                dossier_ratings, dossier_ratings.c.dossier_code == dossiers.c.code))
+            .where(dossiers.c.officer == code,
+                   dossiers.c.finished_on.between(period.start, period.end)))
+    finished, rated = conn.execute(stmt).one()
+    return Coverage(finished, rated)
 
 
 def _officer_trend(conn: Connection, period: Period, units: list[str], code: str

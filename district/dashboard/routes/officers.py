@@ -58,7 +58,7 @@ def answer(data: dict) -> JSONResponse:
          summary="Officers of a unit's subtree: votes, index, hours on duty, coverage")
 async def officers_json(dash: DashboardDep, scope: VisibleScope, filters: Filtered):
     d = await run_in_threadpool(figures.officers_data, dash.engine, scope, filters.unit,
-                                filters.period)
+                                filters.period, ("officers",))
     return answer({"unit_id": filters.unit, "period": filters.period.as_json(),
                    "min_votes": d["min_votes"],
                    "ranked": [r.as_json() for r in d["ranked"]],
@@ -83,7 +83,7 @@ async def officer_json(code: str, dash: DashboardDep, scope: VisibleScope, filte
          summary="Procedures of a unit's subtree: the counted ratings of their dossiers")
 async def procedures_json(dash: DashboardDep, scope: VisibleScope, filters: Filtered):
     d = await run_in_threadpool(figures.officers_data, dash.engine, scope, filters.unit,
-                                filters.period)
+                                filters.period, ("procedures",))
     return answer({"unit_id": filters.unit, "period": filters.period.as_json(),
                    "procedures": [p.as_json() for p in d["procedures"]]})
 
@@ -92,7 +92,7 @@ async def procedures_json(dash: DashboardDep, scope: VisibleScope, filters: Filt
          summary="Coverage: rated finished dossiers ÷ finished dossiers, per unit and officer")
 async def coverage_json(dash: DashboardDep, scope: VisibleScope, filters: Filtered):
     d = await run_in_threadpool(figures.officers_data, dash.engine, scope, filters.unit,
-                                filters.period)
+                                filters.period, ("coverage", "officers"))
     return answer({"unit_id": filters.unit, "period": filters.period.as_json(),
                    "total": d["coverage_total"].as_json(),
                    "by_unit": {u: c.as_json() for u, c in d["coverage"].items()},

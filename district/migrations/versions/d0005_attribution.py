@@ -86,6 +86,7 @@ def upgrade() -> None:
         sa.Column("scale", sa.SmallInteger, nullable=False),
         sa.Column("corrected_at", UTCDateTime, nullable=False),
     )
+    op.create_index("ix_dossier_ratings_corrected", "dossier_ratings", ["corrected_at"])
     for table in COUNTED_ROLLUPS:
         op.add_column(table, sa.Column("n_repeat", sa.Integer, nullable=False,
                                        server_default="0"))
