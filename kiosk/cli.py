@@ -21,7 +21,7 @@ from pathlib import Path
 from kiosk import __version__
 from kiosk.argparse_words import localise as localise_argparse
 from kiosk.config import ConfigError, KioskConfig, load
-from kiosk.i18n import DEFAULT_LANGUAGE, LANGUAGES, translation
+from kiosk.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, translation
 from kiosk.status import local_time, open_store, status_report
 from kiosk.store import StorageError
 from kiosk.vote import Flag, Source
@@ -243,12 +243,21 @@ def cmd_export(config: KioskConfig, args, t, language) -> int:
     return EXIT_OK
 
 
+# A terminal in service has its own id and unit: the development defaults (dev-terminal,
+# what the other verbs use on a machine without any kiosk.toml) do not pass the check.
+MSG_NO_IDENTITY = N_("{keys} not set: every terminal needs its own id and unit, as registered "
+                     "on the district server (e.g. id = \"hbt-thanh-nhan\"). Fix: set them in "
+                     "kiosk.toml, or install the kiosk.toml that district fleet provision wrote.")
+
+
 def cmd_config(config: KioskConfig, args, t, language) -> int:
     if args.config_command == "check":
         refusal = config.server.plain_http_refused()  # valid, but the sync agent refuses it
-        if refusal is not None:
+        unnamed = [key for key in ("id", "unit") if key not in config.terminal.model_fields_set]
+        if refusal is not None or unnamed:
             print(t("Configuration error:"), file=sys.stderr)
-            print(refusal.translated(t), file=sys.stderr)
+            print(refusal.translated(t) if refusal is not None else t(MSG_NO_IDENTITY).format(
+                keys=", ".join(f"[terminal] {key}" for key in unnamed)), file=sys.stderr)
             return EXIT_BAD_CONFIG
         print(t("Configuration is valid: terminal {id}, unit {unit}, {levels} levels.")
               .format(id=config.terminal.id, unit=config.terminal.unit,

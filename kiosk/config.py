@@ -11,6 +11,7 @@ Every key is documented in ``config/kiosk.example.toml``. A bad file stops the p
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import re
 import tomllib
@@ -46,6 +47,32 @@ TERMINAL_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")  # also the 
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message says where and how to fix it."""
+
+
+MAX_BAUDRATE = 4_000_000  # B4000000, the highest rate Linux names
+# Tables and lists inside one another: a kiosk.toml needs 3 (section, key, list). Deeper is
+# a mistake, refused before Python's own recursion limit turns it into a traceback.
+MAX_DEPTH = 10
+
+
+def _no_nul(value):
+    """A path (or device) with a NUL byte cannot be opened: refused here, not at run time."""
+    if "\0" in str(value):
+        raise Invalid(N_("contains a NUL character (\\0), which no file name can hold"))
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deep tables and lists go inside ``value`` (without recursion)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth + 1)
+            if depth + 1 <= MAX_DEPTH:
+                stack.extend((child, depth + 1) for child in
+                             (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 class TerminalSection(TerminalSettings):  # + language
@@ -84,7 +111,13 @@ class GpioSection(Section):
 class SerialSection(Section):
     enabled: bool = False
     port: str = "/dev/ttyUSB0"  # a device path, or a pyserial URL such as loop://
-    baudrate: int = Field(9600, gt=0)
+    # up to Linux's highest standard rate: pyserial fails on more, and the reader with it
+    baudrate: int = Field(9600, gt=0, le=MAX_BAUDRATE)
+
+    @field_validator("port")
+    @classmethod
+    def _openable(cls, value: str) -> str:
+        return _no_nul(value)
 
 
 class KeyboardSection(Section):
@@ -100,6 +133,11 @@ class RulesSection(RulesSettings):  # + lockout_s, misuse_window_s, misuse_max_v
 
 class StorageSection(Section):
     path: Path = Path("/var/lib/kiosk/votes.db")
+
+    @field_validator("path")
+    @classmethod
+    def _openable(cls, value: Path) -> Path:
+        return _no_nul(value)
 
 
 class ServerSection(Section):
@@ -209,7 +247,7 @@ class AttributionSection(Section):
     dossier_pattern: str = DEFAULT_DOSSIER_PATTERN  # a regular expression, whole code
     scanner: Literal["none", "evdev", "serial"] = "none"
     scanner_device: str = ""  # /dev/input/by-id/…-event-kbd, or the serial port / pyserial URL
-    scanner_baudrate: int = Field(9600, gt=0)
+    scanner_baudrate: int = Field(9600, gt=0, le=MAX_BAUDRATE)
 
     @field_validator("badge_public_key")
     @classmethod
@@ -236,6 +274,15 @@ class AttributionSection(Section):
         return value
 
 
+class VoiceSection(Section):
+    """Spoken prompts (kiosk.voice): on by default wherever a speaker is configured."""
+
+    enabled: bool = True
+    device: str = ""  # the speaker's ALSA device ("default", "plughw:0,0"); empty: no voice
+    volume: int = Field(80, ge=0, le=100)  # percent
+    folder: str = ""  # a district's own recordings (same file names); empty: the built ones
+
+
 class KioskConfig(Section):
     terminal: TerminalSection = TerminalSection()
     scale: ScaleSection = ScaleSection()
@@ -249,6 +296,7 @@ class KioskConfig(Section):
     followup: FollowupSection = FollowupSection()
     technician: TechnicianSection = TechnicianSection()
     ui: UiSection = UiSection()
+    voice: VoiceSection = VoiceSection()
     attribution: AttributionSection = AttributionSection()
 
     @model_validator(mode="after")
@@ -320,7 +368,15 @@ def _read_toml(file: Path, language: str) -> dict[str, Any]:
     t = translation("kiosk", language).gettext
     try:
         with file.open("rb") as fh:
-            return tomllib.load(fh)
+            data = tomllib.load(fh)
+        if _depth(data) > MAX_DEPTH:
+            raise RecursionError
+        return data
+    except RecursionError:
+        raise ConfigError(t(MSG_TOO_DEEP).format(file=file, depth=MAX_DEPTH)) from None
+    except IsADirectoryError:
+        raise ConfigError(t("Config file {file} is a folder, not a file. Fix: give the path "
+                            "of the kiosk.toml inside it.").format(file=file)) from None
     except FileNotFoundError:
         raise ConfigError(t("Config file {file} does not exist. Fix: check the path, or "
                             "copy config/kiosk.example.toml there.").format(file=file)) from None
@@ -332,6 +388,17 @@ def _read_toml(file: Path, language: str) -> dict[str, Any]:
                             "\"{error}\"). Fix: correct the line named, compare with "
                             "config/kiosk.example.toml.")
                           .format(file=file, error=exc)) from None
+    except OSError as exc:  # a symbolic link loop, a name too long, a failing card…
+        reason = t("a symbolic link that leads back to itself") if exc.errno == errno.ELOOP \
+            else exc.strerror or str(exc)
+        raise ConfigError(t("Config file {file} cannot be opened ({reason}). Fix: give the "
+                            "path of the real kiosk.toml.").format(file=file, reason=reason)) \
+            from None
+
+
+MSG_TOO_DEEP = N_("Config file {file} has tables or lists nested more than {depth} deep; a "
+                  "kiosk.toml needs 3 at most. Fix: correct it, compare with "
+                  "config/kiosk.example.toml.")
 
 
 def _from_environment(environ: Mapping[str, str], language: str) -> dict[str, Any]:
@@ -349,8 +416,15 @@ def _from_environment(environ: Mapping[str, str], language: str) -> dict[str, An
                               .format(name=name))
         try:
             value = tomllib.loads(f"v = {raw}")["v"]
+            if _depth(value) > MAX_DEPTH:
+                raise RecursionError
         except tomllib.TOMLDecodeError:
             value = raw
+        except RecursionError:
+            raise ConfigError(t("Environment variable {name} has lists or tables nested more "
+                                "than {depth} deep. Fix: give a plain value, e.g. "
+                                "KIOSK_GPIO__BUTTON_PINS=[17,27,22].")
+                              .format(name=name, depth=MAX_DEPTH)) from None
         tree.setdefault(parts[0], {})[parts[1]] = value
     return tree
 

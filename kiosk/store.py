@@ -129,7 +129,8 @@ class VoteStore:
         """Turn SQLite and OS errors into a StorageError the UI and CLI can explain."""
         try:
             yield
-        except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
+        except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError, ValueError) as exc:
+            # (ValueError: a path SQLite cannot take, such as one with a NUL byte)
             raise StorageError(_classify(exc, self.path), self.path, str(exc)) from exc
 
     @contextmanager

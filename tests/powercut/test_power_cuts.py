@@ -22,8 +22,8 @@ import pytest
 
 from tests.powercut.harness import run_district_cuts, run_kiosk_cuts
 
-KIOSK_CUTS = int(os.environ.get("POWERCUT_KIOSK_CUTS", "150"))
-DISTRICT_CUTS = int(os.environ.get("POWERCUT_DISTRICT_CUTS", "50"))
+KIOSK_CUTS = int(os.environ.get("POWERCUT_KIOSK_CUTS", "160"))
+DISTRICT_CUTS = int(os.environ.get("POWERCUT_DISTRICT_CUTS", "40"))
 
 
 @pytest.mark.slow
@@ -33,7 +33,7 @@ def test_power_cuts_under_the_vote_store_lose_no_acknowledged_vote(tmp_path,
     terminal = "pc-kiosk"
     outcome = run_kiosk_cuts(tmp_path, district_server.url, district_server.db_path,
                              district_server.register(terminal), terminal, KIOSK_CUTS,
-                             seed=20261202, real_every=25)
+                             seed=20261202, real_every=40)
     assert not outcome.problems, "\n".join(outcome.problems[:10])
     assert outcome.cuts == KIOSK_CUTS
     # every cut came after at least one acknowledgement, and threw unsynced data away
@@ -45,7 +45,7 @@ def test_power_cuts_under_the_vote_store_lose_no_acknowledged_vote(tmp_path,
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_power_cuts_under_the_district_database_lose_no_acknowledged_vote(tmp_path):
-    outcome = run_district_cuts(tmp_path, DISTRICT_CUTS, seed=20261203, real_every=25)
+    outcome = run_district_cuts(tmp_path, DISTRICT_CUTS, seed=20261203, real_every=20)
     assert not outcome.problems, "\n".join(outcome.problems[:10])
     assert outcome.cuts == DISTRICT_CUTS
     assert outcome.acknowledged and outcome.dropped_bytes > 0
