@@ -109,7 +109,7 @@ def test_unit_officials_read_their_units_and_act_on_their_terminals_only(distric
         assert asked.status_code == 303
         assert [r["asked_by"] for r in d.rows("SELECT * FROM terminal_requests")] == [
             "bachmai"]
-        fleet = wait_for(lambda: (p := officer.get("/dashboard/fleet").text)
+        fleet = wait_for(lambda: (p := officer.get("/dashboard/fleet", params={"lang": "en"}).text)
                          and "doctor-checks" in p and p, timeout=180,
                          what="the doctor report on the fleet page")
         row = fleet.split('id="steer-bm-1"')[1].split("</tr>\n")[0]
