@@ -18,6 +18,7 @@ Every sign-in, failed or refused sign-in and sign-out goes to the audit log.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -37,6 +38,10 @@ SESSION_COOKIE_S = SESSION_HOURS * 3600  # the cookie lives as long as the sessi
 KNOWN_COOKIE = "hl_known"
 KNOWN_COOKIE_S = 365 * 86400
 SECURE_COOKIES_ENV = "DISTRICT_SECURE_COOKIES"
+# A refused try is answered after this pause: a guesser that waits for each answer (as
+# the 8 parallel guessers did) then costs the server one cheap answer a second,
+# instead of as many as it can send.
+REFUSAL_DELAY_S = 1.0
 FOREIGN_FORM = N_("The form expired or did not come from this site. Go back, reload the page "
                   "and try again.")
 
@@ -127,6 +132,7 @@ async def login(request: Request, dash: DashboardDep, html: Page,
         if limits.should_record_refusal(address):
             await run_in_threadpool(audit.record_now, dash.engine, actor, "signin_refused",
                                     username, {"retry_after_s": refusal.retry_after_s})
+        await asyncio.sleep(REFUSAL_DELAY_S)  # a guesser waits, at no cost to others
         minutes = -(-refusal.retry_after_s // 60)
         resp = html.page("login.html", status=429, username=username, next=nxt,
                          error=html.gettext(
