@@ -301,8 +301,10 @@ class Server:
     """``district serve`` on the mount: the console script when ``real``, else the same
     ``main`` in a forked child."""
 
-    def __init__(self, context, db_url: str, port: int, log: Path):
+    def __init__(self, context, db_url: str, port: int, log: Path,
+                 synchronous: str | None = None):
         self.context, self.db_url, self.port, self.log = context, db_url, port, log
+        self.synchronous = synchronous
         self.proc = None
 
     def start(self, real: bool) -> bool:
@@ -313,8 +315,8 @@ class Server:
                      "127.0.0.1", "--port", str(self.port)], stdout=out, stderr=out,
                     env=clean_env())
         else:
-            self.proc = self.context.Process(target=workers.district_serve,
-                                             args=(self.db_url, self.port, str(self.log)))
+            self.proc = self.context.Process(target=workers.district_serve, args=(
+                self.db_url, self.port, str(self.log), self.synchronous))
             self.proc.start()
         deadline = time.monotonic() + HANG_GUARD_S
         while time.monotonic() < deadline and self._alive():
@@ -353,7 +355,8 @@ def prepare_district(db_url: str, terminal: str) -> str:
         engine.dispose()
 
 
-def run_district_cuts(tmp: Path, cuts: int, seed: int, real_every: int = 0) -> Outcome:
+def run_district_cuts(tmp: Path, cuts: int, seed: int, real_every: int = 0,
+                      synchronous: str | None = None, stop_at_problem: bool = False) -> Outcome:
     """``cuts`` power cuts under the district's SQLite while a terminal uploads."""
     rng = random.Random(seed)
     context = workers.forkserver()
@@ -364,7 +367,7 @@ def run_district_cuts(tmp: Path, cuts: int, seed: int, real_every: int = 0) -> O
         db_url = f"sqlite:///{db}"
         token = prepare_district(db_url, terminal)
         port = free_port()
-        server = Server(context, db_url, port, tmp / "server.log")
+        server = Server(context, db_url, port, tmp / "server.log", synchronous)
         uploader = Uploader(f"http://127.0.0.1:{port}", token, terminal, rng)
         uploader.start()
         try:
@@ -388,6 +391,8 @@ def run_district_cuts(tmp: Path, cuts: int, seed: int, real_every: int = 0) -> O
                 problems, _ = check_store(db, acknowledged, cut, id_col="vote_id")
                 outcome.acknowledged = acknowledged
                 outcome.problems += problems
+                if problems and stop_at_problem:
+                    break
             outcome.dropped_bytes = mount.state()["dropped_bytes"]
         finally:
             uploader.stopping.set()

@@ -110,9 +110,29 @@ def kiosk_sync(config_path: str, log_path: str, synchronous: str | None) -> None
     sys.exit(main(["--config", config_path, "--lang", "en", "sync"]))
 
 
-def district_serve(db_url: str, port: int, log_path: str) -> None:
+def weaken_district(synchronous: str | None) -> None:
+    """For the proof of the harness only: the server's SQLite commits with
+    ``PRAGMA synchronous = synchronous`` (set after district.db's own FULL)."""
+    if not synchronous:
+        return
+    from sqlalchemy import event
+
+    from district import db
+
+    configure = db._configure_sqlite
+
+    def _configure_sqlite(engine):
+        configure(engine)
+        event.listen(engine, "connect", lambda dbapi_conn, _record: dbapi_conn.execute(
+            f"PRAGMA synchronous = {synchronous}"))
+
+    db._configure_sqlite = _configure_sqlite
+
+
+def district_serve(db_url: str, port: int, log_path: str, synchronous: str | None = None) -> None:
     """``district --db URL serve`` on 127.0.0.1:PORT."""
     _quiet(log_path)
+    weaken_district(synchronous)
     for name in [n for n in os.environ if n.startswith(("DISTRICT_", "KIOSK_"))]:
         del os.environ[name]
     from district.cli import main
