@@ -51,13 +51,21 @@ def iso(moment: dt.datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+# The simulated kiosks booted 30 days ago and their clocks are honest: BOOTTIME, recorded_at
+# and the requests' BOOTTIME agree, as a real terminal's do (the server checks them).
+BOOT_EPOCH_NS = time.time_ns() - 30 * 86_400 * 10**9
+
+
 def make_votes(n: int, seq0: int = 1) -> list[dict]:
-    now = dt.datetime.now(dt.UTC)
+    now_ns = time.time_ns()
     return [{"id": str(uuid.uuid4()), "seq": seq0 + i, "level": 1 + i % 3, "scale": 3,
-             "source": "gpio", "recorded_at": iso(now - dt.timedelta(seconds=n - i)),
+             "source": "gpio",
+             "recorded_at": iso(dt.datetime.fromtimestamp((now_ns - (n - i) * 10**9) / 1e9,
+                                                          dt.UTC)),
              "clock_synced": i % 10 != 0, "boot_id": "bench-boot",
-             "monotonic_ns": 10**12 + i * 10**9, "flags": [], "reasons": [],
-             "counter": "Quầy 1", "officer": None, "dossier_code": None} for i in range(n)]
+             "monotonic_ns": now_ns - (n - i) * 10**9 - BOOT_EPOCH_NS, "flags": [],
+             "reasons": [], "counter": "Quầy 1", "officer": None, "dossier_code": None}
+            for i in range(n)]
 
 
 # Baselines measured in the same run (``--baselines``):
@@ -184,7 +192,8 @@ def upload(base: str, terminals: dict[str, str], votes_by_terminal: dict[str, li
         stored = 0
         for start in range(0, len(own), batch):
             body = json.dumps({"terminal_id": terminal_id, "sent_at": iso(dt.datetime.now(dt.UTC)),
-                               "boot_id": "bench-boot", "monotonic_ns": time.monotonic_ns(),
+                               "boot_id": "bench-boot",
+                               "monotonic_ns": time.time_ns() - BOOT_EPOCH_NS,
                                "votes": own[start:start + batch]})
             response = session.post(base + "/api/v1/votes", data=body, timeout=60)
             response.raise_for_status()

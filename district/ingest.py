@@ -213,21 +213,28 @@ def store_votes(conn: Connection, terminal_id: str, unit_id: str,
     if boot_rows := redating.boot_rows(terminal_id, dating, delivery.received_at):
         conn.execute(_boot_clock_upsert(conn.dialect.name),
                      boot_rows[0] if len(boot_rows) == 1 else boot_rows)
-    redating.keep_dating(conn, terminal_id, known, dating, delivery.received_at, chains)
+    moves = redating.keep_dating(conn, terminal_id, known, dating, delivery.received_at)
     rows = vote_rows(terminal_id, unit_id, checked, delivery, dating.corrections)
     if not rows:
+        if moves.before:
+            rollups.move_votes(conn, moves.before, moves.after, chains)
         return set()
     claimed = dossiers.claim(conn, rows)  # one counted rating per dossier (repeat_dossier)
     stored = _insert_votes(conn, rows)
     if claimed:
         dossiers.release_unstored(conn, claimed, rows, stored)
     if stored:
-        # The rollups, in this transaction, for exactly the votes stored now (one grouped
-        # upsert per rollup table, not a per-row trigger).
-        rollups.add_votes(conn, (r for r in rows if r["vote_id"] in stored), chains)
         redating.mark_votes(conn, terminal_id, [
             (c.vote.id, fix.reason) for c, fix in zip(checked, dating.corrections, strict=True)
             if fix.reason and c.vote.id in stored], delivery.received_at)
+    # The rollups, in this transaction, for exactly the votes stored now (one grouped
+    # upsert per rollup table, not a per-row trigger), and the earlier votes re-dated moved
+    # to their new buckets in the same upserts (one lock order for the transaction).
+    new = [r for r in rows if r["vote_id"] in stored]
+    if moves.before:
+        rollups.move_votes(conn, moves.before, moves.after + new, chains)
+    elif new:
+        rollups.add_votes(conn, new, chains)
     return stored
 
 

@@ -7,8 +7,9 @@ boots; this module keeps, per (terminal, boot), the epoch the boot's stored vote
 dated with (``boot_dating``). When a delivery tightens the boot's bound by more than
 ``REDATE_MIN_GAIN_US`` or brings its first synchronised vote, the boot's earlier
 unsynchronised votes get the new time — ``UPDATE votes``, the rollups moved from the old
-bucket to the new one (``district.rollups.move_votes``), the former time appended to
-``vote_time_history`` — all in the transaction of the delivery. Votes marked by a check
+bucket to the new one (``district.rollups.move_votes``, by the ingest, with the delivery's
+new votes in the same upserts), the former time appended to ``vote_time_history`` — all in
+the transaction of the delivery. Votes marked by a check
 (any reason but ``boot_unknown``) keep their mark: better evidence of the boot does not make
 an impossible value possible. A vote of a boot nobody knew (``boot_unknown``) loses its
 mark when its boot becomes known.
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from district import clock, rollups
+from district import clock
 from district.db import UTCDateTime, dialect_insert, terminal_boots, votes
 
 metadata = sa.MetaData()
@@ -152,15 +153,25 @@ def needs_redating(best: tuple[int, str], dated: tuple[int, str] | None) -> str 
     return None
 
 
+@dataclass
+class Moves:
+    """Re-dated votes as the rollups counted them (``before``) and as they must count them
+    now (``after``): the caller applies both with the delivery's new votes in one grouped
+    upsert per table (``district.rollups.move_votes``), one lock order for the whole
+    transaction."""
+
+    before: list[dict]
+    after: list[dict]
+
+
 def keep_dating(conn: Connection, terminal_id: str, known: dict[str, KnownBoot],
-                dating: clock.BatchDating, now: dt.datetime,
-                chains: dict[str, list[str]] | None = None) -> int:
+                dating: clock.BatchDating, now: dt.datetime) -> Moves:
     """Call before the delivery's votes are inserted: re-dates the earlier votes of every
-    boot whose best epoch moved, and records how each boot is dated now. Returns how many
-    votes were re-dated."""
+    boot whose best epoch moved (their rollup moves returned, to apply), and records how
+    each boot is dated now."""
+    moves = Moves([], [])
     if not available(conn):
-        return 0
-    moved = 0
+        return moves
     dating_rows = []
     for boot_id in sorted(set(dating.learned) | set(known)):
         state = dating.boots.get(boot_id)
@@ -170,7 +181,7 @@ def keep_dating(conn: Connection, terminal_id: str, known: dict[str, KnownBoot],
         before = known.get(boot_id)
         why = needs_redating(best, before.dated if before else None)
         if why:
-            moved += redate_boot(conn, terminal_id, boot_id, best, why, now, chains)
+            redate_boot(conn, terminal_id, boot_id, best, why, now, moves)
         old_max = before.clock.epoch_max_us if before else None
         max_rose = state.epoch_max_us is not None and (
             old_max is None or state.epoch_max_us > old_max + EPOCH_MAX_STEP_US)
@@ -183,7 +194,7 @@ def keep_dating(conn: Connection, terminal_id: str, known: dict[str, KnownBoot],
     if dating_rows:
         conn.execute(_dating_upsert(conn.dialect.name),
                      dating_rows[0] if len(dating_rows) == 1 else dating_rows)
-    return moved
+    return moves
 
 
 @functools.cache
@@ -204,18 +215,24 @@ _ROLLUP_COLUMNS = ("terminal_id", "unit_id", "scale", "level", "flags", "reasons
 
 
 def redate_boot(conn: Connection, terminal_id: str, boot_id: str, best: tuple[int, str],
-                cause: str, now: dt.datetime, chains: dict[str, list[str]] | None = None) -> int:
+                cause: str, now: dt.datetime, moves: Moves) -> int:
     """Give the stored unsynchronised votes of one boot the time ``best`` (epoch, method)
-    says, moving them in the rollups; returns how many changed."""
+    says, adding their rollup moves to ``moves``; returns how many changed."""
     v, m = votes, vote_time_marks
-    rows = conn.execute(
+    query = (
         sa.select(v.c.pk, v.c.vote_id, v.c.monotonic_ns, v.c.received_at, v.c.time_method,
                   m.c.reason, *(v.c[c] for c in _ROLLUP_COLUMNS if c != "terminal_id"))
         .select_from(v.outerjoin(m, sa.and_(m.c.terminal_id == v.c.terminal_id,
                                             m.c.vote_id == v.c.vote_id)))
         .where(v.c.terminal_id == terminal_id, v.c.boot_id == boot_id,
                v.c.clock_synced.is_(False), v.c.time_method.in_(_REDATABLE))
-        .order_by(v.c.pk)).mappings().all()
+        .order_by(v.c.pk))
+    if conn.dialect.name == "postgresql":
+        # a concurrent delivery re-dating the same votes waits, then reads their new times
+        # (so it never moves a vote out of a bucket it already left); SQLite's write
+        # transaction excludes it already
+        query = query.with_for_update(of=v)
+    rows = conn.execute(query).mappings().all()
     before, after, updates, history, lifted, marked = [], [], [], [], [], []
     for r in rows:
         if r["reason"] not in (None, clock.BOOT_UNKNOWN):
@@ -239,7 +256,8 @@ def redate_boot(conn: Connection, terminal_id: str, boot_id: str, best: tuple[in
             marked.append((r["vote_id"], reason))
     if not updates:
         return 0
-    rollups.move_votes(conn, before, after, chains)
+    moves.before.extend(before)
+    moves.after.extend(after)
     conn.execute(sa.update(v).where(v.c.pk == sa.bindparam("p"))
                  .values(corrected_at=sa.bindparam("c"), time_method=sa.bindparam("m"),
                          time_uncertain=sa.bindparam("u")), updates)
