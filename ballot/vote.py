@@ -46,6 +46,8 @@ class Reason(StrEnum):
 
 SOURCES = tuple(s.value for s in Source)
 FLAGS = tuple(f.value for f in Flag)
+# What a terminal may send: repeat_dossier is the server's alone (a terminal cannot know it)
+TERMINAL_FLAGS = tuple(f for f in FLAGS if f != Flag.REPEAT_DOSSIER.value)
 REASONS = tuple(r.value for r in Reason)
 # A vote with one of these flags is stored and shown apart, never counted in an index.
 NOT_COUNTED_FLAGS = (Flag.TEST.value, Flag.SUSPECTED_MISUSE.value, Flag.REPEAT_DOSSIER.value)

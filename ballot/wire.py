@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from ballot.errors import Invalid
 from ballot.i18n import N_
-from ballot.vote import FLAGS, MAX_LEVEL, REASONS, SCALES, SOURCES
+from ballot.vote import MAX_LEVEL, REASONS, SCALES, SOURCES, TERMINAL_FLAGS
 
 MAX_BATCH_VOTES = 1000
 INT64_MAX = 2**63 - 1
@@ -91,7 +91,7 @@ class Vote(BaseModel):
     clock_synced: bool = Field(description="was the kiosk clock NTP-synchronised then")
     boot_id: BootId
     monotonic_ns: Nanoseconds = Field(description="CLOCK_BOOTTIME when the vote was taken")
-    flags: Annotated[list[Literal[FLAGS]], Field(max_length=len(FLAGS))] = []
+    flags: Annotated[list[Literal[TERMINAL_FLAGS]], Field(max_length=len(TERMINAL_FLAGS))] = []
     reasons: Annotated[list[Literal[REASONS]], Field(max_length=len(REASONS))] = []
     counter: Annotated[Text, Field(max_length=100)] | None = None
     officer: Annotated[Text, Field(max_length=200)] | None = None
