@@ -11,14 +11,8 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from district import audit
-from district.dashboard.deps import (
-    DashboardDep,
-    Page,
-    SignedIn,
-    ThisMonth,
-    VisibleScope,
-    text_query,
-)
+from district.dashboard import periods
+from district.dashboard.deps import DashboardDep, Page, SignedIn, text_query
 from district.dashboard.render import frame
 from district.dashboard.scope import NotVisible
 from district.errors import N_
@@ -36,13 +30,23 @@ ACTION_NAMES = {
 router = APIRouter(include_in_schema=False)
 
 
+async def page_frame(dash, who) -> dict:
+    """The menu around the page: the official's top unit this month, or, on a server with
+    no units loaded yet (the log matters from the first sign-in), the menu alone."""
+    scope = await run_in_threadpool(dash.scope, who)
+    try:
+        unit = scope.resolve(None)
+    except NotVisible:
+        return {"who": who, "unit": "", "qs": ""}
+    return frame(who, scope, unit, periods.parse_period("month", None))
+
+
 def audit_filter(value: str | None, limit: int) -> str:
     return (value or "")[:limit]
 
 
 @router.get("/dashboard/audit")
-async def audit_page(dash: DashboardDep, who: SignedIn, scope: VisibleScope,
-                     month: ThisMonth, html: Page,
+async def audit_page(dash: DashboardDep, who: SignedIn, html: Page,
                      actor: Annotated[str, text_query("only this person's entries")] = None,
                      action: Annotated[str, text_query("only this kind of action")] = None,
                      before: Annotated[str, text_query("entries older than this one")] = None):
@@ -54,6 +58,6 @@ async def audit_page(dash: DashboardDep, who: SignedIn, scope: VisibleScope,
         dash.engine, before=older, limit=PER_PAGE + 1, actor=audit_filter(actor, 100),
         action=action))
     more = len(rows) > PER_PAGE
-    return html.page("audit.html", **frame(who, scope, month.unit, month.period),
+    return html.page("audit.html", **await page_frame(dash, who),
                      entries=rows[:PER_PAGE], more=more, actor=audit_filter(actor, 100),
                      action=action, actions=ACTION_NAMES, page="audit")
