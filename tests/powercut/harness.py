@@ -319,14 +319,14 @@ class Server:
                 self.db_url, self.port, str(self.log), self.synchronous))
             self.proc.start()
         deadline = time.monotonic() + HANG_GUARD_S
-        while time.monotonic() < deadline and self._alive():
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/healthz",
-                             timeout=5).status_code == 200:
-                    return True
-            except httpx.TransportError:
-                pass
-            time.sleep(0.02)
+        with httpx.Client(timeout=5) as client:  # one client: each new one loads CA files
+            while time.monotonic() < deadline and self._alive():
+                try:
+                    if client.get(f"http://127.0.0.1:{self.port}/healthz").status_code == 200:
+                        return True
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.02)
         return False
 
     def _alive(self) -> bool:
