@@ -27,7 +27,7 @@ SMALL = {"DISTRICT_MAX_CONNECTIONS": "40", "DISTRICT_HEAD_TIMEOUT_S": "1.5",
 
 def start(url: str, tmp_path, **env: str) -> DistrictServer:
     return DistrictServer(url, env=clean_env(**{**SMALL, **env}),
-                          log=tmp_path / "serve.log").start()
+                          log=tmp_path / "serve.log").start(timeout=120)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -57,7 +57,8 @@ def test_a_backup_taken_while_serving_restores_every_vote_and_account(kind, tmp_
         token = register_terminal(engine, "t-1", "unit-1", "Quầy 1")
         add_user(engine, "chief", PASSWORD, "district")
         engine.dispose()
-        server = DistrictServer(url, env=clean_env(**SMALL), log=tmp_path / "serve.log").start()
+        server = DistrictServer(url, env=clean_env(**SMALL), log=tmp_path / "serve.log")
+        server.start(timeout=120)
         sent: list[int] = []
         stop = threading.Event()
 

@@ -106,7 +106,7 @@ def test_a_database_that_stops_answering_is_counted(tmp_path):
             engine = db.create_db_engine(url)
             db.migrate(engine)
             engine.dispose()
-            server = DistrictServer(url, env=clean_env(**SMALL)).start()
+            server = DistrictServer(url, env=clean_env(**SMALL)).start(timeout=120)
             try:
                 import psycopg
 
@@ -131,7 +131,7 @@ def test_a_database_that_stops_answering_is_counted(tmp_path):
 
 def test_one_scrape_sees_every_worker(database, tmp_path):
     server = DistrictServer(database.url, workers=2, env=clean_env(**SMALL),
-                            log=tmp_path / "serve.log").start()
+                            log=tmp_path / "serve.log").start(timeout=120)
     try:
         for n in range(20):  # new connections: spread over both processes
             httpx.get(server.url + "/healthz", timeout=30, headers={"Connection": "close"})
