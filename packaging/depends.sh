@@ -29,7 +29,8 @@ case $pkg in
             python3-evdev)
         ;;
     district)
-        deps=(systemd ca-certificates sqlite3)
+        # WeasyPrint (the printed reports) lays pages out with Pango, through cffi.
+        deps=(systemd ca-certificates sqlite3 libpango-1.0-0 libpangoft2-1.0-0)
         ;;
     *) echo "depends.sh: unknown package $pkg" >&2; exit 1 ;;
 esac
