@@ -37,9 +37,11 @@ def need_deploy_tools():
 
 
 @pytest.fixture(scope="session")
-def debs(tmp_path_factory):
+def debs(tmp_path_factory, request, arm64_build):
     """Builds, once per run and per release asked for: hailong-kiosk and hailong-district
-    (build 1) and hailong-kiosk build 2 (the upgrade). Returns release -> {name: path}."""
+    (build 1) and hailong-kiosk build 2 (the upgrade). Returns release -> {name: path}.
+    Once the first release is built, the arm64 build starts in the background when the
+    session will run the arm64 test (one build at a time: they share the pip cache)."""
     need_deploy_tools()
     # HAILONG_TEST_DEBS=DIR: use the .debs already built there (a developer's rerun).
     given = os.environ.get("HAILONG_TEST_DEBS")
@@ -62,6 +64,7 @@ def debs(tmp_path_factory):
             assert set(found) == {"hailong-kiosk", "hailong-kiosk-2", "hailong-district"}, found
             print(f"\n.debs for {release} built in {time.monotonic() - started:.0f} s")
             built[release] = found
+            start_arm64_if_wanted(request.session, arm64_build)
         return built[release]
 
     return get
@@ -178,11 +181,8 @@ def arm64_build(tmp_path_factory):
     build.stop()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _start_arm64_early(request, arm64_build):
-    """Starts the arm64 build at the beginning of a session that will run the arm64 test."""
+def start_arm64_if_wanted(session, build: BackgroundBuild):
     from tests.deploy.test_arm64 import aarch64_emulation
 
-    wanted = any(item.path.name == ARM64_TESTS for item in request.session.items)
-    if wanted and os.geteuid() == 0 and shutil.which("debootstrap") and not aarch64_emulation():
-        arm64_build.start()
+    if any(item.path.name == ARM64_TESTS for item in session.items) and not aarch64_emulation():
+        build.start()
