@@ -40,6 +40,7 @@ class Outcome:
     uploaded: int = 0  # votes the district holds from the terminal (kiosk runs)
     real_commands: int = 0  # cuts where the console scripts ran rather than forked children
     dropped_bytes: int = 0  # what the cuts threw away: a cut that drops nothing proves nothing
+    cli_votes: int = 0  # of the acknowledged votes, those `kiosk vote` made
 
 
 def check_store(db: Path, acknowledged: dict[str, int | None], cut: int,
@@ -224,6 +225,7 @@ def run_kiosk_cuts(tmp: Path, server_url: str, server_db: Path, token: str, term
             agent.join()
             for vote_id, seq in [*acks.drain(), *voter.acked]:
                 outcome.acknowledged[vote_id] = seq
+                outcome.cli_votes += seq is None  # (the capture path sends its seq)
             acks.close()
             if not waited:
                 outcome.problems.append(f"cut {cut}: no vote acknowledged within "

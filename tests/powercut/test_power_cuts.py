@@ -40,6 +40,7 @@ def test_power_cuts_under_the_vote_store_lose_no_acknowledged_vote(tmp_path,
     # every cut came after at least one acknowledgement, and threw unsynced data away
     assert len(outcome.acknowledged) >= KIOSK_CUTS and outcome.dropped_bytes > 0
     assert outcome.uploaded > 0  # the agent uploaded (and settled) between the cuts
+    assert outcome.cli_votes > 0  # `kiosk vote` was writing too
     assert outcome.real_commands >= 1  # `kiosk vote` as installed, not only forked
 
 
