@@ -298,6 +298,7 @@ class ScreenFollower:
     local: KioskConfig
     applied: Stored | None = None
     seen: tuple | None = None
+    tick: Callable | None = None
 
     def check(self) -> tuple[KioskConfig, list[str]] | None:
         """(the config to run, what changed) when the stored settings changed since the
@@ -355,7 +356,13 @@ def follow(app, local: KioskConfig, schedule: Callable[[Callable, float], object
     follower = ScreenFollower(local, applied=stored)
     follower.seen = tuple(_stamp(folder_of(local) / n) for n in (SETTINGS_FILE, GOOD_FILE))
     app._steering = follower
-    schedule(lambda _dt: between_citizens(app), CHECK_S)
+
+    def tick(_dt) -> None:  # (returning False would end Kivy's interval)
+        between_citizens(app)
+
+    # Kivy's Clock keeps only a weak reference to its callbacks: the follower holds this one
+    follower.tick = tick
+    schedule(tick, CHECK_S)
     return config
 
 
