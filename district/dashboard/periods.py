@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from district.errors import N_, DistrictError
@@ -83,12 +84,24 @@ def _next_month(d: dt.date) -> dt.date:
     return dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
 
 
+DAY_FIRST = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})|(\d{2})(\d{2})(\d{4})")
+
+
 def parse_date(text: str, what: str) -> dt.date:
+    """A date as officials type it, day first (``15/11/2026``, ``15112026``), whatever
+    their browser's language, or as the dashboard's own links write it (``2026-11-15``).
+    Never guessed: a day or month out of range is an error, not another date."""
     try:
-        return dt.date.fromisoformat(text)
+        found = DAY_FIRST.fullmatch(text.strip()) if isinstance(text, str) else None
+        if found:
+            day, month, year = (int(g) for g in found.groups() if g is not None)
+            return dt.date(year, month, day)
+        if isinstance(text, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+            return dt.date.fromisoformat(text.strip())
+        raise ValueError(text)
     except (ValueError, TypeError) as exc:
-        raise DistrictError(N_("{what}: {value!r} is not a date like 2025-01-31"),
-                            what=what, value=str(text)[:40]) from exc
+        raise DistrictError(N_("{what}: {value!r} is not a date like 31/01/2025 (day/month/"
+                               "year)"), what=what, value=str(text)[:40]) from exc
 
 
 def parse_period(kind: str | None, date: str | None = None, start: str | None = None,

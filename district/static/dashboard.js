@@ -1,5 +1,91 @@
-// Hài Lòng dashboard charts (Chart.js, served from /static/vendor/chartjs). The page puts its
-// numbers in <script type="application/json" id="chart-data">; nothing runs inline (CSP).
+// Hài Lòng dashboard: the period form and the charts (Chart.js, served from
+// /static/vendor/chartjs). The page puts its numbers in <script type="application/json"
+// id="chart-data">; nothing runs inline (CSP).
+
+// The period form: dates typed day first (dd/mm/yyyy) whatever the browser's language. A
+// date is checked as it is typed; one that is no real day (31/02/2026) keeps the form from
+// being sent and says why, so a typed date never becomes another one. Eight digits
+// (15112026) are shown as 15/11/2026 when the field is left. Only the fields the chosen
+// period uses are shown and sent: the date for day…year, From and To for a custom period.
+(function () {
+  "use strict";
+  var form = document.querySelector("form.filters");
+  if (!form) { return; }
+
+  function realDay(text) {
+    var m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(text) || /^(\d{2})(\d{2})(\d{4})$/.exec(text);
+    if (!m) { return null; }
+    var d = +m[1], mo = +m[2], y = +m[3];
+    var t = new Date(Date.UTC(y, mo - 1, d));
+    return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d
+      ? [d, mo, y] : null;
+  }
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  var fields = form.querySelectorAll(".daybox input");
+  Array.prototype.forEach.call(fields, function (input) {
+    function check() {
+      var text = input.value.trim();
+      input.setCustomValidity(text && !realDay(text) ? input.dataset.bad : "");
+      input.setAttribute("aria-invalid", input.validity.valid ? "false" : "true");
+    }
+    input.addEventListener("input", check);
+    input.addEventListener("blur", function () {
+      var day = realDay(input.value.trim());
+      if (day && /^\d{8}$/.test(input.value.trim())) {
+        input.value = pad(day[0]) + "/" + pad(day[1]) + "/" + day[2];
+      }
+      check();
+    });
+    check();
+  });
+  form.addEventListener("submit", function (event) {
+    if (!form.checkValidity()) { event.preventDefault(); form.reportValidity(); }
+  });
+
+  var kind = form.querySelector("select[name=period]");
+  function showFields() {
+    var custom = kind && kind.value === "custom";
+    Array.prototype.forEach.call(form.querySelectorAll(".daybox"), function (box) {
+      var used = (box.dataset.for === "custom") === custom;
+      box.hidden = !used;
+      box.querySelector("input").disabled = !used;
+    });
+  }
+  if (kind) { kind.addEventListener("change", showFields); showFields(); }
+}());
+
+// Tables wider than a phone scroll inside their card: such a region must be reachable by
+// keyboard (tabindex) and named (axe: scrollable-region-focusable).
+(function () {
+  "use strict";
+  Array.prototype.forEach.call(document.querySelectorAll("table.data, table.heat"), function (t) {
+    var wrap = t.parentElement;
+    if (!wrap.classList.contains("tablewrap") && !wrap.classList.contains("heatwrap")) {
+      wrap = document.createElement("div");
+      wrap.className = "tablewrap";
+      t.parentNode.insertBefore(wrap, t);
+      wrap.appendChild(t);
+    }
+    var caption = t.getAttribute("aria-label") || (t.caption && t.caption.textContent) ||
+      (t.closest("section") && t.closest("section").querySelector("h2") &&
+       t.closest("section").querySelector("h2").textContent) || "";
+    function mark() {
+      if (wrap.scrollWidth > wrap.clientWidth + 1) {
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        if (caption) { wrap.setAttribute("aria-label", caption.trim()); }
+      } else {
+        wrap.removeAttribute("tabindex");
+        wrap.removeAttribute("role");
+      }
+    }
+    mark();
+    window.addEventListener("resize", mark);
+  });
+}());
+
 (function () {
   "use strict";
   var node = document.getElementById("chart-data");
