@@ -164,13 +164,16 @@ def procedures_data(conn: Connection, period: Period, units: list[str]) -> list[
                       dossier_ratings.c.level, sa.func.count())
             .select_from(dossier_ratings.join(
                 dossiers, dossiers.c.code == dossier_ratings.c.dossier_code))
-            .where(agg.in_values(conn, dossiers.c.unit_id, units),
-                   dossier_ratings.c.corrected_at >= start,
-                   dossier_ratings.c.corrected_at < end)
+            # (the ratings of the period first, by their time index; the units are picked
+            # from the few groups: filtering dossiers by unit made SQLite walk them all)
+            .where(dossier_ratings.c.corrected_at >= start, dossier_ratings.c.corrected_at < end)
             .group_by(dossiers.c.unit_id, dossiers.c.procedure_code,
                       dossier_ratings.c.scale, dossier_ratings.c.level))
     rows: dict[tuple[str, str], ProcedureRow] = {}
+    visible = set(units)
     for unit_id, code, name, scale, level, n in conn.execute(stmt):
+        if unit_id not in visible:
+            continue
         row = rows.setdefault((unit_id, code), ProcedureRow(unit_id, code, name))
         row.counts.levels[(scale, level)] = row.counts.levels.get((scale, level), 0) + n
     return sorted(rows.values(), key=lambda r: (r.unit_id, r.code))
