@@ -53,6 +53,8 @@ DEV = [
     "playwright>=1.44", "aiosmtpd>=1.4", "httpx>=0.27", "babel>=2.14", "ruff>=0.5",
     "import-linter>=2.0",   # the import contracts: no circles, district does not import kiosk
     "mfusepy>=3.1",  # the power-cut filesystem of tests/powercut (libfuse3 through ctypes)
+    "colorspacious>=1.1",   # colour-blindness simulation and ΔE of the level colours (tests/ui)
+    "fonttools>=4.40",      # reads the bundled font's glyph table (tests/ui/test_glyphs.py)
 ]
 
 # The packages, and the files beside their code they open at run time (catalogs, screens,

@@ -4,6 +4,7 @@
     .venv/bin/python bench/ui.py latency [--presses 200]
     .venv/bin/python bench/ui.py memory [--votes 10000]
     .venv/bin/python bench/ui.py touch [--touches 30]   # first touch after idling → thank-you
+    .venv/bin/python bench/ui.py voice [--presses 200]  # latency A/B: voice off, then on
     .venv/bin/python bench/ui.py all        # all four, for bench/RESULTS-ui.md
 
 ``HAILONG_UI_IDLE=poll`` runs the kiosk with Kivy's polling loop instead of the blocking idle
@@ -101,9 +102,11 @@ def child(mode: str, count: int, out: str) -> None:
     from kiosk.vote import Source
 
     tmp = Path(tempfile.mkdtemp())
+    voice = {"device": "null", "folder": os.environ["HAILONG_BENCH_VOICE"]} \
+        if mode == "latency-voice" else {}
     config = KioskConfig.model_validate({
         "storage": {"path": str(tmp / "votes.db")}, "gpio": {"pin_factory": "mock"},
-        "rules": {"lockout_s": 0, "misuse_max_votes": 1000}})
+        "rules": {"lockout_s": 0, "misuse_max_votes": 1000}, "voice": voice})
     app = create_app(config, windowed=True, size=(1024, 600))
     from kivy.clock import Clock
     from kivy.core.window import Window
@@ -165,7 +168,7 @@ def child(mode: str, count: int, out: str) -> None:
                           p50_ms=round(statistics.median(lat), 1),
                           p99_ms=round(lat[max(0, int(len(lat) * 0.99) - 1)], 1),
                           max_ms=round(lat[-1], 1))
-        elif mode == "latency":
+        elif mode in ("latency", "latency-voice"):
             for i in range(count):
                 on_main(app.go_home)
                 time.sleep(0.25)  # the rating screen's own frame is drawn and the loop idles
@@ -227,7 +230,7 @@ def main() -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["idle", "latency", "memory", "touch", "all"])
+    parser.add_argument("what", choices=["idle", "latency", "memory", "touch", "voice", "all"])
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--presses", type=int, default=200)
     parser.add_argument("--votes", type=int, default=10_000)
@@ -242,6 +245,15 @@ def main() -> int:
         results["memory"] = run_child("memory", args.votes)
     if args.what in ("touch", "all"):
         results["touch"] = run_child("touch", args.touches)
+    if args.what in ("voice", "all"):
+        # Same run, same X server conditions: committed vote → thank-you frame without a
+        # voice, then with the voice saying the level on ALSA's null device (espeak-ng prompts).
+        from kiosk.voice.build import build
+        folder = Path(tempfile.mkdtemp()) / "prompts"
+        build(folder)
+        os.environ["HAILONG_BENCH_VOICE"] = str(folder)
+        results["voice"] = {"off": run_child("latency", args.presses),
+                            "on": run_child("latency-voice", args.presses)}
     print(json.dumps(results, indent=2))
     return 0
 

@@ -15,9 +15,10 @@ import math
 from kivy.clock import Clock
 from kivy.properties import ListProperty, NumericProperty, ObjectProperty, StringProperty
 
-from kiosk.ui.faces import level_colour, mood, tint
+from kiosk.ui.faces import mood
 from kiosk.ui.stage import KioskScreen
-from kiosk.ui.widgets import Card
+from kiosk.ui.theme import STANDARD, button_fill, level_colour
+from kiosk.ui.widgets import Card, same_size
 
 
 class ReasonButton(Card):
@@ -43,16 +44,17 @@ class FollowupScreen(KioskScreen):
     when_button = ObjectProperty(None, allownone=True)
     when_skip = ObjectProperty(None, allownone=True)
 
-    def __init__(self, *, buttons: int, **kwargs):
+    def __init__(self, *, buttons: int, theme=STANDARD, **kwargs):
         super().__init__(**kwargs)
         self.buttons = []
         for number in range(1, buttons + 1):
             colour = level_colour(number, buttons)
             button = ReasonButton(button=number, mood=mood(number, buttons), colour=colour,
-                                  edge=colour, fill=tint(colour, 0.88))
+                                  edge=colour, fill=button_fill(colour, theme))
             button.bind(on_press=self._pressed)
             self.ids.reasons.add_widget(button)
             self.buttons.append(button)
+        same_size([button.ids.label for button in self.buttons])
         self.ids.skip.bind(on_press=lambda *_: self.when_skip and self.when_skip())
         self._tick = None
         self._left = 0.0

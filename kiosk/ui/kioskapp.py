@@ -40,6 +40,7 @@ from kiosk.ui.thanks import ThanksScreen
 from kiosk.ui.theme import THEMES, level_colour
 from kiosk.ui.typescale import type_scale
 from kiosk.ui.words import reason_texts, storage_problem
+from kiosk.voice.prompts import confirm_name, followup_name
 from kiosk.vote import Source, Vote
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ class KioskApp(App):
         self.panel = None
         self.serial_box = None
         self.chime = None
+        self.voice = None  # kiosk.voice.player.Voice when a speaker is configured
         self.storage_ok = True
         self.followup_vote: Vote | None = None
         self._ready = False
@@ -165,7 +167,8 @@ class KioskApp(App):
                                    .format(seconds=s))
         self.reason_text = reason_texts(t)
         self.followup = FollowupScreen(
-            buttons=self.levels, skip=t("Skip"), title=t("Sorry! What went wrong?"),
+            buttons=self.levels, theme=self.theme, skip=t("Skip"),
+            title=t("Sorry! What went wrong?"),
             when_button=lambda button: self.press(button, Source.TOUCH),
             when_skip=self.capture.skip_followup,
             countdown_text=lambda s: t("Press the button under your answer, or wait "
@@ -190,6 +193,11 @@ class KioskApp(App):
         if self.kiosk.ui.sound:
             from kiosk.ui.sound import Chime
             self.chime = Chime()
+        voice = self.kiosk.voice
+        if voice.enabled and voice.device:  # on wherever a speaker is configured
+            from kiosk.voice.player import Voice
+            self.voice = Voice(device=voice.device, language=self.language,
+                               volume=voice.volume, folder=voice.folder)
         self.start_inputs()
         return self.stage
 
@@ -204,6 +212,8 @@ class KioskApp(App):
     def on_stop(self):
         self.notifier.stopping()
         self.stop_inputs()
+        if self.voice is not None:
+            self.voice.close()
         if self.idle_wait is not None:
             self.idle_wait.uninstall()
             self.idle_wait = None
@@ -296,6 +306,12 @@ class KioskApp(App):
 
     def vote_recorded(self, vote: Vote) -> None:
         self.show_thanks(vote.level, self.recorded_text(vote))
+        self.say(confirm_name(vote.level, self.levels))  # after the frame is asked for
+
+    def say(self, name: str) -> None:
+        """A prompt, played in the voice's own thread (never delays what is drawn)."""
+        if self.voice is not None:
+            self.voice.say(name)
 
     def followup_opened(self, vote: Vote, reasons) -> None:
         """The rules opened the question: each button now answers the reason above it."""
@@ -303,6 +319,7 @@ class KioskApp(App):
         self.stage.show("followup", recorded=self.recorded_text(vote),
                         seconds=self.kiosk.followup.timeout_s,
                         reasons=[(str(code), self.reason_text[code]) for code in reasons])
+        self.say(followup_name(self.levels))
 
     def followup_closed(self, vote: Vote, decision: Decision) -> None:
         """Answered, skipped or timed out (the rules decided): always the thank-you."""
@@ -311,6 +328,7 @@ class KioskApp(App):
             return  # out of order or the technician meanwhile: nothing to thank for here
         if decision.outcome is Outcome.ANSWER:
             self.show_thanks(vote.level, self.tr("Your answer is recorded"))
+            self.say("answered")
         else:
             self.show_thanks(vote.level, self.recorded_text(vote))
 

@@ -7,7 +7,7 @@ from kivy.properties import ListProperty, NumericProperty, ObjectProperty, Strin
 from kiosk.ui.faces import mood
 from kiosk.ui.stage import KioskScreen
 from kiosk.ui.theme import STANDARD, button_fill, level_colour
-from kiosk.ui.widgets import Card
+from kiosk.ui.widgets import Card, same_size
 
 
 class LevelButton(Card):
@@ -38,6 +38,7 @@ class RatingScreen(KioskScreen):
             button.bind(on_press=self._pressed)
             self.ids.levels.add_widget(button)
             self.buttons.append(button)
+        same_size([button.ids.label for button in self.buttons])
 
     def _pressed(self, button: LevelButton) -> None:
         if self.when_level is not None:

@@ -49,7 +49,7 @@ def type_scale(width: int, height: int, diagonal_in: float, *,
     u = min(width, height) / 100
 
     def px(mm: float) -> float:
-        return mm * grow / pitch
+        return math.ceil(mm * grow / pitch)  # whole pixels, never below the millimetres
 
     question = max(px(QUESTION_CAP_MM / CAP_HEIGHT), u * 7.5 * grow)
     label = max(px(LABEL_MM), u * 6.5 * grow)

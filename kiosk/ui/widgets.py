@@ -35,7 +35,7 @@ class FitLabel(Label):
             if (self.texture_size[1] <= self.height and self.texture_size[0] <= self.width
                     and self._words_fit(size)) or size <= self.min_font:
                 break
-            size = max(self.min_font, size * 0.9)
+            size = max(self.min_font, size * 0.95)  # fine steps: stay near the type scale
         self.text_size = (self.width, self.height)
 
     def _words_fit(self, size: float) -> bool:
@@ -57,3 +57,20 @@ class Card(ButtonBehavior, BoxLayout):
     fill = ListProperty([1, 1, 1, 1])
     edge = ListProperty([0.6, 0.6, 0.6, 1])
     lit = BooleanProperty(False)  # the technician's button test shows a press here
+
+
+def same_size(labels: list[FitLabel]) -> None:
+    """A row of labels (the levels, the reasons) drawn at one size: the smallest any of them
+    needed to fit, so no level looks more important than another."""
+    from kivy.clock import Clock
+
+    def level(*_):
+        smallest = min(label.font_size for label in labels)
+        for label in labels:
+            if label.font_size != smallest:
+                label.font_size = smallest
+                label.texture_update()  # drawn in this frame, not at the next resize
+
+    trigger = Clock.create_trigger(level)
+    for label in labels:
+        label.bind(font_size=lambda *_: trigger())

@@ -9,15 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kiosk.i18n import N_
+from kiosk.voice.prompts import REASONS  # the same words are said aloud
 from kiosk.vote import Reason
-
-REASONS = {
-    Reason.WAITING_TIME: N_("Waited too long"),
-    Reason.TOO_MANY_TRIPS: N_("Had to come back too many times"),
-    Reason.UNCLEAR_GUIDANCE: N_("Guidance was unclear"),
-    Reason.OFFICER_ATTITUDE: N_("Officer's attitude"),
-    Reason.OTHER: N_("Something else"),
-}
 
 #: kiosk.store.StorageError.kind → what it means
 STORAGE_PROBLEMS = {

@@ -65,7 +65,7 @@ def ui_config(tmp_path: Path, **sections) -> dict:
                      "name": "Bộ phận một cửa phường Thanh Nhàn", "language": "vi"},
         "storage": {"path": str(tmp_path / "votes.db")},
         "gpio": {"pin_factory": "mock"},
-        "rules": {"lockout_s": 1.5},
+        "rules": {"lockout_s": 3.0},  # long enough to look at the thank-you on a busy machine
         "technician": {"pin": "2468"},
         "followup": {"enabled": True, "at_or_below": 1, "timeout_s": 20},
     }

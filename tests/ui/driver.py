@@ -183,9 +183,11 @@ class Driver:
                 buttons.append({"text": text, "rect": rect(widget)})
             elif isinstance(widget, Label) and widget.text:
                 widget.texture_update()
+                lines = ["".join(word.text for word in line.words)
+                         for line in (widget._label._cached_lines or ())]
                 labels.append({"text": widget.text, "rect": rect(widget),
                                "texture": list(widget.texture_size),
-                               "font_size": widget.font_size})
+                               "font_size": widget.font_size, "lines": lines})
         return {"screen": screen.name, "window": list(window.size), "labels": labels,
                 "buttons": buttons}
 

@@ -263,3 +263,30 @@ def followup_buttons(d) -> None:
     d.record("timeout", votes=d.votes(), screens=d.shown_since(since),
              lit_after=[bool(led.value) for led in leds])
     d.wait_screen("rating", timeout=60)
+
+
+def readable(d) -> None:
+    """The rating screen and the follow-up (one reason per button) for screenshots and
+    geometry: the readability test checks sizes, clipping and where lines break."""
+    capture(d, "rating")
+    d.key(d.config.keyboard.keys[0])  # the worst level asks the follow-up
+    d.wait_screen("followup")
+    capture(d, "followup")
+    d.click(button(d, d.app.followup.skip))
+    d.wait_screen("thanks")
+    capture(d, "thanks")
+
+
+def voice(d) -> None:
+    """With a speaker: the level confirmed aloud after the vote, the follow-up read out, the
+    answer thanked; the thank-you frame comes as without a voice."""
+    d.key("3")
+    d.wait_screen("thanks")
+    d.wait_screen("rating", timeout=60)
+    d.key("1")
+    d.wait_screen("followup")
+    time.sleep(d.config.followup.answer_after_ms / 1000 + 0.1)
+    d.key("2")
+    d.wait_screen("thanks")
+    assert d.app.voice.idle(60)
+    d.record("voice", played=list(d.app.voice.played), votes=d.votes())
