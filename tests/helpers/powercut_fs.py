@@ -35,7 +35,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -183,11 +182,11 @@ class PowerCutFS:
             self.truncate(path, 0, fd)
         return fd
 
-    def create(self, path, mode, fi=None):
+    def create(self, path, mode, flags=0):
         with self._mutex:
             fd = os.open(self._real(path), os.O_RDWR | os.O_CREAT, mode)
             self._log("create", path)
-            if os.fstat(fd).st_size:  # O_CREAT on an existing file with O_TRUNC
+            if flags & os.O_TRUNC and os.fstat(fd).st_size:  # (raced with another creator)
                 self.truncate(path, 0, fd)
             return fd
 
@@ -390,12 +389,6 @@ def fuse_available() -> str | None:
     except (ImportError, OSError) as exc:
         return f"mfusepy or libfuse3 missing: {exc}"
     return None
-
-
-@contextlib.contextmanager
-def mounted(backing: Path, mountpoint: Path) -> Iterator[Mount]:
-    with Mount(backing, mountpoint) as mount:
-        yield mount
 
 
 if __name__ == "__main__":
