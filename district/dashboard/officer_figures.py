@@ -86,21 +86,38 @@ def _split_by_officer(by: dict[tuple[str, str, str], agg.Counts]
 
 def _coverage(conn: Connection, period: Period, units: list[str]
               ) -> tuple[dict[str, Coverage], dict[str, Coverage]]:
-    """Finished and rated dossiers in the period (one pass), per unit and per officer."""
-    rated = sa.func.count(dossier_ratings.c.dossier_code)
-    stmt = (sa.select(dossiers.c.unit_id, dossiers.c.officer, sa.func.count(), rated)
-            .select_from(dossiers.outerjoin(
-                dossier_ratings, dossier_ratings.c.dossier_code == dossiers.c.code))
-            .where(agg.in_values(conn, dossiers.c.unit_id, units),
-                   dossiers.c.finished_on.between(period.start, period.end))
-            .group_by(dossiers.c.unit_id, dossiers.c.officer))
+    """Finished and rated dossiers in the period, per unit and per officer. Two reads: the
+    finished ones from the covering index alone, the rated ones starting from the ratings
+    (far fewer than the dossiers: a year of a district is 300,000 dossiers)."""
+    finished = (sa.select(dossiers.c.unit_id, dossiers.c.officer, sa.func.count())
+                .where(agg.in_values(conn, dossiers.c.unit_id, units),
+                       dossiers.c.finished_on.between(period.start, period.end))
+                .group_by(dossiers.c.unit_id, dossiers.c.officer))
     by_unit: dict[str, Coverage] = defaultdict(Coverage)
     by_officer: dict[str, Coverage] = defaultdict(Coverage)
-    for unit, officer, n, r in conn.execute(stmt):
-        for c in (by_unit[unit], by_officer[officer]) if officer else (by_unit[unit],):
-            c.finished += n
-            c.rated += r
+    for unit, officer, n in conn.execute(finished):
+        by_unit[unit].finished += n
+        if officer:
+            by_officer[officer].finished += n
+    visible = set(units)
+    for unit, officer, n in conn.execute(_RATED[conn.dialect.name == "sqlite"],
+                                         {"a": period.start, "b": period.end}):
+        if unit in visible:
+            by_unit[unit].rated += n
+            if officer:
+                by_officer[officer].rated += n
     return dict(by_unit), dict(by_officer)
+
+
+# The rated finished dossiers, from the ratings: SQLite's CROSS JOIN keeps that order (its
+# planner would start from the dossiers' index otherwise); PostgreSQL chooses well itself.
+_RATED_SQL = ("SELECT d.unit_id, d.officer, count(*) FROM dossier_ratings r {join} dossiers d "
+              "ON d.code = r.dossier_code WHERE d.finished_on BETWEEN :a AND :b "
+              "GROUP BY d.unit_id, d.officer")
+_RATED = {True: sa.text(_RATED_SQL.format(join="CROSS JOIN")).bindparams(
+              sa.bindparam("a", type_=sa.Date), sa.bindparam("b", type_=sa.Date)),
+          False: sa.text(_RATED_SQL.format(join="JOIN")).bindparams(
+              sa.bindparam("a", type_=sa.Date), sa.bindparam("b", type_=sa.Date))}
 
 
 PARTS = ("officers", "coverage", "procedures")
