@@ -1,7 +1,8 @@
 """The printed report of a unit and period, as PDF or DOCX (docs/dashboard.md, "The
 report"): the figures (``report_data``), the text (``report_doc``), the charts
 (``report_charts``), laid out by ``report_pdf`` (WeasyPrint) or ``report_docx``
-(python-docx). The dashboard's download and ``district report`` both call ``make``.
+(python-docx); its workbook by ``report_workbook``. The dashboard's downloads and
+``district report`` all call ``make``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from district.dashboard.report_data import Report, Signature, gather
 from district.dashboard.report_doc import document
 
 FORMATS = {"pdf": "application/pdf",
-           "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+           "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+           "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 _ENVS: dict = {}
 
 
@@ -41,6 +43,12 @@ def render(report: Report, fmt: str, lang: str, envs: dict | None = None) -> byt
 def make(engine: Engine, tree: agg.UnitTree, unit: str, period: Period, fmt: str, lang: str,
          signature: Signature | None = None, today: dt.date | None = None,
          envs: dict | None = None) -> bytes:
+    if fmt == "xlsx":  # the figures to compute with (report_workbook), no text or charts
+        from district.dashboard import periods
+        from district.dashboard.report_workbook import report_workbook
+
+        return report_workbook(engine, tree, unit, period, gettext_for(lang),
+                               today or periods.today_local())
     return render(gather(engine, tree, unit, period, signature, today), fmt, lang, envs)
 
 

@@ -1,5 +1,5 @@
 """The report's four charts (trend, index by unit, levels, reasons), drawn by matplotlib
-once per report as PNG at 200 dpi (sharp on paper), the same image in the PDF and the
+once per report as PNG at 160 dpi (sharp on paper), the same image in the PDF and the
 DOCX. PNG rather than SVG: WeasyPrint takes ~1 s a chart to draw matplotlib's SVG (every
 glyph a path), a PNG ~10 ms; Word places raster images everywhere. Text in Noto Sans, the
 font the project bundles, so every Vietnamese diacritic is drawn.
@@ -21,7 +21,7 @@ FONTS = Path(__file__).resolve().parent.parent / "fonts"
 BLUE, GREY, RED, GREEN = "#1f5f99", "#9aa5b1", "#b3261e", "#2e7d32"
 LEVEL_COLOURS = {3: [RED, "#7cb342", GREEN], 4: [RED, "#ef6c00", "#7cb342", GREEN],
                  5: [RED, "#ef6c00", GREY, "#7cb342", GREEN]}
-DPI = 200
+DPI = 160  # 1,120 px across the 16.5 cm of text: sharp on paper
 MAX_UNITS = 30  # bars of the index-by-unit chart (a province's 100 districts: the lowest)
 
 
@@ -48,7 +48,8 @@ def _pyplot():
 
 def _save(plt, fig) -> bytes:
     png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    # (no bbox_inches="tight": it draws the figure twice; the constrained layout fits it)
+    fig.savefig(png, format="png", dpi=DPI, metadata={"Software": None})
     plt.close(fig)
     return png.getvalue()
 
@@ -68,7 +69,7 @@ def charts(report: Report, _: Callable[[str], str], label: Callable[[str], str])
 
 
 def _trend(plt, report: Report, _, label):
-    fig, ax = plt.subplots(figsize=(7, 2.6))
+    fig, ax = plt.subplots(layout="constrained", figsize=(7, 2.6))
     keys = [label(k) for k, _c in report.trend]
     ax.bar(keys, [c.votes for _k, c in report.trend], color=GREY, label=_("Votes"))
     ax.set_ylabel(_("Votes"))
@@ -84,7 +85,7 @@ def _trend(plt, report: Report, _, label):
 
 def _units(plt, report: Report, _, label):
     rows = [r for r in report.overview.rows if r.counts.votes][:MAX_UNITS]
-    fig, ax = plt.subplots(figsize=(7, 0.8 + 0.28 * max(1, len(rows))))
+    fig, ax = plt.subplots(layout="constrained", figsize=(7, 0.8 + 0.28 * max(1, len(rows))))
     names = [_short(r.name + (" " + _("(own terminals)") if r.own_only else "")) for r in rows]
     ax.barh(names[::-1], [r.counts.index for r in rows][::-1], color=BLUE)
     ax.set_xlim(0, 100)
@@ -97,7 +98,7 @@ def _units(plt, report: Report, _, label):
 
 def _levels(plt, report: Report, _, label):
     dist = report.total.distribution()
-    fig, ax = plt.subplots(figsize=(7, 0.9 + 0.5 * max(1, len(dist))))
+    fig, ax = plt.subplots(layout="constrained", figsize=(7, 0.9 + 0.5 * max(1, len(dist))))
     for row, (scale, counts) in enumerate(sorted(dist.items())):
         left = 0
         total = sum(counts) or 1
@@ -114,8 +115,8 @@ def _levels(plt, report: Report, _, label):
     ax.set_xlabel(_("Share of counted votes (%)"))
     handles, names = ax.get_legend_handles_labels()
     unique = dict(zip(names, handles, strict=True))
-    ax.legend(unique.values(), unique.keys(), ncol=3, fontsize=7, frameon=False,
-              loc="upper center", bbox_to_anchor=(0.5, -0.35))
+    fig.legend(unique.values(), unique.keys(), ncol=5, fontsize=7, frameon=False,
+               loc="outside lower center")
     return fig
 
 
@@ -123,7 +124,7 @@ def _reasons(plt, report: Report, _, label):
     from district.dashboard.exports import REASON_NAMES
 
     reasons = report.total.reasons
-    fig, ax = plt.subplots(figsize=(7, 2.2))
+    fig, ax = plt.subplots(layout="constrained", figsize=(7, 2.2))
     names = [_(REASON_NAMES.get(code, code)) for code in reasons]
     ax.barh(names[::-1], list(reasons.values())[::-1], color=RED)
     ax.set_xlabel(_("Votes"))

@@ -25,8 +25,9 @@ def add_cli(sub, _) -> dict:
     rep.add_argument("--unit", required=True, help=_("the unit the report is about"))
     rep.add_argument("--period", default="", help=_(
         "a month (2026-11), a quarter (2026-Q4) or a year (2026); default this month"))
-    rep.add_argument("--format", choices=("pdf", "docx"), default="pdf",
-                     help=_("pdf (to sign and hand in) or docx (to edit first)"))
+    rep.add_argument("--format", choices=("pdf", "docx", "xlsx"), default="pdf",
+                     help=_("pdf (to sign and hand in), docx (to edit first) or xlsx (the "
+                            "figures, to compute with)"))
     rep.add_argument("--out", required=True, metavar="FILE", help=_(
         "the file to write (- for standard output)"))
     rep.add_argument("--number", default="", help=_("the report's number, as 12/BC-UBND"))

@@ -1,4 +1,5 @@
-"""The printed report as a download: ``/dashboard/export/report.pdf`` and ``report.docx``
+"""The printed report as a download: ``/dashboard/export/report.pdf``, ``report.docx`` and
+its workbook ``report.xlsx``
 with the filters of every download (``unit``, ``period``, ``date``, ``from``, ``to``) and,
 optionally, what the official would otherwise fill in by hand (``number``, ``place``,
 ``signer``, ``position``). Included by ``downloads`` (same prefix, same audit record),
@@ -68,3 +69,8 @@ async def report_pdf(dash: DashboardDep, scope: VisibleScope, filters: Filtered,
 async def report_docx(dash: DashboardDep, scope: VisibleScope, filters: Filtered, html: Page,
                       sig: Signed):
     return await _report("docx", dash, scope, filters, html, sig)
+
+
+@router.get("/report.xlsx")
+async def report_xlsx(dash: DashboardDep, scope: VisibleScope, filters: Filtered, html: Page):
+    return await _report("xlsx", dash, scope, filters, html, Signature())
