@@ -365,9 +365,20 @@ def _csv_row_to_vote(row: dict[str, str]) -> dict[str, Any]:
             vote[name] = int(text) if len(text) <= 20 else (INT64_MAX + 1) * (
                 -1 if text.startswith("-") else 1)
     for name in CSV_OPTIONAL_TEXT:
-        if not vote.get(name):
-            vote[name] = None
+        vote[name] = from_spreadsheet(vote.get(name) or "") or None
     return vote
+
+
+# What kiosk export does to a text a spreadsheet would compute (kiosk.store._inert): an
+# apostrophe before = + - @ tab CR or another apostrophe. Taken away here, once.
+SPREADSHEET_ACTIVE = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def from_spreadsheet(text: str) -> str:
+    """A text cell of a ``kiosk export`` file as the terminal had it."""
+    if text.startswith("'") and text[1:2] != "" and text[1:2] in SPREADSHEET_ACTIVE:
+        return text[1:]
+    return text
 
 
 def read_export_csv(path: str | Path) -> dict[str, list[CheckedVote]]:

@@ -311,15 +311,32 @@ class VoteStore:
 
     def export_csv(self, out: IO[str]) -> int:
         """Every local vote, whatever its status, as the CSV ``district import`` reads."""
-        writer = csv.writer(out, lineterminator="\n")
+        # CRLF ends a line (RFC 4180, what Excel writes): the csv module then quotes a text
+        # holding a CR too, which with "\n" alone would break its row in two
+        writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(EXPORT_COLUMNS)
         count = 0
         with self._guard():
             for row in self.conn.execute(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM votes"
                                          " ORDER BY seq"):
-                writer.writerow(["" if v is None else v for v in row])
+                writer.writerow(["" if v is None else _inert(v) for v in row])
                 count += 1
         return count
+
+
+# A text a spreadsheet would compute (a counter or officer called "=…", "+…", "-…", "@…", or
+# starting with a tab or CR) gets a leading apostrophe in the export, so Excel or LibreOffice
+# opening the stick shows it as text; so does one that already starts with an apostrophe
+# before such a character, so that district import (district.ingest.from_spreadsheet)
+# takes exactly one away and every value comes back as it was.
+SPREADSHEET_ACTIVE = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def _inert(value: object) -> object:
+    if isinstance(value, str) and (value.startswith(SPREADSHEET_ACTIVE[:-1]) or (
+            value.startswith("'") and value[1:2] != "" and value[1:2] in SPREADSHEET_ACTIVE)):
+        return "'" + value
+    return value
 
 
 def _join(items: Iterable[object]) -> str:

@@ -101,3 +101,38 @@ def test_ascii_numbers_still_import(db_url, capsys, tmp_path):
     assert main(["--lang", "en", "import", str(export)]) == 0
     assert "imported 2, duplicates 0" in capsys.readouterr().out
     assert imported(db_url) == 2
+
+
+NAMES = ["=1+1", "+SUM(1,2)", "-2", "@A1", "\tQuầy", "\rQuầy", "'=quoted", "''", "'", "Quầy 1"]
+
+
+def test_the_usb_export_is_formula_safe_and_imports_every_name_as_it_was(db_url, capsys,
+                                                                         tmp_path):
+    """``kiosk export`` (the real command) writes no cell a spreadsheet would compute, and
+    ``district import`` gets back exactly the counter and officer the terminal stored."""
+    import subprocess
+
+    from kiosk import clock
+    from kiosk.store import VoteStore
+    from kiosk.vote import Source, new_vote
+    from tests.helpers import BIN, clean_env
+
+    store = tmp_path / "votes.db"
+    with VoteStore(store, "t-1") as votes:
+        for name in NAMES:
+            votes.record(new_vote(1, 3, Source.GPIO, clock.now(), counter=name,
+                                  officer=name[::-1], dossier_code=None))
+    env = clean_env(KIOSK_STORAGE__PATH=str(store), KIOSK_TERMINAL__ID="t-1",
+                    KIOSK_GPIO__PIN_FACTORY="mock")
+    export = tmp_path / "usb.csv"
+    done = subprocess.run([str(BIN / "kiosk"), "export", str(export)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    with export.open(newline="", encoding="utf-8") as fh:
+        cells = [cell for row in csv.reader(fh) for cell in row]
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    assert main(["--lang", "en", "import", str(export)]) == 0, capsys.readouterr().err
+    with db.create_db_engine(db_url).connect() as conn:
+        stored = conn.execute(sa.select(db.votes.c.counter, db.votes.c.officer)
+                              .order_by(db.votes.c.seq)).all()
+    assert [tuple(row) for row in stored] == [(n, n[::-1]) for n in NAMES]
