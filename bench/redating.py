@@ -208,11 +208,13 @@ def main() -> int:
     parser.add_argument("--stored", type=int, default=10, help="earlier votes per terminal")
     parser.add_argument("--rebooting", type=float, default=0.1,
                         help="share of terminals with a previous boot to date")
-    parser.add_argument("--threads", type=int, default=4, help="batches at a time")
+    parser.add_argument("--threads", type=int, default=4,
+                        help="batches at a time (PostgreSQL; SQLite: 1)")
     args = parser.parse_args()
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    results = [run(kind, args.terminals, args.stored, args.rebooting, args.threads)
-               for kind in kinds]
+    # SQLite has one writer at a time: its batches go one by one
+    results = [run(kind, args.terminals, args.stored, args.rebooting,
+                   args.threads if kind == "postgres" else 1) for kind in kinds]
     for r in results:
         print(r, file=sys.stderr)
     print(markdown(results))
