@@ -37,6 +37,10 @@ class Block:
     table: Table | None = None
     chart: str = ""  # the chart's key (report_charts)
 
+    def __post_init__(self):
+        # "89,7 %" never broken between the figure and its sign
+        self.text = self.text.replace(" %", "\u00a0%")
+
 
 @dataclass
 class Document:

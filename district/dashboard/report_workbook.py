@@ -162,6 +162,7 @@ def summary_sheet(ws: Worksheet, ov: agg.Overview, made: dt.date, _) -> None:
         chart.add_data(Reference(ws, min_col=9, min_row=HEADER_ROW, max_row=last),
                        titles_from_data=True)
         chart.set_categories(Reference(ws, min_col=3, min_row=first, max_row=last))
+        chart.x_axis.scaling.orientation = "maxMin"  # the first ranked at the top
         chart.legend = None
         chart.height, chart.width = max(7.5, 0.6 * (last - first + 1) + 3), 16
         ws.add_chart(chart, f"B{row + 3}")
