@@ -271,6 +271,12 @@ def test_votes_of_unknown_time_stay_out_of_the_time_of_day_figures(terminal):
     current.post([*lost, honest])
     assert_figures_are_the_truth(terminal, [current.true_time(honest["monotonic_ns"])],
                                  unknown=5)
+    client = signed_in(terminal.url)  # the unit page says how many, in Vietnamese
+    try:
+        page = client.get(f"/dashboard/units/{terminal.unit}").text
+    finally:
+        client.close()
+    assert 'id="time-unknown" data-votes="5"' in page and "Không rõ thời điểm: 5" in page
     then = three_years_behind.date()
     fig = unit_figures(terminal.url, terminal.unit, then - dt.timedelta(days=2),
                        then + dt.timedelta(days=2))
