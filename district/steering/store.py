@@ -136,22 +136,28 @@ def check_scope(conn: Connection, scope: Scope) -> None:
         raise DistrictError(N_("no {kind} {id} on this server"), kind=scope.kind, id=scope.id)
 
 
+# The units above a unit, the unit first: one recursive query (a heartbeat asks it).
+UNITS_UP = sa.text("""
+WITH RECURSIVE up(id, parent_id, depth) AS (
+    SELECT id, parent_id, 0 FROM units WHERE id = :unit
+    UNION ALL
+    SELECT u.id, u.parent_id, up.depth + 1 FROM units u JOIN up ON u.id = up.parent_id
+    WHERE up.depth < 100
+)
+SELECT id FROM up ORDER BY depth DESC""")
+TERMINAL_UNITS_UP = sa.text(UNITS_UP.text.replace(
+    "WHERE id = :unit", "WHERE id = (SELECT unit_id FROM terminals WHERE id = :terminal)"))
+
+
 def chain(conn: Connection, scope: Scope) -> list[Scope]:
     """The scopes ``scope`` inherits from, top first, ending with ``scope`` itself."""
     if scope.kind == FLEET:
         return [FLEET_SCOPE]
-    unit_id = scope.id
     if scope.kind == TERMINAL:
-        unit_id = conn.execute(sa.select(terminals.c.unit_id)
-                               .where(terminals.c.id == scope.id)).scalar()
-    path: list[Scope] = []
-    seen: set[str] = set()
-    while unit_id and unit_id not in seen and len(seen) < 100:  # (a cycle cannot be loaded)
-        seen.add(unit_id)
-        path.append(Scope(UNIT, unit_id))
-        unit_id = conn.execute(sa.select(units.c.parent_id)
-                               .where(units.c.id == unit_id)).scalar()
-    out = [FLEET_SCOPE, *reversed(path)]
+        found = conn.execute(TERMINAL_UNITS_UP, {"terminal": scope.id}).scalars()
+    else:
+        found = conn.execute(UNITS_UP, {"unit": scope.id}).scalars()
+    out = [FLEET_SCOPE, *(Scope(UNIT, unit_id) for unit_id in found)]
     return [*out, scope] if scope.kind == TERMINAL else out
 
 

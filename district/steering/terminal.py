@@ -81,13 +81,28 @@ def settings_answer(conn: Connection, terminal_id: str) -> SettingsAnswer:
 
 
 def on_heartbeat(engine: Engine, beat: Heartbeat, received_at: dt.datetime) -> SteeringAnswer:
-    """Store what ``beat`` reports of the steering (if anything), and say what is asked of
-    its terminal now. Called after the heartbeat itself was stored for that terminal."""
-    reports = beat.settings_applied is not None or beat.settings_refused is not None \
-        or beat.settings_refusal is not None
-    if reports or beat.answers:
+    """Store what ``beat`` reports of the steering when it changed (a terminal repeats its
+    version with every heartbeat: most heartbeats only read), and say what is asked of its
+    terminal now. Called after the heartbeat itself was stored for that terminal."""
+    with engine.connect() as conn:
+        eff = effective_in(conn, Scope(TERMINAL, beat.terminal_id))
+        rows = conn.execute(
+            sa.select(terminal_requests.c.pk, terminal_requests.c.action)
+            .where(terminal_requests.c.terminal_id == beat.terminal_id,
+                   terminal_requests.c.answered_at.is_(None))
+            .order_by(terminal_requests.c.pk).limit(OPEN_SENT_AT_MOST)).all()
+        known = conn.execute(sa.select(terminal_steering.c.applied_version,
+                                       terminal_steering.c.refused_version,
+                                       terminal_steering.c.refusal)
+                             .where(terminal_steering.c.terminal_id == beat.terminal_id)
+                             ).first()
+    reported = (beat.settings_applied, beat.settings_refused, beat.settings_refusal)
+    changed = any(v is not None for v in reported) and (
+        known is None or (known.applied_version if beat.settings_applied is None
+                          else beat.settings_applied, *reported[1:]) != tuple(known))
+    if changed or beat.answers:
         with write_transaction(engine) as conn:
-            if reports:
+            if changed:
                 _store_report(conn, beat, received_at)
             for answer in beat.answers:
                 conn.execute(terminal_requests.update().where(
@@ -97,15 +112,10 @@ def on_heartbeat(engine: Engine, beat: Heartbeat, received_at: dt.datetime) -> S
                         answered_at=received_at,
                         answer=json.dumps({"ok": answer.ok, "text": answer.text},
                                           ensure_ascii=False)))
-    with engine.connect() as conn:
-        eff = effective_in(conn, Scope(TERMINAL, beat.terminal_id))
-        rows = conn.execute(
-            sa.select(terminal_requests.c.pk, terminal_requests.c.action)
-            .where(terminal_requests.c.terminal_id == beat.terminal_id,
-                   terminal_requests.c.answered_at.is_(None))
-            .order_by(terminal_requests.c.pk).limit(OPEN_SENT_AT_MOST)).all()
+    answered = {a.id for a in beat.answers}
     return SteeringAnswer(settings_version=eff.version, settings_etag=eff.etag,
-                          requests=[OpenRequest(id=r.pk, action=r.action) for r in rows])
+                          requests=[OpenRequest(id=r.pk, action=r.action) for r in rows
+                                    if r.pk not in answered])
 
 
 def _store_report(conn: Connection, beat: Heartbeat, received_at: dt.datetime) -> None:
