@@ -66,8 +66,6 @@ class Capture:
                                  self.config.followup)
         #: the held vote whose follow-up is open (capture thread only)
         self.followup_vote: Vote | None = None
-        #: called after a follow-up closed and its vote became pending (the agent's wake-up)
-        self.on_released: Callable[[], None] | None = None
         self.events: queue.Queue[ButtonEvent | Callable[[], None] | None] = queue.Queue()
         self.store: VoteStore | None = None
         self.storage_error: StorageError | None = None
@@ -220,8 +218,6 @@ class Capture:
         if decision.outcome is Outcome.ANSWER:
             for indicator in self.indicators:
                 indicator.acknowledge(decision.level, self.config.rules.lockout_s)
-        if self.on_released is not None:
-            self.on_released()
         self._tell("followup_closed", vote, decision)
 
     def _offer_choices(self, on: bool) -> None:

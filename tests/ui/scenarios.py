@@ -55,9 +55,29 @@ def tour(d) -> None:
     capture(d, "technician_pin")
     unlock_technician(d)
     capture(d, "technician")
+    # Live values: a vote recorded meanwhile (here by another process's store) shows up
+    # without leaving the screen.
+    from kiosk import clock
+    from kiosk.store import VoteStore
+    from kiosk.vote import Source, new_vote
+
+    def waiting() -> str:
+        return d.on_main(lambda: dict(d.app.status_rows())[d.app.tr("Votes waiting to be sent")])
+
+    def shown() -> str:
+        rows = d.on_main(lambda: [(r.name, r.value) for r in d.app.technician.ids.info.children])
+        return dict(rows)[d.app.tr("Votes waiting to be sent")]
+
+    before = shown()
+    with VoteStore(d.db, d.config.terminal.id) as store:
+        store.record(new_vote(2, d.config.scale.levels, Source.CLI, clock.now()))
+    deadline = time.monotonic() + 60
+    while shown() == before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    d.record("technician_refresh", before=before, after=shown(), expected=waiting())
     d.click(button(d, d.app.technician.words["exit"]))
     d.wait_screen("rating")
-    d.record("votes", votes=d.votes())
+    d.record("votes", votes=[v for v in d.votes() if v["source"] != "cli"])
 
 
 def _one_vote(d, name: str, act, expect_total: int) -> None:

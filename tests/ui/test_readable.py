@@ -123,6 +123,18 @@ def check_readable(step: dict, size, diagonal: float, *, question: bool) -> None
         assert cap_mm >= QUESTION_CAP_MM, f"the question's capitals are {cap_mm:.1f} mm"
 
 
+def record_sizes(step: dict, size, shots) -> None:
+    """What was reached, in millimetres, beside the screenshots (for docs/ui.md)."""
+    import json
+    mm_per_px = type_scale(*size, PANELS[size]).mm_per_px
+    labels = step["geometry"]["labels"]
+    [asked] = [lab for lab in labels if lab["text"].endswith("?")]
+    below = [lab["font_size"] for lab in labels if lab["rect"][1] < asked["rect"][1]]
+    (shots / "sizes.json").write_text(json.dumps({
+        "question_cap_mm": round(asked["font_size"] * CAP_HEIGHT * mm_per_px, 1),
+        "label_mm": round(min(below) * mm_per_px, 1)}))
+
+
 CASES = [(size, levels, lang) for size in PANELS for levels in (3, 4, 5)
          for lang in ("vi", "en")]
 
@@ -140,6 +152,7 @@ def test_every_size_scale_and_language_fits_without_broken_words(run_scenario, t
     report = run_scenario("readable", {"config": config, "size": list(size),
                                        "shots": str(shots)})
     steps = report["steps_by_name"]
+    record_sizes(steps["rating"], size, shots)
     check_readable(steps["rating"], size, PANELS[size], question=True)
     check_readable(steps["followup"], size, PANELS[size], question=False)
     check_readable(steps["thanks"], size, PANELS[size], question=False)

@@ -95,6 +95,8 @@ def test_every_screen_at_every_size(run_scenario, tmp_path, size):
         assert name in steps, f"screen {name} not visited"
         check_screen(steps[name], size, EXPECTED[language][name])
         assert (shots / f"{name}.png").stat().st_size > 1000
+    refresh = steps["technician_refresh"]
+    assert int(refresh["after"]) == int(refresh["before"]) + 1 == int(refresh["expected"])
     # The tour voted twice: best level by key, worst by touch (its follow-up skipped).
     votes = steps["votes"]["votes"]
     assert [(v["level"], v["source"], v["status"]) for v in votes] == \
