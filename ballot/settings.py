@@ -102,6 +102,13 @@ class UiSettings(Section):
     sound: bool = False
 
 
+class VoiceSettings(Section):
+    """The spoken prompts (kiosk.voice), where a speaker is configured."""
+
+    enabled: bool = True
+    volume: int = Field(80, ge=0, le=100)  # percent
+
+
 def followup_below_best(levels: int, at_or_below: int) -> None:
     """The follow-up asks after the worst votes; the best level never asks."""
     if at_or_below >= levels:
@@ -117,6 +124,7 @@ class DistrictSettings(Section):
     followup: FollowupSettings = FollowupSettings()
     rules: RulesSettings = RulesSettings()
     ui: UiSettings = UiSettings()
+    voice: VoiceSettings = VoiceSettings()
 
     @model_validator(mode="after")
     def _followup_within_scale(self) -> DistrictSettings:

@@ -30,6 +30,7 @@ from ballot.settings import (  # the district decides these (docs/steering.md)
     Section,
     TerminalSettings,
     UiSettings,
+    VoiceSettings,
 )
 from ballot.vote import Reason
 from kiosk.i18n import DEFAULT_LANGUAGE, N_, Invalid, Message, translation, validation_detail
@@ -274,12 +275,10 @@ class AttributionSection(Section):
         return value
 
 
-class VoiceSection(Section):
+class VoiceSection(VoiceSettings):  # + enabled, volume (the district decides them)
     """Spoken prompts (kiosk.voice): on by default wherever a speaker is configured."""
 
-    enabled: bool = True
     device: str = ""  # the speaker's ALSA device ("default", "plughw:0,0"); empty: no voice
-    volume: int = Field(80, ge=0, le=100)  # percent
     folder: str = ""  # a district's own recordings (same file names); empty: the built ones
 
 

@@ -337,9 +337,10 @@ def _stamp(path: Path) -> tuple | None:
 
 
 def needs_new_screen(old: KioskConfig, new: KioskConfig) -> bool:
-    """A new number of levels or a new language: the screens are built for them."""
-    return (old.scale.levels, old.terminal.language) != (new.scale.levels,
-                                                         new.terminal.language)
+    """A new number of levels or a new language: the screens are built for them; the voice
+    is set up at start, with its volume."""
+    return (old.scale.levels, old.terminal.language, old.voice.enabled, old.voice.volume) != (
+        new.scale.levels, new.terminal.language, new.voice.enabled, new.voice.volume)
 
 
 CHECK_S = 2.0  # how often the rating screen looks whether newer settings were stored

@@ -64,6 +64,10 @@ MEANINGS = {
     "rules.misuse_max_votes": (N_("Votes allowed in the window"), N_(
         "How many votes within the misuse window are still normal.")),
     "ui.sound": (N_("Thank-you sound"), N_("A soft chime with the thank-you.")),
+    "voice.enabled": (N_("Spoken prompts"), N_(
+        "The terminal speaks the question and the thanks, where a speaker is connected.")),
+    "voice.volume": (N_("Volume of the voice (%)"), N_(
+        "0 to 100. A change restarts the screen between two citizens.")),
 }
 ACTION_NAMES = {"doctor": N_("doctor report and journal"), "restart_ui": N_("restart the screen"),
                 "button_test": N_("button test")}
