@@ -339,8 +339,11 @@ def _stamp(path: Path) -> tuple | None:
 def needs_new_screen(old: KioskConfig, new: KioskConfig) -> bool:
     """A new number of levels or a new language: the screens are built for them; the voice
     is set up at start, with its volume."""
-    return (old.scale.levels, old.terminal.language, old.voice.enabled, old.voice.volume) != (
-        new.scale.levels, new.terminal.language, new.voice.enabled, new.voice.volume)
+    def voice(config: KioskConfig) -> tuple | None:  # (no speaker: nothing to set up)
+        return (config.voice.enabled, config.voice.volume) if config.voice.device else None
+
+    return (old.scale.levels, old.terminal.language, voice(old)) != (
+        new.scale.levels, new.terminal.language, voice(new))
 
 
 CHECK_S = 2.0  # how often the rating screen looks whether newer settings were stored

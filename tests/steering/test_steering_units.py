@@ -86,3 +86,18 @@ def test_an_answer_whose_tag_does_not_match_is_refused(tmp_path):
     with pytest.raises(remote.Refused):
         remote.accept(config(tmp_path), {"version": 1, "etag": model.etag({}),
                                          "settings": {"server": {"url": "http://x"}}}, "en")
+
+
+def test_what_needs_a_new_screen(tmp_path):
+    local = config(tmp_path)
+    assert not remote.needs_new_screen(local, remote.merged(local, {"scale": {
+        "question_vi": "Câu mới?"}, "rules": {"lockout_s": 5}}))
+    assert remote.needs_new_screen(local, remote.merged(local, {"scale": {"levels": 5}}))
+    assert remote.needs_new_screen(local, remote.merged(local, {"terminal": {
+        "language": "en"}}))
+    # the voice's volume: a new screen only where a speaker is set up
+    assert not remote.needs_new_screen(local, remote.merged(local, {"voice": {"volume": 30}}))
+    speaker = kiosk_config.KioskConfig.model_validate(
+        {"storage": {"path": str(tmp_path / "votes.db")}, "gpio": {"pin_factory": "mock"},
+         "voice": {"device": "default"}})
+    assert remote.needs_new_screen(speaker, remote.merged(speaker, {"voice": {"volume": 30}}))
