@@ -56,13 +56,24 @@ def _pct(value: float | None):
     return None if value is None else round(value, 2)
 
 
-def csv_stream(header: list[str], rows: Iterable[list]) -> Iterator[bytes]:
+# The two CSV dialects (issue 16): "comma" (UTF-8 with BOM, "," between fields, "." in
+# numbers: what LibreOffice's default import and English Excel read) and "semicolon" (";"
+# between fields, "," in numbers: what Excel set to Vietnamese reads, its list separator
+# being ";" where the decimal sign is ",").
+CSV_DIALECTS = ("comma", "semicolon")
+
+
+def csv_stream(header: list[str], rows: Iterable[list], dialect: str = "comma"
+               ) -> Iterator[bytes]:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
+    comma = dialect != "semicolon"
+    writer = csv.writer(buf, lineterminator="\r\n", delimiter="," if comma else ";")
     buf.write(BOM)
     writer.writerow([_safe(h) for h in header])
     for i, row in enumerate(rows, 1):
-        writer.writerow(["" if v is None else _safe(v) for v in row])
+        writer.writerow(["" if v is None else
+                         _safe(v) if comma or not isinstance(v, float) else
+                         repr(v).replace(".", ",") for v in row])
         if i % 2000 == 0:
             yield buf.getvalue().encode("utf-8")
             buf.seek(0)

@@ -3,6 +3,8 @@ and the monthly report workbook, streamed, in the official's language."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -11,6 +13,7 @@ from district import audit
 from district.dashboard import aggregates as agg
 from district.dashboard import exports, figures
 from district.dashboard.deps import (
+    BadFilter,
     DashboardDep,
     Filtered,
     Filters,
@@ -22,6 +25,7 @@ from district.dashboard.deps import (
 from district.dashboard.render import secure_headers
 from district.dashboard.routes import reports
 from district.dashboard.scope import NotVisible, Scope
+from district.errors import N_, DistrictError
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV = "text/csv; charset=utf-8"
@@ -47,11 +51,25 @@ def stem(filters: Filters) -> str:
     return f"hailong-{filters.unit}-{p.start:%Y%m%d}-{p.end:%Y%m%d}"
 
 
+def csv_dialect(dialect: str | None = None) -> str:
+    """``dialect=semicolon`` for Excel set to Vietnamese (";" and decimal ","); the default
+    ``comma`` for every other program (exports.CSV_DIALECTS)."""
+    dialect = dialect or "comma"
+    if dialect not in exports.CSV_DIALECTS:
+        raise BadFilter(DistrictError(N_("unknown CSV dialect {dialect!r}: use comma or "
+                                         "semicolon"), dialect=dialect[:20]))
+    return dialect
+
+
+Dialect = Annotated[str, Depends(csv_dialect)]
+
+
 @router.get("/votes.csv")
-async def votes_csv(dash: DashboardDep, scope: VisibleScope, filters: Filtered, html: Page):
+async def votes_csv(dash: DashboardDep, scope: VisibleScope, filters: Filtered, html: Page,
+                    dialect: Dialect):
     _ = html.gettext
     rows = _vote_rows(dash, scope, filters, _)
-    body = exports.csv_stream(exports.vote_header(_), exports.csv_vote_rows(rows))
+    body = exports.csv_stream(exports.vote_header(_), exports.csv_vote_rows(rows), dialect)
     return download(StreamingResponse(body, media_type=CSV), f"{stem(filters)}-votes.csv")
 
 
@@ -71,10 +89,11 @@ def _vote_rows(dash, scope: Scope, filters: Filters, _):
 
 
 @router.get("/summary.csv")
-async def summary_csv(dash: DashboardDep, scope: VisibleScope, filters: Filtered, html: Page):
+async def summary_csv(dash: DashboardDep, scope: VisibleScope, filters: Filtered, html: Page,
+                      dialect: Dialect):
     _ = html.gettext
     rows = exports.summary_rows(await _overview(dash, scope, filters), _)
-    body = exports.csv_stream(exports.summary_header(_), rows)
+    body = exports.csv_stream(exports.summary_header(_), rows, dialect)
     return download(StreamingResponse(body, media_type=CSV), f"{stem(filters)}-summary.csv")
 
 
