@@ -12,6 +12,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from ballot.vote import TERMINAL_FLAGS
 from district import rollups
 from district.counting import (
     COUNT_COLUMNS,
@@ -33,9 +34,10 @@ TERMINALS = (("t3", 3), ("t4", 4), ("t5", 5))  # one terminal per scale
 
 
 def all_flag_sets() -> list[list[str]]:
-    """Every subset of the flags, in every order the kiosk could write them."""
-    return [list(p) for r in range(len(FLAGS) + 1)
-            for subset in itertools.combinations(FLAGS, r)
+    """Every subset of the flags a terminal may send, in every order it could write them
+    (repeat_dossier is the server's: it comes from the dossier codes below)."""
+    return [list(p) for r in range(len(TERMINAL_FLAGS) + 1)
+            for subset in itertools.combinations(TERMINAL_FLAGS, r)
             for p in itertools.permutations(subset)]
 
 
@@ -53,7 +55,9 @@ def generated_votes(seed: int, scale: int, n: int) -> list[dict]:
             "flags": flag_sets[i % len(flag_sets)] if i % 3 else [],
             "reasons": rnd.sample(REASONS, rnd.randint(0, 2)),
             "counter": rnd.choice(["Quầy 1", "Quầy 2", None]),
-            "officer": rnd.choice(["Nguyễn Văn An", "Trần Thị Bình", None])})
+            "officer": rnd.choice(["Nguyễn Văn An", "Trần Thị Bình", None]),
+            # a small pool of dossiers: their later ratings are flagged repeat_dossier
+            "dossier_code": f"HS-{scale}-{rnd.randrange(40)}" if i % 4 == 0 else None})
     return votes
 
 
@@ -81,7 +85,10 @@ def test_the_rule_in_python_and_in_sql_counts_each_vote_alike(voted):
         assert tuple(in_sql) == vote_counts(level, flags, reasons), (level, flags, reasons)
         assert is_counted(flags) == (sum(in_sql[:5]) == 1)
         seen_flags.add(frozenset(flags.split(";")) - {""})
-    assert len(seen_flags) == 2 ** len(FLAGS)  # every combination of flags was tried
+    # every combination a terminal may send was tried, and the server's repeat_dossier too
+    assert len({s - {"repeat_dossier"} for s in seen_flags}) == 2 ** len(TERMINAL_FLAGS)
+    assert any("repeat_dossier" in s for s in seen_flags)
+    assert set().union(*seen_flags) == set(FLAGS)
 
 
 def test_the_rollups_kept_in_python_equal_those_recomputed_in_sql(voted):
