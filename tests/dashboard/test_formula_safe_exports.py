@@ -45,12 +45,13 @@ def server(tmp_path_factory):
     engine = create_db_engine(url)
     migrate(engine)
     load_units(engine, {"fleet": {"name": "=fleet"}, "units": _units()})
-    today = dt.datetime.now(ICT).replace(hour=10, minute=0, second=0, microsecond=0)
+    # half an hour ago: a vote from the future would be one whose time is not trusted
+    voted = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30)).replace(microsecond=0)
     for i, name in enumerate(EVIL):
         terminal = f"t-{i}"
         register_terminal(engine, terminal, f"p{i}", name)
         vote = {"id": str(uuid.uuid4()), "seq": 1, "level": 1, "scale": 3, "source": "gpio",
-                "recorded_at": today.astimezone(dt.UTC).isoformat(), "clock_synced": True,
+                "recorded_at": voted.isoformat(), "clock_synced": True,
                 "boot_id": "b", "monotonic_ns": 1, "flags": [], "reasons": ["waiting_time"],
                 "counter": name, "officer": EVIL[-1 - i]}
         accepted, _dup, rejected = ingest_batch(engine, terminal, f"p{i}", [vote],
@@ -60,7 +61,7 @@ def server(tmp_path_factory):
     add_user(engine, "chief", PASSWORD, "district")
     engine.dispose()
     api = DistrictServer(url, env=clean_env(DISTRICT_ALERT_INTERVAL_S="0")).start()
-    yield api, today.date()
+    yield api, voted.astimezone(ICT).date()
     api.stop()
 
 
