@@ -1,7 +1,7 @@
 """No export lets a spreadsheet evaluate a name: units, terminals, counters and officers
 called ``=…``, ``+…``, ``-…``, ``@…``, or starting with a tab or a carriage return are
-downloaded from a real server in every export (votes, summary, monthly; CSV and Excel) and
-every cell is read back: no workbook cell is a formula, no CSV cell starts with a character
+downloaded from a real server in every export the overview page links to (votes, summary,
+monthly, report; CSV in both dialects and Excel) and every cell is read back: no workbook cell is a formula, no CSV cell starts with a character
 that makes a spreadsheet compute, and each name is still there, as text."""
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ def _exports(browser, day: dt.date) -> list[str]:
         r'href="(/dashboard/export/[^"?]+\.(?:csv|xlsx)\?[^"]*)"', page.text)})
     names = {link.split("?")[0].rsplit("/", 1)[1] for link in links}
     assert KNOWN <= names, names
-    return links
+    # and each CSV in its other dialect, for Excel set to Vietnamese (";" between fields)
+    return links + [link + "&dialect=semicolon" for link in links if ".csv?" in link]
 
 
 def test_no_export_cell_is_evaluated(server, browser):
@@ -101,7 +102,7 @@ def test_no_export_cell_is_evaluated(server, browser):
         assert answer.status_code == 200, (path, answer.text[:300])
         texts = _xlsx_texts(path, answer.content) if ".xlsx" in path else \
             _csv_texts(path, answer.content)
-        found[path.split("?")[0].rsplit("/", 1)[1]] = texts
+        found[path.split("?")[0].rsplit("/", 1)[1] + path.partition("&dialect=")[2]] = texts
     # every name reached the exports that show it: the test looked at the right cells
     # (compared without the tab or CR: XML may turn a CR into a line feed)
     for name, texts in found.items():
@@ -126,7 +127,9 @@ def _xlsx_texts(path: str, content: bytes) -> set[str]:
 
 
 def _csv_texts(path: str, content: bytes) -> set[str]:
-    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
+    delimiter = ";" if "dialect=semicolon" in path else ","
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline=""),
+                           delimiter=delimiter))
     texts = set()
     for number, row in enumerate(rows, 1):
         for cell in row:
