@@ -196,8 +196,10 @@ class KioskApp(App):
         voice = self.kiosk.voice
         if voice.enabled and voice.device:  # on wherever a speaker is configured
             from kiosk.voice.player import Voice
+            said = ("question", "answered", followup_name(self.levels),
+                    *(confirm_name(level, self.levels) for level in range(1, self.levels + 1)))
             self.voice = Voice(device=voice.device, language=self.language,
-                               volume=voice.volume, folder=voice.folder)
+                               volume=voice.volume, folder=voice.folder, preload=said)
         self.start_inputs()
         return self.stage
 
@@ -306,12 +308,19 @@ class KioskApp(App):
 
     def vote_recorded(self, vote: Vote) -> None:
         self.show_thanks(vote.level, self.recorded_text(vote))
-        self.say(confirm_name(vote.level, self.levels))  # after the frame is asked for
+        self.say(confirm_name(vote.level, self.levels))
 
     def say(self, name: str) -> None:
-        """A prompt, played in the voice's own thread (never delays what is drawn)."""
-        if self.voice is not None:
-            self.voice.say(name)
+        """A prompt, once the frame now being drawn is on the screen: the voice starts its
+        player only after the thank-you frame, so it never delays it."""
+        if self.voice is None:
+            return
+        voice = self.voice
+
+        def flipped(*_):
+            Window.unbind(on_flip=flipped)
+            voice.say(name)
+        Window.bind(on_flip=flipped)
 
     def followup_opened(self, vote: Vote, reasons) -> None:
         """The rules opened the question: each button now answers the reason above it."""

@@ -42,8 +42,9 @@ class Voice:
     """Says prompts by name from ``folder/<language>/`` (else the bundled ones)."""
 
     def __init__(self, *, device: str, language: str, volume: int = 80,
-                 folder: str | Path = "", aplay: str = "aplay"):
+                 folder: str | Path = "", aplay: str = "aplay", preload: tuple[str, ...] = ()):
         self.device, self.language, self.volume = device, language, volume
+        self.preload = preload  # the names this terminal says: read and scaled at start
         self.folders = [Path(f) / language for f in (folder, DEFAULT_FOLDER) if f]
         self.aplay = shutil.which(aplay) or aplay
         self.played: list[tuple[str, int]] = []  # (name, aplay's exit code), for tests
@@ -83,7 +84,20 @@ class Voice:
         self._queue.put(done)
         return done.wait(timeout)
 
+    def _preload(self) -> None:
+        """Read and scale this terminal's prompts once, at start: nothing heavy happens when
+        a vote is thanked."""
+        for name in self.preload:
+            path = self.file_of(name)
+            if path is None:
+                continue
+            try:
+                self._cache[name] = scaled(path, self.volume)
+            except (OSError, EOFError, wave.Error):
+                log.warning("voice: %s is not a readable WAV file", path)
+
     def _run(self) -> None:
+        self._preload()
         while True:
             item = self._queue.get()
             if item is None:
