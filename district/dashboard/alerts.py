@@ -35,11 +35,36 @@ from district.counting import is_counted
 from district.dashboard.aggregates import NEGATIVE_TO, format_number
 from district.dashboard.health import fleet_health, silent_hours
 from district.dashboard.tables import alert_states, settings
-from district.db import dialect_insert, terminals, units, votes, write_transaction
-from district.errors import N_
+from district.db import (
+    UTCDateTime,
+    dialect_insert,
+    terminals,
+    units,
+    votes,
+    write_transaction,
+)
+from district.errors import N_, DistrictError
 
 log = logging.getLogger(__name__)
 RULES = ("negative_share", "terminal_silent", "stuck_button")
+MAX_COMMENT = 1000  # characters of an acknowledgement's comment
+HISTORY_ROWS = 100
+
+# What happened to each alert (migration d0008): opened and closed by the loop, in the
+# transaction that flips its state; acknowledged by an official, with a comment.
+alert_events = sa.Table(
+    "dash_alert_events",
+    sa.MetaData(),
+    sa.Column("pk", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("rule", sa.String(32), nullable=False),
+    sa.Column("subject", sa.String(64), nullable=False),
+    sa.Column("unit_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("who", sa.String(100), nullable=False, server_default=""),
+    sa.Column("comment", sa.Text, nullable=False, server_default=""),
+)
 
 
 def _env_float(name: str, default: float) -> float:
@@ -111,6 +136,7 @@ class Alert:
     unit_id: str
     detail: dict = field(default_factory=dict)
     opened_at: dt.datetime | None = None
+    acknowledged: dict | None = None  # {"at", "who", "comment"} since it opened
 
     def as_json(self) -> dict:
         return {"rule": self.rule, "subject": self.subject, "unit_id": self.unit_id,
@@ -213,6 +239,7 @@ def refresh(engine: Engine, now: dt.datetime, cfg: AlertSettings | None = None) 
             elif _open(conn, alert, detail, now, reopen=state is not None):
                 alert.opened_at = now
                 opened.append(alert)
+                _event(conn, alert.rule, alert.subject, alert.unit_id, "opened", now)
         live = {(a.rule, a.subject) for a in conditions}
         ended = [{"r": rule, "s": subject} for (rule, subject), state in known.items()
                  if state.is_open and (rule, subject) not in live]
@@ -224,6 +251,10 @@ def refresh(engine: Engine, now: dt.datetime, cfg: AlertSettings | None = None) 
         if ended:
             conn.execute(alert_states.update().where(key).values(is_open=False,
                                                                  closed_at=now), ended)
+            for e in ended:
+                unit_id = json.loads(known[(e["r"], e["s"])].detail or "{}").get(
+                    "unit_id", e["s"])
+                _event(conn, e["r"], e["s"], unit_id, "closed", now)
     if opened and (cfg.webhook or (cfg.smtp_host and cfg.mail_to)):
         with engine.connect() as conn:
             names = dict(conn.execute(sa.select(units.c.id, units.c.name)).all())
@@ -269,6 +300,48 @@ def notify(alert: Alert, cfg: AlertSettings, names: dict[str, str]) -> str | Non
     return "; ".join(errors) or None
 
 
+def _event(conn: Connection, rule: str, subject: str, unit_id: str, kind: str,
+           at: dt.datetime, who: str = "", comment: str = "") -> None:
+    if _has_events(conn):
+        conn.execute(alert_events.insert().values(rule=rule, subject=subject, unit_id=unit_id,
+                                                  kind=kind, at=at, who=who, comment=comment))
+
+
+def _has_events(conn: Connection) -> bool:
+    """A database before d0008 has no history: the loop keeps working without it."""
+    return sa.inspect(conn).has_table("dash_alert_events")
+
+
+def acknowledge(engine: Engine, rule: str, subject: str, unit_ids: list[str], who: str,
+                comment: str, now: dt.datetime) -> None:
+    """An official has seen an open alert of their units and says what is done about it."""
+    comment = comment.strip()
+    if not comment or len(comment) > MAX_COMMENT:
+        raise DistrictError(N_("a comment of 1 to {n} characters says what is done"),
+                            n=MAX_COMMENT)
+    with write_transaction(engine) as conn:
+        alert = next((a for a in open_alerts(conn, unit_ids)
+                      if a.rule == rule and a.subject == subject), None)
+        if alert is None:
+            raise DistrictError(N_("no open alert {rule} for {subject} among your units"),
+                                rule=rule[:32], subject=subject[:64])
+        _event(conn, rule, subject, alert.unit_id, "acknowledged", now, who, comment)
+
+
+def history(conn: Connection, unit_ids: list[str] | None, limit: int = HISTORY_ROWS
+            ) -> list[dict]:
+    """The latest events of the units' alerts, newest first."""
+    if not _has_events(conn):
+        return []
+    e = alert_events.c
+    q = sa.select(alert_events).order_by(e.at.desc(), e.pk.desc()).limit(limit)
+    if unit_ids is not None:
+        q = q.where(e.unit_id.in_(unit_ids)) if len(unit_ids) <= 200 else q
+    rows = [dict(r._mapping) for r in conn.execute(q)]
+    allowed = None if unit_ids is None else set(unit_ids)
+    return [r for r in rows if allowed is None or r["unit_id"] in allowed]
+
+
 def open_alerts(conn: Connection, unit_ids: list[str] | None) -> list[Alert]:
     rows = conn.execute(sa.select(alert_states).where(alert_states.c.is_open.is_(True))
                         .order_by(alert_states.c.opened_at.desc())).all()
@@ -284,4 +357,13 @@ def open_alerts(conn: Connection, unit_ids: list[str] | None) -> list[Alert]:
             unit_id = term_units.get(r.subject, r.subject)
         if allowed is None or unit_id in allowed:
             out.append(Alert(r.rule, r.subject, unit_id, detail, r.opened_at))
+    if out and _has_events(conn):  # the last acknowledgement since each opened
+        e = alert_events.c
+        acks = conn.execute(sa.select(e.rule, e.subject, e.at, e.who, e.comment)
+                            .where(e.kind == "acknowledged").order_by(e.at, e.pk)).all()
+        last = {(a.rule, a.subject): a for a in acks}
+        for alert in out:
+            a = last.get((alert.rule, alert.subject))
+            if a is not None and alert.opened_at and a.at >= alert.opened_at:
+                alert.acknowledged = {"at": a.at, "who": a.who, "comment": a.comment}
     return out

@@ -56,11 +56,11 @@
   if (kind) { kind.addEventListener("change", showFields); showFields(); }
 }());
 
-// Tables wider than a phone scroll inside their card: such a region must be reachable by
+// Tables (every one of a page) wider than a phone scroll inside their card: such a region must be reachable by
 // keyboard (tabindex) and named (axe: scrollable-region-focusable).
 (function () {
   "use strict";
-  Array.prototype.forEach.call(document.querySelectorAll("table.data, table.heat"), function (t) {
+  Array.prototype.forEach.call(document.querySelectorAll("main table"), function (t) {
     var wrap = t.parentElement;
     if (!wrap.classList.contains("tablewrap") && !wrap.classList.contains("heatwrap")) {
       wrap = document.createElement("div");

@@ -26,6 +26,7 @@ from district.dashboard.deps import (
 )
 from district.dashboard.health import FAULTS, backlog_fault, silent_hours
 from district.dashboard.render import frame, trend_label
+from district.dashboard.routes import alert_actions
 from district.dashboard.routes import settings as settings_pages
 from district.dashboard.tables import REASON_CODES
 from district.steering.terminal import steering_of
@@ -117,6 +118,15 @@ async def find_page(who: SignedIn, scope: VisibleScope, month: ThisMonth, html: 
 async def alerts_page(dash: DashboardDep, who: SignedIn, scope: VisibleScope,
                       month: ThisMonth, html: Page):
     rows = await run_in_threadpool(figures.open_alerts, dash.engine, scope, month.unit)
+
+    def past():  # the history of the unit's alerts (issue 16)
+        with dash.engine.connect() as conn:
+            return alert_rules.history(conn, scope.tree.subtree(month.unit))
     return html.page("alerts.html", **frame(who, scope, month.unit, month.period),
                      alerts=rows, settings=alert_rules.AlertSettings.from_env(),
-                     page="alerts")
+                     page="alerts", ack_forms=True, history=await run_in_threadpool(past),
+                     rule_titles=alert_rules.RULE_TITLES)
+
+
+# acknowledging an alert with a comment (issue 16)
+router.include_router(alert_actions.router)
