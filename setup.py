@@ -4,7 +4,8 @@ One distribution, three packages: ``kiosk`` (the Raspberry Pi terminal), ``distr
 server) and ``ballot`` (the vote's vocabulary both share). Extras pick what a machine needs:
 
 - ``[pi]``      the lgpio pin backend for gpiozero on a Raspberry Pi
-- ``[ui]``      Kivy, for the rating screen (kept apart: the sync agent does not need it)
+- ``[ui]``      Kivy for the rating screen, evdev for a USB scanner (kept apart: the sync
+                agent and the server need neither)
 - ``[server]``  the district server
 - ``[dev]``     everything the tests and benchmarks use
 """
@@ -21,9 +22,13 @@ CORE = [
     "tqdm>=4.66",           # the progress bar of `kiosk sync --once`
     "sdnotify>=0.3",        # READY=1 / WATCHDOG=1 to systemd, a no-op without it
     "cryptography>=41",     # officers' badges: the Ed25519 signature checked at the counter
-    "evdev>=1.6; sys_platform=='linux'",  # a USB scanner read with an exclusive grab
 ]
-UI = ["kivy[base]>=2.3"]
+UI = [
+    "kivy[base]>=2.3",
+    # a USB scanner read with an exclusive grab, in `kiosk run`; on a terminal Debian's
+    # python3-evdev (no wheel on PyPI), so the server's venv never needs kernel headers
+    "evdev>=1.6; sys_platform=='linux'",
+]
 PI = ["lgpio>=0.2; platform_machine=='aarch64' or platform_machine=='armv7l'"]
 SERVER = [
     "fastapi>=0.110",       # the HTTP API and dashboard routes, OpenAPI for free
