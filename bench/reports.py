@@ -7,8 +7,8 @@ with a same-run baseline: the existing monthly workbook of the same unit and mon
 
 Each figure is the median of ``--runs`` runs after one warm-up (imports, fonts and the
 template loaded once, as in a running server): gathering the figures, drawing the charts,
-the PDF (WeasyPrint), the DOCX, the yearly PDF. ``--shots DIR`` also writes page 1 and 2
-of the monthly PDF there as PNG (pdftoppm), made from the generated data.
+the PDF (WeasyPrint), the DOCX, the workbook, the yearly PDF. ``--shots DIR`` also writes
+pages 1–3 of the monthly PDF there as PNG (pdftoppm), made from the generated data.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from district.dashboard import aggregates as agg  # noqa: E402
 from district.dashboard import exports  # noqa: E402
 from district.dashboard.periods import period_of, report_period  # noqa: E402
 from district.dashboard.render import environments, gettext_for, trend_label  # noqa: E402
-from district.dashboard.report import render  # noqa: E402
+from district.dashboard.report import make, render  # noqa: E402
 from district.dashboard.report_charts import charts  # noqa: E402
 from district.dashboard.report_data import Signature, gather  # noqa: E402
 from district.db import create_db_engine  # noqa: E402
@@ -82,6 +82,10 @@ def main() -> int:
     t, docx = timed(lambda: render(gather(engine, tree, args.unit, month, sig), "docx",
                                    args.lang, envs), args.runs)
     rows.append(("monthly report DOCX (figures + charts + python-docx)", t, len(docx)))
+    t, xlsx = timed(lambda: make(engine, tree, args.unit, month, "xlsx", args.lang),
+                    args.runs)
+    rows.append(("monthly report workbook (report.xlsx: formulas, charts, print set-up)", t,
+                 len(xlsx)))
     t, ypdf = timed(lambda: render(gather(engine, tree, args.unit, year, sig), "pdf",
                                    args.lang, envs), args.runs)
     rows.append(("yearly report PDF", t, len(ypdf)))
