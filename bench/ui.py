@@ -7,6 +7,10 @@
     .venv/bin/python bench/ui.py voice [--presses 200]  # latency A/B: voice off, then on
     .venv/bin/python bench/ui.py all        # all four, for bench/RESULTS-ui.md
 
+``--cpu-quota 0.2`` confines the measured app and its Xvfb to a fifth of one core (cgroup v1
+``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``, root only): a rough stand-in for a Raspberry
+Pi 4's single core.
+
 ``HAILONG_UI_IDLE=poll`` runs the kiosk with Kivy's polling loop instead of the blocking idle
 (kiosk/ui/idle.py), for comparison.
 
@@ -37,12 +41,34 @@ def start_xvfb() -> tuple[subprocess.Popen, str]:
             break
     proc = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1024x600x24",
                              "-nolisten", "tcp"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, preexec_fn=confined())
     for _ in range(100):
         if Path(f"/tmp/.X11-unix/X{number}").exists():
             break
         time.sleep(0.05)
     return proc, f":{number}"
+
+
+CGROUP_CPU = Path("/sys/fs/cgroup/cpu")
+QUOTA: dict = {}  # "procs": the cgroup.procs file of the bench's quota group, once made
+
+
+def make_quota(fraction: float) -> Path:
+    """A cgroup v1 cpu group limited to ``fraction`` of one core; its cgroup.procs."""
+    group = CGROUP_CPU / f"hailong-bench-{os.getpid()}"
+    group.mkdir(exist_ok=True)
+    period = 100_000
+    (group / "cpu.cfs_period_us").write_text(str(period))
+    (group / "cpu.cfs_quota_us").write_text(str(int(period * fraction)))
+    return group / "cgroup.procs"
+
+
+def confined():
+    """preexec_fn: the new process joins the quota group before it runs anything."""
+    procs = QUOTA.get("procs")
+    if procs is None:
+        return None
+    return lambda: procs.write_text(str(os.getpid()))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -214,7 +240,7 @@ def run_child(mode: str, count: int) -> dict:
                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         subprocess.run([sys.executable, __file__, "_child", mode, str(count), str(out)],
                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       timeout=1800, check=True)
+                       timeout=3600, check=True, preexec_fn=confined())
         result = json.loads(out.read_text())
         result["minimal_rss_mib"] = round(rss_mib(minimal.pid), 1)
         minimal.terminate()
@@ -235,7 +261,11 @@ def main() -> int:
     parser.add_argument("--presses", type=int, default=200)
     parser.add_argument("--votes", type=int, default=10_000)
     parser.add_argument("--touches", type=int, default=30)
+    parser.add_argument("--cpu-quota", type=float, default=None, metavar="FRACTION",
+                        help="confine the app and its Xvfb to this share of one core")
     args = parser.parse_args()
+    if args.cpu_quota:
+        QUOTA["procs"] = make_quota(args.cpu_quota)
     results = {}
     if args.what in ("idle", "all"):
         results["idle"] = idle(args.seconds)
@@ -254,6 +284,14 @@ def main() -> int:
         os.environ["HAILONG_BENCH_VOICE"] = str(folder)
         results["voice"] = {"off": run_child("latency", args.presses),
                             "on": run_child("latency-voice", args.presses)}
+    if args.cpu_quota:
+        results["cpu_quota"] = args.cpu_quota
+        for _ in range(50):  # the group goes once its last process (Xvfb) has exited
+            try:
+                QUOTA["procs"].parent.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
     print(json.dumps(results, indent=2))
     return 0
 
