@@ -3,7 +3,8 @@ on a database migrated to d0008, an alert opened by the real loop (a stuck butto
 acknowledged by a district official with a comment, which the alerts page then shows with
 who and when; the history lists its opening, the acknowledgement and, once the button is
 free again, its end. A unit official cannot acknowledge another unit's alert; an empty
-comment or a foreign form is refused and records nothing."""
+comment or a foreign form is refused and records nothing. District officials set the
+unhappy-votes rule's thresholds on the page; a bad value is refused, naming the field."""
 
 from __future__ import annotations
 
@@ -79,3 +80,45 @@ def test_acknowledge_with_a_comment_then_history(dataset, client_for):
     finally:
         with write_transaction(engine) as conn:
             conn.execute(alerts.alert_events.delete())
+
+
+def test_district_officials_set_the_rule(dataset, client_for):
+    engine, _votes = dataset
+    district = client_for("district")
+    page = district.get("/dashboard/alerts").text
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    try:
+        for bad, field in (({"negative_percent": "150"}, "negative_percent"),
+                           ({"min_votes": "2.5"}, "min_votes"),
+                           ({"window_hours": "abc"}, "window_hours")):
+            form = {"negative_percent": "40", "min_votes": "6", "window_hours": "3",
+                    "csrf_token": token, **bad}
+            r = district.post("/dashboard/alerts/rules", data=form)
+            assert r.status_code == 400 and field in r.text
+        with engine.connect() as conn:
+            assert alerts.effective_settings(conn) == alerts.AlertSettings.from_env()
+        r = district.post("/dashboard/alerts/rules", data={
+            "negative_percent": "40", "min_votes": "6", "window_hours": "2,5",
+            "csrf_token": token})
+        assert r.status_code == 303
+        with engine.connect() as conn:
+            cfg = alerts.effective_settings(conn)
+        assert (cfg.negative_percent, cfg.min_votes, cfg.window_hours) == (40.0, 6, 2.5)
+        page = district.get("/dashboard/alerts").text
+        assert 'name="negative_percent" value="40"' in page
+        assert 'name="min_votes" value="6"' in page and 'name="window_hours" value="2,5"' in page
+        ward = client_for("ward1")
+        wtoken = ward.get("/dashboard/alerts").text.split(
+            'name="csrf_token" value="')[1].split('"')[0]
+        assert 'action="/dashboard/alerts/rules"' not in ward.get("/dashboard/alerts").text
+        assert ward.post("/dashboard/alerts/rules", data={
+            "negative_percent": "1", "min_votes": "1", "window_hours": "1",
+            "csrf_token": wtoken}).status_code == 403
+        with engine.connect() as conn:
+            assert alerts.effective_settings(conn).min_votes == 6
+    finally:
+        from district.dashboard.tables import settings
+
+        with write_transaction(engine) as conn:
+            conn.execute(settings.delete().where(settings.c.key == alerts.RULES_KEY))
+

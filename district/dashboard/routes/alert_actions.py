@@ -1,7 +1,7 @@
 """What an official does with an alert: acknowledge it with a comment (``POST
-/dashboard/alerts/acknowledge``, a form of the alerts page). The comment, who and when go to
-the alert's history (``dash_alert_events``, migration d0008), shown on the alerts page.
-Included by ``pages``."""
+/dashboard/alerts/acknowledge``, a form of the alerts page; the comment, who and when go to
+the alert's history, ``dash_alert_events``, migration d0008), and, for district officials,
+set the thresholds of the rules (``POST /dashboard/alerts/rules``). Included by ``pages``."""
 
 from __future__ import annotations
 
@@ -38,3 +38,25 @@ async def acknowledge(dash: DashboardDep, who: SignedIn, scope: VisibleScope, ht
         return html.error(400, exc.translated(html.gettext))
     return secure_headers(RedirectResponse(
         "/dashboard/alerts?" + urlencode({"unit": top}), status_code=303))
+
+
+@router.post("/dashboard/alerts/rules")
+async def set_rules(dash: DashboardDep, who: SignedIn, html: Page,
+                    window_hours: Annotated[str, Form()] = "",
+                    min_votes: Annotated[str, Form()] = "",
+                    negative_percent: Annotated[str, Form()] = "",
+                    csrf_token: Annotated[str, Form()] = ""):
+    """District officials set the thresholds of the unhappy-votes rule (validated; the
+    environment's values stay the defaults until then)."""
+    if not csrf_ok(who, csrf_token):
+        return html.error(403, html.gettext("The form has expired: open the page again."))
+    if who.role != "district":
+        return html.error(403, html.gettext("Only district officials change the alert rules."))
+    try:
+        values = alert_rules.parse_rules({"window_hours": window_hours, "min_votes": min_votes,
+                                          "negative_percent": negative_percent})
+    except DistrictError as exc:
+        return html.error(400, exc.translated(html.gettext))
+    await run_in_threadpool(alert_rules.save_rules, dash.engine, values)
+    return secure_headers(RedirectResponse("/dashboard/alerts", status_code=303))
+

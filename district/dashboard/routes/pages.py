@@ -119,12 +119,14 @@ async def alerts_page(dash: DashboardDep, who: SignedIn, scope: VisibleScope,
                       month: ThisMonth, html: Page):
     rows = await run_in_threadpool(figures.open_alerts, dash.engine, scope, month.unit)
 
-    def past():  # the history of the unit's alerts (issue 16)
+    def past():  # the history of the unit's alerts, the rules in force (issue 16)
         with dash.engine.connect() as conn:
-            return alert_rules.history(conn, scope.tree.subtree(month.unit))
+            return (alert_rules.history(conn, scope.tree.subtree(month.unit)),
+                    alert_rules.effective_settings(conn))
+    history, rules = await run_in_threadpool(past)
     return html.page("alerts.html", **frame(who, scope, month.unit, month.period),
-                     alerts=rows, settings=alert_rules.AlertSettings.from_env(),
-                     page="alerts", ack_forms=True, history=await run_in_threadpool(past),
+                     alerts=rows, settings=rules,
+                     page="alerts", ack_forms=True, history=history,
                      rule_titles=alert_rules.RULE_TITLES)
 
 
