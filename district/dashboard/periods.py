@@ -150,3 +150,12 @@ def report_period(text: str | None, today: dt.date | None = None) -> Period:
     except ValueError as exc:
         raise DistrictError(N_("period: {value!r} is not a month like 2026-11, a quarter "
                                "like 2026-Q4 or a year like 2026"), value=text[:40]) from exc
+
+
+def report_text(period: Period) -> str:
+    """The period as ``report_period`` reads it: ``2026-11``, ``2026-Q4``, ``2026``."""
+    if period.kind == "year":
+        return str(period.start.year)
+    if period.kind == "quarter":
+        return f"{period.start.year}-Q{(period.start.month - 1) // 3 + 1}"
+    return f"{period.start:%Y-%m}"

@@ -25,7 +25,8 @@ PAGES = ["/dashboard?unit=q&period=month&date=2025-10-01",
          "/dashboard/alerts?unit=q",
          "/dashboard/find?q=phuong",
          "/dashboard/officers?unit=q&period=month&date=2025-10-01",
-         "/dashboard/audit"]
+         "/dashboard/audit",
+         "/dashboard/compare?unit=q&a=2025-09&b=2025-10"]
 WIDTHS = [1366, 390, 360]
 
 

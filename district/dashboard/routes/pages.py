@@ -130,5 +130,24 @@ async def alerts_page(dash: DashboardDep, who: SignedIn, scope: VisibleScope,
                      rule_titles=alert_rules.RULE_TITLES)
 
 
+@router.get("/dashboard/compare")
+async def compare_page(dash: DashboardDep, who: SignedIn, scope: VisibleScope,
+                       month: ThisMonth, html: Page, a: str | None = None,
+                       b: str | None = None):
+    """Two periods side by side (issue 16); by default last month and this one."""
+    from district.dashboard.deps import checked
+    from district.dashboard.periods import report_period, report_text
+    from district.dashboard.report_compare import compare
+
+    second = checked(report_period, b)
+    first = checked(report_period, a) if a else second.previous()
+    rows, total = await run_in_threadpool(compare, dash.engine, scope.tree, month.unit,
+                                          first, second)
+    return html.page("report_compare.html", **frame(who, scope, month.unit, month.period),
+                     a=first, b=second, a_text=report_text(first),
+                     b_text=report_text(second), rows=rows, total=total,
+                     page="compare")
+
+
 # acknowledging an alert with a comment (issue 16)
 router.include_router(alert_actions.router)
