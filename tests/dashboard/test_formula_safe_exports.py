@@ -1,8 +1,9 @@
 """No export lets a spreadsheet evaluate a name: units, terminals, counters and officers
 called ``=…``, ``+…``, ``-…``, ``@…``, or starting with a tab or a carriage return are
 downloaded from a real server in every export the overview page links to (votes, summary,
-monthly, report; CSV in both dialects and Excel) and every cell is read back: no workbook cell is a formula, no CSV cell starts with a character
-that makes a spreadsheet compute, and each name is still there, as text."""
+monthly, report; CSV in both dialects and Excel) and every cell is read back: no workbook
+cell is a formula, no CSV cell starts with a character that makes a spreadsheet compute, and
+each name is still there, as text."""
 
 from __future__ import annotations
 

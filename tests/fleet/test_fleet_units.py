@@ -160,5 +160,5 @@ def test_firstboot_orders_before_the_kiosk():
 def test_all_units_listed():
     """Every unit in the repo is covered by the verify tests above."""
     found = {p.name for p in SYSTEMD.glob("*.service")} | {
-        p.name for p in IMAGE.rglob("*.service")}
+        p.name for p in SYSTEMD.glob("*.timer")} | {p.name for p in IMAGE.rglob("*.service")}
     assert found == set(OUR_UNITS)

@@ -16,7 +16,7 @@ from district import db
 from district.dashboard.accounts import add_user
 from district.fleet import register_terminal
 from tests.helpers import DistrictServer, clean_env, fresh_database
-from tests.setup.conftest import HOST, District, district_root, installed  # noqa: F401
+from tests.helpers.district_setup import HOST, District, district_root, installed  # noqa: F401
 
 PASSWORD = "mot-mat-khau-dai"
 # Small limits and short timeouts: the attacks of the issue, at a test's scale.

@@ -158,7 +158,7 @@ def test_bad_restores_change_nothing(tmp_path):
 
 
 def test_the_backup_units_verify(tmp_path):
-    from tests.fleet.fleet_helpers import SYSTEMD, make_verify_root, verify
+    from tests.helpers.systemd_units import SYSTEMD, make_verify_root, verify
 
     if shutil.which("systemd-analyze") is None:
         pytest.skip("no systemd-analyze")
