@@ -3,6 +3,8 @@ the dashboard (for a script, a cron job, or an office that wants last month's on
 
     district report --unit hbt --period 2026-11 --format pdf --out bao-cao-11-2026.pdf
 
+``--mail-to a@x,b@y`` mails the PDF and the workbook instead (or too), through the SMTP
+server of the alerts (``report_mail``).
 ``--period`` is a month (``2026-11``), a quarter (``2026-Q4``) or a year (``2026``); the
 language is the command's (``--lang``); ``--number``, ``--place``, ``--signer`` and
 ``--position`` fill what is otherwise left dotted to fill by hand.
@@ -28,8 +30,11 @@ def add_cli(sub, _) -> dict:
     rep.add_argument("--format", choices=("pdf", "docx", "xlsx"), default="pdf",
                      help=_("pdf (to sign and hand in), docx (to edit first) or xlsx (the "
                             "figures, to compute with)"))
-    rep.add_argument("--out", required=True, metavar="FILE", help=_(
+    rep.add_argument("--out", metavar="FILE", help=_(
         "the file to write (- for standard output)"))
+    rep.add_argument("--mail-to", metavar="ADDRESSES", help=_(
+        "mail the PDF and the workbook to these comma-separated addresses (the SMTP server "
+        "of the alerts)"))
     rep.add_argument("--number", default="", help=_("the report's number, as 12/BC-UBND"))
     rep.add_argument("--place", default="", help=_("the place of the date line"))
     rep.add_argument("--signer", default="", help=_("the name of who signs"))
@@ -52,6 +57,12 @@ def cmd_report(args, db_url: str, _) -> int:
         raise DistrictError(N_("unit {unit!r} does not exist (district units load FLEET.toml "
                                "adds units)"), unit=args.unit)
     sig = Signature(args.number, args.place, args.signer, args.position)
+    if not args.out and not args.mail_to:
+        raise DistrictError(N_("say where the report goes: --out FILE or --mail-to ADDRESSES"))
+    if args.mail_to:
+        _mail(args, engine, tree, period, sig, _)
+        if not args.out:
+            return 0
     data = report.make(engine, tree, args.unit, period, args.format, lang_of(_), sig)
     if args.out == "-":
         sys.stdout.buffer.write(data)
@@ -68,3 +79,26 @@ def cmd_report(args, db_url: str, _) -> int:
     print(_("report of {unit}, {period}: {path} ({size} bytes)").format(
         unit=tree.names[args.unit], period=period.label(_), path=out, size=len(data)))
     return 0
+
+
+def _mail(args, engine, tree, period, sig, _) -> None:
+    from district.dashboard import report
+    from district.dashboard.alerts import AlertSettings
+    from district.dashboard.cli import lang_of
+    from district.dashboard.report_doc import period_words
+    from district.dashboard.report_mail import send_report
+
+    to = [a.strip() for a in args.mail_to.split(",") if a.strip()]
+    if not to or any("@" not in a for a in to):
+        raise DistrictError(N_("--mail-to: {value!r} is not a list of e-mail addresses"),
+                            value=args.mail_to[:80])
+    lang = lang_of(_)
+    files = [(report.filename(args.unit, period, fmt), report.FORMATS[fmt],
+              report.make(engine, tree, args.unit, period, fmt, lang, sig))
+             for fmt in ("pdf", "xlsx")]
+    subject = _("Hài Lòng report: {unit}, {period}").format(
+        unit=tree.names[args.unit], period=period_words(period, _))
+    send_report(AlertSettings.from_env(), to, subject, subject + "\n", files)
+    print(_("report of {unit}, {period} mailed to {to}").format(
+        unit=tree.names[args.unit], period=period.label(_), to=", ".join(to)))
+
