@@ -130,8 +130,11 @@ class VoteBatch(VoteBatchEnvelope):
 ENVELOPE_FIELDS = tuple(f for f in VoteBatchEnvelope.model_fields if f != "votes")
 
 
-MAX_ANSWERS = 10
-MAX_ANSWER_CHARS = 200_000  # a doctor report and 200 journal lines fit many times over
+# Answers to officials' requests ride a heartbeat: at most these, so that the largest valid
+# heartbeat (JSON escapes included, 6 bytes a character) stays under the API's 2 MiB body
+# limit; a doctor report and 100 journal lines fit a text several times over.
+MAX_ANSWERS = 4
+MAX_ANSWER_CHARS = 60_000
 REQUEST_ACTIONS = ("doctor", "restart_ui", "button_test")
 
 

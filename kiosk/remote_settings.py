@@ -41,6 +41,7 @@ from pydantic import ValidationError
 from ballot import settings as district_model
 from ballot.i18n import translation
 from ballot.validation import validation_details
+from ballot.wire import MAX_ANSWER_CHARS, MAX_ANSWERS
 from kiosk.config import DEFAULT_BUTTON_PINS, DEFAULT_LED_PINS, KioskConfig
 
 log = logging.getLogger("kiosk.steering")
@@ -212,7 +213,7 @@ class Follower:
         elif self.problem:
             out["settings_refusal"] = self.problem[:2000]
         if self.answers:
-            out["answers"] = self.answers[:10]
+            out["answers"] = self.answers[:MAX_ANSWERS]
         return out
 
     def after_heartbeat(self, answer: Mapping, sent: Mapping) -> None:
@@ -274,7 +275,15 @@ class Follower:
             report["journal"] = (done.stdout or done.stderr).splitlines()[-JOURNAL_LINES:]
         except (OSError, subprocess.SubprocessError) as exc:
             report["journal"] = [f"journal not available: {exc}"]
-        return json.dumps(report, ensure_ascii=False)[:190_000]
+        # What a heartbeat may carry (a longer answer would be refused with the whole
+        # heartbeat, every time): the oldest journal lines go first; JSON stays whole.
+        text = json.dumps(report, ensure_ascii=False)
+        while len(text) > MAX_ANSWER_CHARS and report["journal"]:
+            report["journal"] = report["journal"][len(report["journal"]) // 2 + 1:]
+            text = json.dumps(report, ensure_ascii=False)
+        return text if len(text) <= MAX_ANSWER_CHARS else json.dumps(
+            {"doctor": {"ok": False, "error": "the report is too long to send"},
+             "journal": []})
 
 
 def ask_screen(folder: Path, request_id: int, action: str) -> None:

@@ -49,7 +49,10 @@ def store(engine, seed: int, n: int, upkeep: bool = True) -> None:
         rollups.add_votes = lambda conn, rows, chains=None: 0
     try:
         for i, (terminal, scale) in enumerate(TERMINALS):
-            votes = generated_votes(seed * 10 + i, scale, n)
+            # Without dossier codes: the per-dossier rule (d0005) counts only what arrives
+            # after it, so an older schema's votes cannot carry it.
+            votes = [{**vote, "dossier_code": None}
+                     for vote in generated_votes(seed * 10 + i, scale, n)]
             ingest_batch(engine, terminal, "xa", votes,
                          Delivery(received_at=dt.datetime.now(dt.UTC), via="api"))
     finally:
@@ -61,17 +64,32 @@ def contents(conn, names) -> dict[str, Counter]:
             for name in names}
 
 
+def d0001_columns() -> tuple[str, ...]:
+    """The count columns of revision d0001, as it froze them (later revisions add more)."""
+    import importlib.util
+
+    path = district.db.Path(district.db.__file__).parent / "migrations/versions/d0001_dashboard.py"
+    spec = importlib.util.spec_from_file_location("d0001_dashboard", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.COUNT_COLUMNS
+
+
 def d0001_expected(conn) -> dict[str, Counter]:
-    """dash_hourly / dash_daily as the live Python counts each vote."""
+    """dash_hourly / dash_daily as the live Python counts each vote, in d0001's columns (the
+    live columns begin with them)."""
+    columns = d0001_columns()
+    assert COUNT_COLUMNS[:len(columns)] == columns
     v = district.db.votes.c
-    acc = {"dash_hourly": defaultdict(lambda: [0] * len(COUNT_COLUMNS)),
-           "dash_daily": defaultdict(lambda: [0] * len(COUNT_COLUMNS))}
+    acc = {"dash_hourly": defaultdict(lambda: [0] * len(columns)),
+           "dash_daily": defaultdict(lambda: [0] * len(columns))}
     for row in conn.execute(sa.select(v.terminal_id, v.unit_id, v.corrected_at, v.scale,
                                       v.level, v.flags, v.reasons)):
         hour = rollups.local_hour_of(row.corrected_at)
         for name, bucket in (("dash_hourly", hour), ("dash_daily", hour // 24)):
             cur = acc[name][(row.terminal_id, row.unit_id, bucket, row.scale)]
-            for i, n in enumerate(vote_counts(row.level, row.flags, row.reasons)):
+            counts = vote_counts(row.level, row.flags, row.reasons)[:len(columns)]
+            for i, n in enumerate(counts):
                 cur[i] += n
     return {name: Counter((*key, *vec) for key, vec in rows.items())
             for name, rows in acc.items()}

@@ -121,8 +121,11 @@ def test_the_dashboard_api_refuses_strangers(dashboard_api):
     """No credentials, a forged cookie, a terminal's token or a revoked admin token: 401 on
     every dashboard path of the document, as JSON."""
     doc = httpx.get(f"{dashboard_api.url}/openapi.json", timeout=30).json()
-    paths = [p.replace("{unit_id}", "p1") for p in doc["paths"] if p.startswith(DASHBOARD)]
-    assert len(paths) == 4
+    paths = [p.replace("{unit_id}", "p1").replace("{code}", "cb-001")
+             for p in doc["paths"] if p.startswith(DASHBOARD)]
+    assert {p.removeprefix("/api/v1/dashboard/") for p in paths} == {
+        "overview", "units/p1", "fleet", "alerts", "officers", "officers/cb-001",
+        "procedures", "coverage"}
     admin = create_admin_token(dashboard_api.engine, "revoked")
     with write_transaction(dashboard_api.engine) as conn:
         conn.execute(api_tokens.update().values(revoked_at=utcnow()))
