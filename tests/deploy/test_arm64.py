@@ -66,6 +66,7 @@ def test_arm64_package_installs_and_takes_a_vote(arm64_deb, tmp_path):
         assert arch.stdout.strip() == "aarch64"
         m.write("/etc/kiosk/kiosk.toml", '[terminal]\nid = "arm64-test"\nunit = "u"\n'
                 '[gpio]\npin_factory = "mock"\n', mode=0o640)
+        m.offline("chgrp", "kiosk", "/etc/kiosk/kiosk.toml")  # as first boot installs it
         m.offline("kiosk", "vote", "3", "--test", timeout=600)
         st = json.loads(m.offline("kiosk", "status", "--json", timeout=600).stdout)
         assert st["votes_total"] == 1, st
