@@ -61,7 +61,7 @@ export SOURCE_DATE_EPOCH
 
 # The build root has what the tests' roots have (same cache key): the release's python3 and
 # both packages' Debian dependencies.
-include="$("$SCRIPT_DIR/depends.sh" kiosk "$RELEASE" "$ARCH" --list),$("$SCRIPT_DIR/depends.sh" district "$RELEASE" "$ARCH" --list)"
+include=$(for part in kiosk district build; do "$SCRIPT_DIR/depends.sh" "$part" "$RELEASE" "$ARCH" --list; done | paste -sd, -)
 BASE=$("$SCRIPT_DIR/make-root.sh" --release "$RELEASE" --arch "$ARCH" --include "$include")
 
 mkdir -p "$OUT" "$PIP_CACHE"
@@ -175,6 +175,9 @@ build_kiosk() {
     # --system-site-packages: python3-lgpio (Raspberry Pi OS) and python3-evdev are Debian
     # packages (lgpio talks to the Pi's GPIO chip; evdev has no wheel on PyPI).
     build_venv /opt/hailong/venv ui --system-site-packages
+    # The voice prompts, spoken now by espeak-ng (the terminal needs no TTS when it runs).
+    in_root /opt/hailong/venv/bin/python3 -m kiosk.voice.build \
+        "/opt/hailong/venv/lib/python$PY_VERSION/site-packages/kiosk/voice/prompts" >/dev/null
     stage_common "$pkg" "$name" /opt/hailong/venv
     local units=$pkg/usr/lib/systemd/system doc=$pkg/usr/share/doc/$name
     install -D -m 644 "$SRC/systemd/kiosk.service" "$units/kiosk.service"

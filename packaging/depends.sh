@@ -3,12 +3,12 @@
 # place for build-debs.sh (the control file) and for the tests' roots (so that installing the
 # .deb needs no download).
 #
-#   packaging/depends.sh kiosk|district bookworm|trixie amd64|arm64 [--control|--list]
+#   packaging/depends.sh kiosk|district|build bookworm|trixie amd64|arm64 [--control|--list]
 #
 # --control (default): the Depends: value; --list: every name, comma-separated, alternatives
 # resolved for this release (what debootstrap --include takes).
 set -euo pipefail
-pkg=${1:?kiosk or district}
+pkg=${1:?kiosk, district or build}
 release=${2:?bookworm or trixie}
 arch=${3:?amd64 or arm64}
 mode=${4:---control}
@@ -27,6 +27,11 @@ case $pkg in
             # evdev (the USB scanner) has no wheel on PyPI: Debian's build, seen by the venv
             # (--system-site-packages), so pip builds nothing and needs no kernel headers.
             python3-evdev)
+        ;;
+    build)
+        # Not a package: what the build root needs beyond both packages' dependencies
+        # (espeak-ng speaks the terminal's voice prompts into the package at build time).
+        deps=(espeak-ng)
         ;;
     district)
         # WeasyPrint (the printed reports) lays pages out with Pango, through cffi.

@@ -28,10 +28,11 @@ class CommandFailed(AssertionError):
 
 def root_packages(release: str, arch: str = "amd64") -> str:
     """What the roots hold beyond the base: both packages' Debian dependencies, so that
-    installing a .deb needs no download (and the build root is the same cached root)."""
+    installing a .deb needs no download, and what the build needs (the build root is the
+    same cached root)."""
     lists = [subprocess.run([str(PACKAGING / "depends.sh"), pkg, release, arch, "--list"],
                             check=True, capture_output=True, text=True).stdout.strip()
-             for pkg in ("kiosk", "district")]
+             for pkg in ("kiosk", "district", "build")]
     return ",".join(lists)
 
 

@@ -51,6 +51,11 @@ def test_install_and_first_boot(terminal):
     for unit in ("kiosk.service", "kiosk-sync.service", "kiosk-firstboot.service"):
         assert m.run("systemctl", "is-enabled", unit).stdout.strip() == "enabled", unit
     assert m.run("id", "-nG", "kiosk").stdout.split() >= ["kiosk"]
+    # The voice prompts came with the package, spoken at build time, in both languages.
+    for language in ("vi", "en"):
+        listed = m.sh("ls /opt/hailong/venv/lib/python3*/site-packages/kiosk/voice/prompts/"
+                      + language).stdout.split()
+        assert any(name.endswith(".wav") for name in listed), (language, listed)
     # The technician copies the provisioned file onto the boot partition, then powers on.
     provisioned = m.server.provision() / TERMINAL / "kiosk.toml"
     m.copy_in(provisioned, "/boot/firmware/kiosk.toml")
