@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Engine
 
+from ballot import spreadsheet
 from ballot.usb import EXPORT_COLUMNS, OPTIONAL_TEXT_COLUMNS, REQUIRED_COLUMNS
 from ballot.validation import validation_details
 from ballot.wire import INT64_MAX
@@ -369,16 +370,8 @@ def _csv_row_to_vote(row: dict[str, str]) -> dict[str, Any]:
     return vote
 
 
-# What kiosk export does to a text a spreadsheet would compute (kiosk.store._inert): an
-# apostrophe before = + - @ tab CR or another apostrophe. Taken away here, once.
-SPREADSHEET_ACTIVE = ("=", "+", "-", "@", "\t", "\r", "'")
-
-
-def from_spreadsheet(text: str) -> str:
-    """A text cell of a ``kiosk export`` file as the terminal had it."""
-    if text.startswith("'") and text[1:2] != "" and text[1:2] in SPREADSHEET_ACTIVE:
-        return text[1:]
-    return text
+# What kiosk export did to a text a spreadsheet would compute, undone once.
+from_spreadsheet = spreadsheet.restore
 
 
 def read_export_csv(path: str | Path) -> dict[str, list[CheckedVote]]:

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from ballot.spreadsheet import text_cell
 from district.errors import N_, DistrictError
 from district.fleet import Fleet, load_units, read_fleet, register_terminal, rotate_token
 
@@ -323,7 +324,8 @@ def checklist_csv(results: list[Provisioned]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for number, r in enumerate(results, start=1):
-        writer.writerow([number, r.terminal_id, r.unit_name, r.counter,
+        # names come from the fleet file: written so that no spreadsheet computes them
+        writer.writerow([number, *map(text_cell, (r.terminal_id, r.unit_name, r.counter)),
                          f"{r.terminal_id}/kiosk.toml", "bootfs/kiosk.toml", r.pin, ""])
     return out.getvalue()
 

@@ -34,6 +34,7 @@ from typing import IO
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from ballot import spreadsheet
 from ballot.usb import EXPORT_COLUMNS
 from kiosk.vote import Flag, Reason, Source, Vote, iso
 
@@ -324,19 +325,8 @@ class VoteStore:
         return count
 
 
-# A text a spreadsheet would compute (a counter or officer called "=…", "+…", "-…", "@…", or
-# starting with a tab or CR) gets a leading apostrophe in the export, so Excel or LibreOffice
-# opening the stick shows it as text; so does one that already starts with an apostrophe
-# before such a character, so that district import (district.ingest.from_spreadsheet)
-# takes exactly one away and every value comes back as it was.
-SPREADSHEET_ACTIVE = ("=", "+", "-", "@", "\t", "\r", "'")
-
-
-def _inert(value: object) -> object:
-    if isinstance(value, str) and (value.startswith(SPREADSHEET_ACTIVE[:-1]) or (
-            value.startswith("'") and value[1:2] != "" and value[1:2] in SPREADSHEET_ACTIVE)):
-        return "'" + value
-    return value
+# Texts a spreadsheet would compute get an apostrophe, reversibly (ballot.spreadsheet).
+_inert = spreadsheet.inert
 
 
 def _join(items: Iterable[object]) -> str:

@@ -24,6 +24,7 @@ from openpyxl.styles import Font
 from sqlalchemy.engine import Engine
 
 import ballot.vote
+from ballot.spreadsheet import text_cell
 from district.counting import is_counted, vote_points
 from district.dashboard.aggregates import Counts, Overview, UnitTree, counts_by_day, trend
 from district.dashboard.periods import Period
@@ -31,15 +32,10 @@ from district.db import votes
 from district.rollups import LOCAL_TZ, UTC_OFFSET_S
 
 BOM = "\ufeff"
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FETCH_ROWS = 10_000
 
 
-def _safe(value):
-    """A CSV cell no spreadsheet evaluates."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+_safe = text_cell  # a CSV cell no spreadsheet evaluates
 
 
 def _cell(ws, value):

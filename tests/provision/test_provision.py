@@ -5,6 +5,7 @@ checklist; re-running without and with --rotate."""
 from __future__ import annotations
 
 import csv
+import io
 import stat
 import subprocess
 import tomllib
@@ -224,3 +225,17 @@ def test_every_message_is_in_the_catalog():
     used = {m[1] for m in extract_from_file("python", REPO / "district/provision.py",
                                             keywords={"_": None, "t": None, "N_": None})}
     assert used - catalog == {"error: {message}"}  # that one is the district CLI's
+
+
+def test_checklist_csv_lets_no_spreadsheet_compute_a_name():
+    """Names come from the fleet file: one starting with = + - @, a tab or CR is written as
+    text (a leading apostrophe), the rest unchanged."""
+    from district.provision import Provisioned, checklist_csv
+
+    names = ["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "\tTab", "\rCR", "Phường Bạch Mai"]
+    rows = [Provisioned(f"t{i}", "u", name, name, Path("x"), "123456", False)
+            for i, name in enumerate(names)]
+    read = list(csv.reader(io.StringIO(checklist_csv(rows))))[1:]
+    for name, row in zip(names, read, strict=True):
+        expected = name if name == "Phường Bạch Mai" else "'" + name
+        assert row[2] == row[3] == expected, row
