@@ -321,7 +321,8 @@ CSV_COLUMNS = ("stt", "ma_may", "don_vi", "quay", "tep_cau_hinh", "chep_vao_the_
 
 def checklist_csv(results: list[Provisioned]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # CRLF (RFC 4180): a name holding a CR is then quoted, not split over two rows
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for number, r in enumerate(results, start=1):
         # names come from the fleet file: written so that no spreadsheet computes them
