@@ -43,7 +43,10 @@ audit_log = sa.Table(
 
 # What is recorded (the dashboard's page names each in the official's language).
 ACTIONS = ("signin", "signin_failed", "signin_refused", "signout", "export", "user_added",
-           "password_changed", "user_disabled", "token_created", "tokens_revoked")
+           "password_changed", "user_disabled", "token_created", "tokens_revoked",
+           # fleet steering (district/steering): settings and requests to terminals
+           "settings_changed", "settings_restored", "doctor_requested",
+           "ui_restart_requested", "button_test_requested")
 
 
 @dataclass(frozen=True)

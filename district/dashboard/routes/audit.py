@@ -25,6 +25,11 @@ ACTION_NAMES = {
     "export": N_("downloaded"), "user_added": N_("account created"),
     "password_changed": N_("password changed"), "user_disabled": N_("account disabled"),
     "token_created": N_("API token created"), "tokens_revoked": N_("API tokens revoked"),
+    "settings_changed": N_("terminal settings changed"),
+    "settings_restored": N_("terminal settings returned to an earlier version"),
+    "doctor_requested": N_("a terminal's doctor report asked for"),
+    "ui_restart_requested": N_("a terminal's screen restart asked for"),
+    "button_test_requested": N_("a terminal's button test asked for"),
 }
 
 router = APIRouter(include_in_schema=False)
