@@ -196,7 +196,9 @@ def current_conditions(conn: Connection, now: dt.datetime, cfg: AlertSettings) -
     rows = conn.execute(
         sa.select(votes.c.unit_id, votes.c.scale, votes.c.level, votes.c.flags,
                   sa.func.count().label("n"))
-        .where(votes.c.corrected_at > since, votes.c.corrected_at <= now)
+        # a vote of unknown time is in no window: its stored time is the kiosk's own clock
+        .where(votes.c.corrected_at > since, votes.c.corrected_at <= now,
+               votes.c.time_uncertain.is_(False))
         .group_by(votes.c.unit_id, votes.c.scale, votes.c.level, votes.c.flags)).all()
     per_unit: dict[str, list[int]] = {}
     for r in rows:

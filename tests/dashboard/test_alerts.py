@@ -238,3 +238,18 @@ def test_one_process_evaluates_the_rules_per_interval(engine):
     assert claims(NOW) == 1
     assert not alerts.claim_evaluation(engine, NOW + dt.timedelta(seconds=20), 60)
     assert claims(NOW + dt.timedelta(seconds=55)) == 1  # 0.8 of the interval passed
+
+
+def test_votes_of_unknown_time_raise_no_alert(engine):
+    """Their stored time is the kiosk's own clock (docs/dashboard.md): in no window."""
+    from district.db import votes
+
+    store(engine, [vote(1, 10), vote(1, 20), vote(1, 30), vote(1, 40), vote(3, 50)])
+    with engine.connect() as conn:
+        assert [a for a in alerts.current_conditions(conn, NOW, alerts.AlertSettings())
+                if a.rule == "negative_share"]
+    with write_transaction(engine) as conn:  # as the clock checks store such votes
+        conn.execute(votes.update().values(time_uncertain=True))
+    with engine.connect() as conn:
+        assert not [a for a in alerts.current_conditions(conn, NOW, alerts.AlertSettings())
+                    if a.rule == "negative_share"]
