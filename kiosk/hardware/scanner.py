@@ -24,9 +24,10 @@ from collections.abc import Callable, Iterable
 
 import serial
 
+from kiosk.hardware.serial_port import REOPEN_S, SerialReader
+
 log = logging.getLogger(__name__)
 MAX_LINE = 256
-REOPEN_S = 1.0
 
 OnScan = Callable[[str], None]
 
@@ -184,20 +185,17 @@ class EvdevScanner:
 
 # --- serial ---------------------------------------------------------------------------------
 
-class SerialScanner:
+class SerialScanner(SerialReader):
     """A scanner on a serial port: one scan per line (CR, LF or CR LF), UTF-8 text."""
+
+    label = "scanner"
 
     def __init__(self, port: str, baudrate: int, on_scan: OnScan, *,
                  opener=serial.serial_for_url):
-        self.port, self.baudrate = port, baudrate
+        super().__init__(port, baudrate, opener=opener)
         self._on_scan = on_scan
-        self._opener = opener
         self._buffer = bytearray()
         self._overlong = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.serial: serial.SerialBase | None = None
-        self.connected = threading.Event()
 
     def feed(self, data: bytes) -> None:
         for byte in data:
@@ -215,55 +213,12 @@ class SerialScanner:
             else:
                 self._buffer.append(byte)
 
-    def start(self) -> SerialScanner:
-        self._thread = threading.Thread(target=self._run, name="scanner-serial", daemon=True)
-        self._thread.start()
-        return self
+    def _opened(self) -> None:
+        self._buffer.clear()  # a line cut by an unplug would join the next one
+        self._overlong = False
 
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(3)
-        self._disconnect()
-
-    def __enter__(self) -> SerialScanner:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _run(self) -> None:
-        announced = False
-        while not self._stop.is_set():
-            if self.serial is None:
-                try:
-                    self.serial = self._opener(self.port, baudrate=self.baudrate, timeout=0.2)
-                except (serial.SerialException, OSError, ValueError) as exc:
-                    if not announced:
-                        log.warning("scanner: cannot open %s: %s", self.port, exc)
-                        announced = True
-                    self._stop.wait(REOPEN_S)
-                    continue
-                announced = False
-                self._buffer.clear()  # a line cut by an unplug would join the next one
-                self._overlong = False
-                self.connected.set()
-            try:
-                data = self.serial.read(max(1, self.serial.in_waiting or 1))
-            except (serial.SerialException, OSError, TypeError) as exc:
-                log.warning("scanner: %s lost: %s", self.port, exc)
-                self._disconnect()
-                continue
-            self.feed(data)
-
-    def _disconnect(self) -> None:
-        self.connected.clear()
-        if self.serial is not None:
-            try:
-                self.serial.close()
-            except (serial.SerialException, OSError):
-                pass
-            self.serial = None
+    def _received(self, data: bytes) -> None:
+        self.feed(data)
 
 
 # --- keystrokes typed into the window -------------------------------------------------------

@@ -7,25 +7,24 @@ Protocol (docs/kiosk.md): ASCII lines ended by ``\\n`` (a ``\\r`` before it is i
 
 Anything else — noise, a level beyond the scale, a line longer than ``MAX_LINE`` bytes, bytes
 that are not ASCII — is logged and dropped: a broken box can never invent a vote. A line cut by
-an unplug is thrown away; the port is reopened every ``REOPEN_S`` seconds until it is back.
+an unplug is thrown away; the port is reopened until it is back (``kiosk.hardware.serial_port``).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable
 
 import serial
 
+from kiosk.hardware.serial_port import SerialReader
 from kiosk.rules import ButtonEvent, Edge
 from kiosk.vote import Source
 
 log = logging.getLogger(__name__)
 MAX_LINE = 32
-REOPEN_S = 1.0
 PRESS = re.compile(rb"^B([1-9])$")
 
 
@@ -75,71 +74,20 @@ class LineParser:
         return level
 
 
-class SerialButtonBox:
+class SerialButtonBox(SerialReader):
     """Reads the box in its own thread and submits one CLICK event per ``B<n>`` line."""
+
+    label = "serial"
 
     def __init__(self, port: str, baudrate: int, levels: int,
                  submit: Callable[[ButtonEvent], None], *, opener=serial.serial_for_url):
-        self.port = port
-        self.baudrate = baudrate
+        super().__init__(port, baudrate, opener=opener)
         self.parser = LineParser(levels)
         self._submit = submit
-        self._opener = opener
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.connected = threading.Event()
-        self.serial: serial.SerialBase | None = None
 
-    def start(self) -> SerialButtonBox:
-        self._thread = threading.Thread(target=self._run, name="serial-box", daemon=True)
-        self._thread.start()
-        return self
+    def _opened(self) -> None:
+        self.parser.reset()  # a line cut by the unplug is thrown away
 
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(3)
-        self._disconnect()
-
-    def __enter__(self) -> SerialButtonBox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _run(self) -> None:
-        announced_down = False
-        while not self._stop.is_set():
-            if self.serial is None:
-                try:
-                    self.serial = self._opener(self.port, baudrate=self.baudrate, timeout=0.2)
-                except (serial.SerialException, OSError, ValueError) as exc:
-                    if not announced_down:
-                        log.warning("serial: cannot open %s: %s", self.port, exc)
-                        announced_down = True
-                    self._stop.wait(REOPEN_S)
-                    continue
-                log.info("serial: %s open", self.port)
-                announced_down = False
-                self.parser.reset()
-                self.connected.set()
-            self._read_once()
-
-    def _read_once(self) -> None:
-        try:
-            data = self.serial.read(max(1, self.serial.in_waiting or 1))
-        except (serial.SerialException, OSError, TypeError) as exc:
-            log.warning("serial: %s lost: %s", self.port, exc)
-            self._disconnect()
-            return
+    def _received(self, data: bytes) -> None:
         for level in self.parser.feed(data):
             self._submit(ButtonEvent(level, Edge.CLICK, Source.SERIAL, time.monotonic_ns()))
-
-    def _disconnect(self) -> None:
-        self.connected.clear()
-        if self.serial is not None:
-            try:
-                self.serial.close()
-            except (serial.SerialException, OSError):
-                pass
-            self.serial = None
