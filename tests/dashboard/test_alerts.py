@@ -17,6 +17,7 @@ from district.db import terminal_health, write_transaction
 from district.fleet import register_terminal
 from district.ingest import Delivery, ingest_batch
 from tests.helpers import fresh_engine
+from tests.helpers.smtp import smtp_receiver
 
 NOW = dt.datetime(2025, 10, 15, 3, 0, tzinfo=dt.UTC)  # 10:00 in Hanoi
 
@@ -143,26 +144,8 @@ def test_alerts_check_command_names_new_alerts_in_vietnamese(engine):
 
 @pytest.fixture
 def smtp_server():
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
-
-    received = []
-
-    class Collect(Message):
-        def handle_message(self, message):
-            received.append(message)
-
-    import socket
-
-    with socket.socket() as probe:  # a free port (aiosmtpd cannot start on port 0)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(Collect(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_receiver() as (controller, received):
         yield controller, received
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

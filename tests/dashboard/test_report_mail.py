@@ -9,27 +9,13 @@ import socket
 
 import pytest
 
+from tests.helpers.smtp import smtp_receiver
+
 
 @pytest.fixture
 def smtp_server():
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
-
-    received = []
-
-    class Collect(Message):
-        def handle_message(self, message):
-            received.append(message)
-
-    with socket.socket() as probe:  # a free port (aiosmtpd cannot start on port 0)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(Collect(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, received
-    finally:
-        controller.stop()
+    with smtp_receiver() as (controller, received):
+        yield controller.port, received
 
 
 def test_the_report_arrives_with_both_files(dataset, db_url, smtp_server, monkeypatch,
