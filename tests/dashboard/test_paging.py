@@ -119,11 +119,11 @@ def test_fleet_page_faults_first_with_counts(client_for, health):
     assert "5 thiết bị" in summary and "2 bình thường" in summary
     assert "1 mất liên lạc" in summary and "1 kẹt nút" in summary
     order = faults_first(SUBTREE["q"])
-    rows = [part.split('"')[0] for part in html.split('data-terminal="')[1:]]
+    rows = [part.split('"')[0] for part in html.split('<tr data-terminal="')[1:]]
     assert rows == order[:2]
     assert 'data-page="1" data-pages="3"' in html and "Trang 1/3" in html
     html3 = client.get("/dashboard/fleet?unit=q&per_page=2&page=3").text
-    assert [p.split('"')[0] for p in html3.split('data-terminal="')[1:]] == order[4:]
+    assert [p.split('"')[0] for p in html3.split('<tr data-terminal="')[1:]] == order[4:]
     assert 'rel="prev"' in html3 and 'rel="next"' not in html3
     assert client.get("/dashboard/fleet?unit=q&page=0").status_code == 400
     assert client.get("/dashboard/fleet?unit=q&page=x").status_code == 400
