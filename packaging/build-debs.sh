@@ -175,8 +175,9 @@ build_kiosk() {
     # --system-site-packages: python3-lgpio (Raspberry Pi OS) and python3-evdev are Debian
     # packages (lgpio talks to the Pi's GPIO chip; evdev has no wheel on PyPI).
     build_venv /opt/hailong/venv ui --system-site-packages
-    # The voice prompts, spoken now by espeak-ng (the terminal needs no TTS when it runs).
-    in_root /opt/hailong/venv/bin/python3 -m kiosk.voice.build \
+    # The voice prompts, spoken now by espeak-ng (the terminal needs no TTS when it runs);
+    # -B: no bytecode left behind (marshal output is not byte-stable; postinst compiles).
+    in_root /opt/hailong/venv/bin/python3 -B -m kiosk.voice.build \
         "/opt/hailong/venv/lib/python$PY_VERSION/site-packages/kiosk/voice/prompts" >/dev/null
     stage_common "$pkg" "$name" /opt/hailong/venv
     local units=$pkg/usr/lib/systemd/system doc=$pkg/usr/share/doc/$name
