@@ -12,7 +12,7 @@
 # packaging/district. See packaging/README.md for why.
 #
 # Version: the project's (setup.py) then -N+RELEASE, N from --build (default 1).
-# Reproducible: SOURCE_DATE_EPOCH is the last commit's time; every file gets that time, the
+# Reproducible: SOURCE_DATE_EPOCH (given, else the last commit's time); every file gets it, the
 # bytecode is made by postinst instead of shipped. Pip's downloads are cached in
 # PIP_CACHE_DIR (default /var/cache/hailong-pip), roots in HAILONG_ROOTS (make-root.sh).
 # Needs root, debootstrap, systemd-container (systemd-nspawn), dpkg-dev; for arm64 on a PC
@@ -51,7 +51,11 @@ done
 UPSTREAM=$(sed -n 's/^ *version="\([^"]*\)".*/\1/p' "$SRC/setup.py" | head -n 1)
 [ -n "$UPSTREAM" ] || die "no version=\"...\" in setup.py"
 VERSION=$UPSTREAM-$BUILD+$RELEASE
-if SOURCE_DATE_EPOCH=$(git -C "$SRC" log -1 --format=%ct 2>/dev/null) && [ -n "$SOURCE_DATE_EPOCH" ]; then
+# A SOURCE_DATE_EPOCH given by the caller wins (the reproducible-builds convention).
+case ${SOURCE_DATE_EPOCH:-} in '' | *[!0-9]*) SOURCE_DATE_EPOCH= ;; esac
+if [ -n "$SOURCE_DATE_EPOCH" ]; then
+    :
+elif SOURCE_DATE_EPOCH=$(git -C "$SRC" log -1 --format=%ct 2>/dev/null) && [ -n "$SOURCE_DATE_EPOCH" ]; then
     :
 else
     SOURCE_DATE_EPOCH=$(stat -c %Y "$SRC/setup.py")
