@@ -226,10 +226,6 @@ class Capture:
             if offer is not None:
                 offer(on)
 
-    def asks_followup(self, vote: Vote) -> bool:
-        """Does this vote open the follow-up (so it is stored held)? The rules decide."""
-        return self.rules.asks_followup(vote.level, vote.source)
-
     def _stuck_changed(self, decision: Decision) -> None:
         log.warning("button of level %s %s", decision.level, decision.outcome)
         try:
