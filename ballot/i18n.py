@@ -17,7 +17,10 @@ fails when a ``.mo`` is stale or a message is untranslated.
 
 from __future__ import annotations
 
+import datetime as dt
 import gettext
+import io
+import os
 import sys
 from collections.abc import Iterable
 from functools import cache
@@ -84,6 +87,17 @@ def source_catalog_dirs(root: Path) -> list[Path]:
                   if (d / "__init__.py").exists() and (d / "locale").is_dir())
 
 
+def _build_date() -> dt.datetime:
+    """The date a .mo is stamped with when its .po names none: Babel would write the time of
+    the compile, and two builds of one commit would differ. ``SOURCE_DATE_EPOCH`` (the
+    reproducible-builds convention packaging/build-debs.sh follows), else the epoch."""
+    try:
+        epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
+    except ValueError:
+        epoch = 0
+    return dt.datetime.fromtimestamp(epoch, dt.UTC)
+
+
 def compile_catalogs(folders: Iterable[Path] | None = None) -> list[Path]:
     """Compile every .po file of ``folders`` (default: those of the source tree this module
     is in) into its .mo (needs Babel, a dev dependency)."""
@@ -95,8 +109,10 @@ def compile_catalogs(folders: Iterable[Path] | None = None) -> list[Path]:
     written = []
     for folder in folders:
         for po_path in sorted(folder.glob("*/LC_MESSAGES/*.po")):
-            with po_path.open("rb") as fh:
-                catalog = read_po(fh)
+            source = po_path.read_bytes()
+            catalog = read_po(io.BytesIO(source))
+            if b'"POT-Creation-Date:' not in source:
+                catalog.creation_date = _build_date()
             mo_path = po_path.with_suffix(".mo")
             with mo_path.open("wb") as fh:
                 write_mo(fh, catalog)

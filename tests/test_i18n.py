@@ -78,3 +78,21 @@ def test_every_message_in_the_code_has_vietnamese(package: str):
     assert len(used) > least, f"the extraction found only {len(used)} messages"
     missing = {m: where for m, where in used.items() if m not in translated}
     assert not missing, f"no Vietnamese for: {missing}"
+
+
+def test_compile_is_reproducible(tmp_path, monkeypatch):
+    """Two compiles of one .po give the same bytes, also when its header names no creation
+    date (Babel would stamp the compile's time): SOURCE_DATE_EPOCH decides, else the epoch."""
+    from ballot.i18n import compile_catalogs
+
+    folder = tmp_path / "locale"
+    po = folder / "vi" / "LC_MESSAGES" / "demo.po"
+    po.parent.mkdir(parents=True)
+    po.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+                  'msgid "Thank you"\nmsgstr "Cảm ơn"\n', encoding="utf-8")
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    first = compile_catalogs([folder])[0].read_bytes()
+    assert compile_catalogs([folder])[0].read_bytes() == first
+    assert b"POT-Creation-Date: 1970-01-01" in first
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764633600")  # 2025-12-02
+    assert b"POT-Creation-Date: 2025-12-02" in compile_catalogs([folder])[0].read_bytes()
