@@ -40,8 +40,8 @@ from kiosk.config import KioskConfig, StorageSection, TerminalSection
 from kiosk.i18n import DEFAULT_LANGUAGE, LANGUAGES, translation
 
 OK, WARN, SKIP, FAIL = "ok", "warn", "skip", "fail"
-CHECKS = ("config", "storage", "buttons", "leds", "serial", "display", "server", "certificate",
-          "token", "clock", "disk")
+CHECKS = ("config", "settings", "storage", "buttons", "leds", "serial", "display", "server",
+          "certificate", "token", "clock", "disk")
 DISK_FAIL_BYTES = 50 * 1024 * 1024    # below this, votes may soon not be stored
 DISK_WARN_BYTES = 500 * 1024 * 1024
 CLOCK_MAX_OFFSET_S = 60.0             # unsynchronised and further off than this: FAIL
@@ -134,6 +134,42 @@ class Doctor:
         return Result("config", OK, _(
             "valid: terminal {id}, unit {unit}, {levels} levels").format(
             id=c.terminal.id, unit=c.terminal.unit, levels=c.scale.levels), code="valid")
+
+    def check_settings(self) -> Result:
+        """The settings the district decided (docs/steering.md). A damaged file never stops
+        the terminal (it runs the last good copy, or kiosk.toml alone), so WARN, not FAIL."""
+        from pydantic import ValidationError
+
+        from kiosk import remote_settings
+
+        _ = self._
+        folder = remote_settings.folder_of(self.config)
+        fix = _("nothing to do on site: the next heartbeat fetches them again; if this comes "
+                "back, the memory card may be failing (technician guide, section 8)")
+        stored, problem = remote_settings.read_stored(folder)
+        if problem is not None:
+            where = folder / remote_settings.SETTINGS_FILE
+            if stored is None:
+                return Result("settings", WARN, _(
+                    "the district's settings file {file} is damaged and there is no good copy: "
+                    "running kiosk.toml alone").format(file=where), fix, code="damaged")
+            return Result("settings", WARN, _(
+                "the district's settings file {file} is damaged: running version {version}, "
+                "the last good copy").format(file=where, version=stored.version), fix,
+                code="damaged")
+        if stored is None:
+            return Result("settings", OK, _(
+                "none received from the district yet: kiosk.toml alone"), code="none")
+        try:
+            remote_settings.merged(self.config, stored.settings)
+        except ValidationError:
+            return Result("settings", WARN, _(
+                "version {version} from the district no longer fits this kiosk.toml: running "
+                "kiosk.toml alone").format(version=stored.version), _(
+                "tell the district: its settings and this terminal's kiosk.toml disagree (for "
+                "example the number of buttons)"), code="unfit")
+        return Result("settings", OK, _("version {version} from the district").format(
+            version=stored.version), code="applied")
 
     def check_storage(self) -> Result:
         from kiosk.store import StorageError, VoteStore

@@ -40,7 +40,8 @@ def test_healthy_terminal_passes_every_check(healthy):
     code, report = run_doctor(healthy)
     checks = by_check(report)
     assert list(checks) == list(doctor.CHECKS)
-    for name in ("config", "storage", "buttons", "leds", "serial", "server", "token", "disk"):
+    for name in ("config", "settings", "storage", "buttons", "leds", "serial", "server",
+                 "token", "disk"):
         assert checks[name]["status"] == "ok", checks[name]
     assert checks["display"]["status"] in ("ok", "warn")
     assert checks["clock"]["status"] in ("ok", "warn")
@@ -239,6 +240,48 @@ def test_display_fails_on_a_pi_without_screen(tmp_path):
     _, report = _doctor(config, display_devices=lambda: ["/dev/dri/card1"], environ={})
     assert by_check(report)["display"]["status"] == "ok"
     assert by_check(report)["server"]["status"] == "skip"  # no server configured
+
+
+def _store_settings(folder, version, document):
+    from ballot import settings as district_model
+    from kiosk import remote_settings
+
+    folder.mkdir(parents=True, exist_ok=True)
+    remote_settings.store(folder, remote_settings.Stored(
+        version, district_model.etag(document), document))
+
+
+def test_settings_from_the_district(healthy, tmp_path):
+    """None yet: ok; a good version: ok and named; a damaged file: a warning naming the
+    last good copy (the terminal keeps running), never a failure."""
+    assert by_check(run_doctor(healthy)[1])["settings"]["code"] == "none"
+    folder = tmp_path / "data"
+    _store_settings(folder, 4, {"scale": {"question_vi": "Ông/Bà có hài lòng không?"}})
+    check = by_check(run_doctor(healthy)[1])["settings"]
+    assert (check["status"], check["code"]) == ("ok", "applied") and "4" in check["message"]
+
+    (folder / "settings.json").write_text('{"version": 5, "etag": "x", "sett')  # cut short
+    code, report = run_doctor(healthy)
+    check = by_check(report)["settings"]
+    assert (check["status"], check["code"]) == ("warn", "damaged"), check
+    assert "version 4" in check["message"] and code == 0
+    code, text = run_doctor(healthy, lang="vi", as_json=False)
+    assert "bị hỏng: máy đang chạy phiên bản 4, bản tốt gần nhất" in text
+
+    (folder / "settings.good.json").unlink()
+    check = by_check(run_doctor(healthy)[1])["settings"]
+    assert check["code"] == "damaged" and "kiosk.toml" in check["message"]
+
+
+def test_settings_that_no_longer_fit_the_terminal(tmp_path, district_fleet):
+    """Five levels from the district, but the kiosk.toml wires three buttons by hand."""
+    sections = healthy_sections(tmp_path, district_fleet)
+    sections["gpio"] = {"pin_factory": "mock", "button_pins": [23, 24, 25],
+                        "led_pins": [16, 20, 21]}
+    config = write_config(tmp_path / "kiosk.toml", **sections)
+    _store_settings(tmp_path / "data", 2, {"scale": {"levels": 5}})
+    check = by_check(run_doctor(config)[1])["settings"]
+    assert (check["status"], check["code"]) == ("warn", "unfit"), check
 
 
 def test_every_message_is_in_the_catalog():
