@@ -2,14 +2,18 @@
 
 Recorded: sign-ins, failed and refused sign-ins, sign-outs (dashboard), exports (every
 download of the dashboard), account changes (``district users add/passwd/disable``, the
-first official of ``district setup``) and API token changes (``district officials``). The
+first official of ``district setup``), API token changes (``district officials``), terminals
+registered, given a new token or revoked (``district terminals add|rotate|revoke``, ``district
+fleet provision``), ``district setup`` runs that changed something, and the fleet's steering
+(settings, requests to terminals). The
 table is append-only: the database refuses UPDATE and DELETE (triggers), nothing in the server
 changes a row, and no API route writes to it; district officials read it on the dashboard
 (``/dashboard/audit``).
 
 An official's action is recorded under their user name and the address the request came
 from; a command line's under ``cli:USER`` (the user who ran it, ``SUDO_USER`` first) and
-the address ``cli``.
+the address ``cli@HOST`` (the machine it ran on: with PostgreSQL, several may share one
+database).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import datetime as dt
 import getpass
 import json
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -46,7 +51,9 @@ ACTIONS = ("signin", "signin_failed", "signin_refused", "signout", "export", "us
            "password_changed", "user_disabled", "token_created", "tokens_revoked",
            # fleet steering (district/steering): settings and requests to terminals
            "settings_changed", "settings_restored", "doctor_requested",
-           "ui_restart_requested", "button_test_requested")
+           "ui_restart_requested", "button_test_requested",
+           # the fleet and the server's set-up, from the command line
+           "terminal_added", "terminal_token_rotated", "terminal_revoked", "server_set_up")
 
 
 @dataclass(frozen=True)
@@ -58,12 +65,13 @@ class Actor:
 
 
 def cli_actor() -> Actor:
-    """The person at the command line: the user behind ``sudo`` if any, else the user."""
+    """The person at the command line (the user behind ``sudo`` if any, else the user) and
+    the machine they ran it on."""
     try:
         user = os.environ.get("SUDO_USER") or getpass.getuser()
     except (KeyError, OSError):  # no name for this uid (a container)
         user = str(os.getuid())
-    return Actor(f"cli:{user}", "cli")
+    return Actor(f"cli:{user}", f"cli@{socket.gethostname()}")
 
 
 def record(conn: Connection, actor: Actor, action: str, target: str = "",

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ballot.errors import Invalid
 from ballot.validation import validation_details
-from district import rollups
+from district import audit, rollups
 from district.auth import hash_token, new_token
 from district.db import dialect_insert, terminals, units, utcnow, write_transaction
 from district.errors import N_, DistrictError
@@ -172,11 +172,13 @@ def ensure_root_unit(conn: Connection, unit_id: str) -> bool:
     return conn.execute(stmt).first() is not None  # (rowcount is -1 on psycopg here)
 
 
-def register_terminal(engine: Engine, terminal_id: str, unit_id: str, name: str = "") -> str:
+def register_terminal(engine: Engine, terminal_id: str, unit_id: str, name: str = "",
+                      actor: audit.Actor | None = None) -> str:
     """Register a terminal and return its token (shown once: only its hash is stored).
 
     A missing unit is created as a root unit (name = id). Raises ``DistrictError`` if the
-    terminal id is already registered (use ``rotate_token`` for a new token).
+    terminal id is already registered (use ``rotate_token`` for a new token). Audited, in
+    the same transaction (``actor``: the command line's user unless given).
     """
     _check_id(terminal_id, N_("terminal id"))
     _check_id(unit_id, N_("unit id"))
@@ -193,25 +195,33 @@ def register_terminal(engine: Engine, terminal_id: str, unit_id: str, name: str 
                 N_("terminal {terminal_id} is already registered; use "
                    "'district terminals rotate {terminal_id}' for a new token"),
                 terminal_id=terminal_id)
+        audit.record(conn, actor or audit.cli_actor(), "terminal_added", terminal_id,
+                     {"unit": unit_id, "name": name or ""})
     return token
 
 
-def rotate_token(engine: Engine, terminal_id: str) -> str:
-    """A new token for a registered terminal (the old one stops working); un-revokes it."""
+def rotate_token(engine: Engine, terminal_id: str, actor: audit.Actor | None = None) -> str:
+    """A new token for a registered terminal (the old one stops working); un-revokes it.
+    Audited like ``register_terminal``."""
     token = new_token()
     with engine.begin() as conn:
-        result = conn.execute(terminals.update().where(terminals.c.id == terminal_id).values(
-            token_hash=hash_token(token), token_issued_at=utcnow(), revoked_at=None))
-    if result.rowcount != 1:
-        raise DistrictError(N_("no terminal {terminal_id} is registered"), terminal_id=terminal_id)
+        _change_terminal(conn, terminal_id, token_hash=hash_token(token),
+                         token_issued_at=utcnow(), revoked_at=None)
+        audit.record(conn, actor or audit.cli_actor(), "terminal_token_rotated", terminal_id)
     return token
 
 
-def revoke_terminal(engine: Engine, terminal_id: str) -> None:
-    """The terminal's token stops working at once; its votes stay."""
+def revoke_terminal(engine: Engine, terminal_id: str, actor: audit.Actor | None = None) -> None:
+    """The terminal's token stops working at once; its votes stay. Audited."""
     with engine.begin() as conn:
-        result = conn.execute(terminals.update().where(terminals.c.id == terminal_id).values(
-            token_hash=None, revoked_at=utcnow()))
+        _change_terminal(conn, terminal_id, token_hash=None, revoked_at=utcnow())
+        audit.record(conn, actor or audit.cli_actor(), "terminal_revoked", terminal_id)
+
+
+def _change_terminal(conn: Connection, terminal_id: str, **values) -> None:
+    """Inside the caller's transaction: an unknown terminal rolls it back, audit row too."""
+    result = conn.execute(terminals.update().where(terminals.c.id == terminal_id)
+                          .values(**values))
     if result.rowcount != 1:
         raise DistrictError(N_("no terminal {terminal_id} is registered"), terminal_id=terminal_id)
 

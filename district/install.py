@@ -81,20 +81,41 @@ class Plan:
         return self.folder / FILES[key]
 
 
+class Changes(list):
+    """The lines ``district setup`` prints, and the steps that wrote them: the audit log
+    keeps the steps' names only (a line may hold the new official's password)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.step, self.steps = "", []
+
+    def append(self, line: str) -> None:
+        super().append(line)
+        if self.step not in self.steps:
+            self.steps.append(self.step)
+
+
 def cmd_setup(args, _db_url, _) -> int:
     plan = make_plan(args)
-    changes: list[str] = []
+    changes = Changes()
     plan.folder.mkdir(parents=True, exist_ok=True, mode=0o755)
     owner = _service_owner(args.service_user)
+    changes.step = "certificate_authority"
     ca_key, ca_cert, made_ca = _ensure_ca(plan, changes, _)
+    changes.step = "server_certificate"
     _ensure_server_cert(plan, ca_key, ca_cert, made_ca, args.renew, owner, changes, _)
+    changes.step = "signing_keys"
     _ensure_release_key(plan, changes, _)
     _ensure_badge_key(plan, changes, _)
+    changes.step = "configuration"
     _ensure_config_file(plan, owner, changes, _)
+    changes.step = "database"
     engine = _ensure_database(plan, owner, changes, _)
     try:
+        changes.step = "official"
         if args.official:
             _ensure_official(engine, args.official, changes, _)
+        _audit_setup(engine, plan, changes)
     finally:
         engine.dispose()
     if not changes:
@@ -102,6 +123,15 @@ def cmd_setup(args, _db_url, _) -> int:
     for line in changes:
         print(line)
     return 0
+
+
+def _audit_setup(engine, plan: Plan, changes: Changes) -> None:
+    """A run that changed something is in the audit log (an unchanged one is not)."""
+    from district import audit
+
+    if changes.steps:
+        audit.record_now(engine, audit.cli_actor(), "server_set_up", str(plan.path),
+                         {"changed": changes.steps, "names": plan.names})
 
 
 def make_plan(args) -> Plan:

@@ -1,10 +1,13 @@
-"""The audit log (issue 14, item 6): sign-ins and failures, exports, account and token
-changes are recorded with who, when, from where and what; district officials read them on
-the dashboard, unit officials do not; the database refuses to change or delete an entry
-(SQLite and PostgreSQL), and no route of the server writes one."""
+"""The audit log (issue 14, item 6): sign-ins and failures, exports, account, token and
+terminal changes and ``district setup`` are recorded with who, when, from where and what;
+district officials read them on the dashboard, unit officials do not; the database refuses
+to change or delete an entry (SQLite and PostgreSQL), and no route of the server writes one."""
 
 from __future__ import annotations
 
+import json
+import re
+import socket
 import subprocess
 
 import httpx
@@ -15,7 +18,9 @@ from district import audit, db
 from district.dashboard.accounts import add_user
 from district.fleet import load_units
 from tests.helpers import BIN, clean_env, fresh_database
-from tests.trust.conftest import PASSWORD
+from tests.trust.conftest import PASSWORD, District
+
+HERE = f"cli@{socket.gethostname()}"  # where a command line's action comes from
 
 
 def cli(db_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -53,16 +58,17 @@ def test_who_did_what_from_where_is_recorded_and_shown(server_on, database):
         assert page.status_code == 200
         assert cli(database.url, "users", "disable", "ward1").returncode == 0
         shown = chief.get("/dashboard/audit?lang=en").text
-    first, *rest = actions(engine)
-    assert first[1:] == ("cli", "user_added", "chief")  # the fixture's, in this process
-    assert rest == [
-        ("cli:tech.an", "cli", "user_added", "ward1"),
-        ("cli:tech.an", "cli", "password_changed", "ward1"),
-        ("cli:tech.an", "cli", "token_created", "nightly"),
+    fixture = actions(engine)[:2]  # made in this process: the fixture's user and terminal
+    assert [row[1:] for row in fixture] == [(HERE, "user_added", "chief"),
+                                            (HERE, "terminal_added", "t-1")]
+    assert actions(engine)[2:] == [
+        ("cli:tech.an", HERE, "user_added", "ward1"),
+        ("cli:tech.an", HERE, "password_changed", "ward1"),
+        ("cli:tech.an", HERE, "token_created", "nightly"),
         ("chief", "127.0.0.2", "signin_failed", "chief"),
         ("chief", "127.0.0.1", "signin", "chief"),
         ("chief", "127.0.0.1", "export", "votes.csv"),
-        ("cli:tech.an", "cli", "user_disabled", "ward1"),
+        ("cli:tech.an", HERE, "user_disabled", "ward1"),
     ]
     for words in ("sign-in failed", "127.0.0.2", "downloaded", "votes.csv", "period=month",
                   "account created", "cli:tech.an", "account disabled"):
@@ -70,6 +76,60 @@ def test_who_did_what_from_where_is_recorded_and_shown(server_on, database):
     assert "đăng nhập sai" in page.text  # Vietnamese by default
     failed_only = chief_page(server, "/dashboard/audit?action=signin_failed&lang=en")
     assert "127.0.0.2" in failed_only and "votes.csv" not in failed_only
+
+
+def details(engine, action: str) -> list[dict]:
+    return [entry.detail for entry in reversed(audit.entries(engine, action=action))]
+
+
+def test_terminals_added_rotated_and_revoked_are_recorded(server_on, database):
+    engine = database.engine
+    assert cli(database.url, "terminals", "add", "t-2", "--unit", "unit-1", "--name",
+               "Quầy 2").returncode == 0
+    assert cli(database.url, "terminals", "rotate", "t-2").returncode == 0
+    assert cli(database.url, "terminals", "revoke", "t-2").returncode == 0
+    before = actions(engine)
+    for refused in (("terminals", "add", "t-2", "--unit", "unit-1"),   # registered already
+                    ("terminals", "rotate", "t-9"), ("terminals", "revoke", "t-9")):
+        answer = cli(database.url, *refused)
+        assert answer.returncode != 0 and "Traceback" not in answer.stderr, answer.stderr
+    assert actions(engine) == before  # a refused change is not in the log either
+    assert before[2:] == [("cli:tech.an", HERE, "terminal_added", "t-2"),
+                          ("cli:tech.an", HERE, "terminal_token_rotated", "t-2"),
+                          ("cli:tech.an", HERE, "terminal_revoked", "t-2")]
+    assert details(engine, "terminal_added")[-1] == {"unit": "unit-1", "name": "Quầy 2"}
+    shown = chief_page(server_on(), "/dashboard/audit?lang=en")
+    for words in ("terminal registered", "terminal given a new token",
+                  "terminal&#39;s token revoked", "t-2"):
+        assert words in shown, words
+    vi = chief_page(server_on(), "/dashboard/audit")
+    assert "đã thu hồi mã truy cập của máy đánh giá" in vi
+
+
+def test_district_setup_is_recorded_without_the_password(district_root: District):
+    env = {"SUDO_USER": "chanh.vp"}
+    first = district_root.run("setup", "--host", "district.test", "--official", "chief", **env)
+    assert first.returncode == 0, first.stderr
+    again = district_root.run("setup", "--host", "district.test", **env)
+    assert "nothing to change" in again.stdout
+    renewed = district_root.run("setup", "--host", "district.test", "--renew", **env)
+    assert renewed.returncode == 0, renewed.stderr
+    engine = db.create_db_engine(district_root.env["DISTRICT_DB"])
+    try:
+        rows = actions(engine)
+        setups = details(engine, "server_set_up")
+    finally:
+        engine.dispose()
+    config = str(district_root.config)
+    assert [row for row in rows if row[2] == "server_set_up"] == [
+        ("cli:chanh.vp", HERE, "server_set_up", config)] * 2  # the unchanged run is not
+    assert ("cli:chanh.vp", HERE, "user_added", "chief") in rows
+    assert setups[0]["changed"] == ["certificate_authority", "server_certificate",
+                                    "signing_keys", "configuration", "database", "official"]
+    assert setups[1]["changed"] == ["server_certificate"]
+    assert "district.test" in setups[0]["names"]
+    password = re.search(r"only this once\): (\S+)", first.stdout).group(1)
+    assert password not in json.dumps(setups)
 
 
 def chief_page(server, path: str) -> str:

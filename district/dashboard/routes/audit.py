@@ -30,6 +30,10 @@ ACTION_NAMES = {
     "doctor_requested": N_("a terminal's doctor report asked for"),
     "ui_restart_requested": N_("a terminal's screen restart asked for"),
     "button_test_requested": N_("a terminal's button test asked for"),
+    "terminal_added": N_("terminal registered"),
+    "terminal_token_rotated": N_("terminal given a new token"),
+    "terminal_revoked": N_("terminal's token revoked"),
+    "server_set_up": N_("server set up (district setup)"),
 }
 
 router = APIRouter(include_in_schema=False)
