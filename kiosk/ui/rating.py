@@ -7,7 +7,7 @@ from kivy.properties import ListProperty, NumericProperty, ObjectProperty, Strin
 from kiosk.ui.faces import mood
 from kiosk.ui.stage import KioskScreen
 from kiosk.ui.theme import STANDARD, button_fill, level_colour
-from kiosk.ui.widgets import Card, same_size
+from kiosk.ui.widgets import Card
 
 
 class LevelButton(Card):
@@ -36,9 +36,8 @@ class RatingScreen(KioskScreen):
             button = LevelButton(level=level, label=label, mood=mood(level, levels),
                                  colour=colour, edge=colour, fill=button_fill(colour, theme))
             button.bind(on_press=self._pressed)
-            self.ids.levels.add_widget(button)
+            self.ids.levels.add_level(button, label)
             self.buttons.append(button)
-        same_size([button.ids.label for button in self.buttons])
 
     def _pressed(self, button: LevelButton) -> None:
         if self.when_level is not None:
