@@ -241,7 +241,7 @@ class KioskApp(App):
         if rating is None:
             return
         from kivy.core.text import Label as CoreLabel
-        width = Window.width - self.u * 2.5 * 2
+        width = Window.width - self.u * 1.5 * 2  # rating.kv's padding
         probe = CoreLabel(text=rating.question, font_size=self.type.question, bold=True,
                           text_size=(width, None), halign="center")
         probe.refresh()
