@@ -32,6 +32,9 @@ class Flag(StrEnum):
     STUCK_BUTTON = "stuck_button"          # its button then stayed down past the stuck limit
     # set by the server: the dossier already had its counted rating (docs/attribution.md)
     REPEAT_DOSSIER = "repeat_dossier"
+    # a press with the voting window closed (docs/attribution.md): stored with
+    # suspected_misuse, so it is counted apart like misuse; this flag says why
+    OUTSIDE_WINDOW = "outside_window"
 
 
 class Reason(StrEnum):
@@ -56,7 +59,8 @@ NOT_COUNTED_FLAGS = (Flag.TEST.value, Flag.SUSPECTED_MISUSE.value, Flag.REPEAT_D
 FLAG_NAMES = {Flag.TEST.value: N_("test"),
               Flag.SUSPECTED_MISUSE.value: N_("suspected misuse"),
               Flag.STUCK_BUTTON.value: N_("stuck button"),
-              Flag.REPEAT_DOSSIER.value: N_("dossier already rated")}
+              Flag.REPEAT_DOSSIER.value: N_("dossier already rated"),
+              Flag.OUTSIDE_WINDOW.value: N_("outside the voting window")}
 REASON_NAMES = {Reason.WAITING_TIME.value: N_("Waiting or processing time"),
                 Reason.TOO_MANY_TRIPS.value: N_("Too many trips"),
                 Reason.UNCLEAR_GUIDANCE.value: N_("Unclear guidance"),

@@ -6,6 +6,10 @@ commit (and only then) the pressed button's LED lights and listeners — the UI 
 
 Storage that fails (disk full, read-only card) is reported to listeners once; no vote is
 acknowledged while it lasts, and the worker probes every few seconds until it works again.
+
+Scans (badges, dossier codes) and the staff screen's sign-ins go through the same queue to
+the counter's :class:`kiosk.duty.Desk`: each vote carries the officer on duty and the
+dossier scanned for it, and a scan is never a vote (docs/attribution.md).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Protocol
 
 from kiosk import clock
 from kiosk.config import KioskConfig
+from kiosk.duty import Desk, ScanAnswer
 from kiosk.rules import FOLLOWUP_CLOSED, ButtonEvent, Decision, Edge, Outcome, VotingRules
 from kiosk.store import StorageError, VoteStore
 from kiosk.vote import Flag, Reason, Source, Vote, new_vote
@@ -27,6 +32,7 @@ from kiosk.vote import Flag, Reason, Source, Vote, new_vote
 log = logging.getLogger(__name__)
 PROBE_INTERVAL_S = 2.0
 _TICK = object()  # the queue wait timed out: time-based rules may fall due
+DAY_END_LOOK_S = 60.0  # the end of the working day is looked for at least this often
 
 
 class Indicator(Protocol):
@@ -50,6 +56,11 @@ class Listener(Protocol):
     def storage_failed(self, error: StorageError) -> None: ...
     def storage_recovered(self) -> None: ...
     def button_test(self, event: ButtonEvent) -> None: ...
+    #: a scan or the staff screen did something (a line to show); who is on duty now
+    def scan_answered(self, answer: ScanAnswer, on_duty) -> None: ...
+    def duty_changed(self, on_duty) -> None: ...
+    #: a press with the voting window closed: stored, not counted, not thanked
+    def press_outside_window(self, vote: Vote) -> None: ...
 
 
 @dataclass
@@ -63,7 +74,9 @@ class Capture:
 
     def __post_init__(self) -> None:
         self.rules = VotingRules(self.config.rules, self.config.scale.levels,
-                                 self.config.followup)
+                                 self.config.followup,
+                                 window_s=self.config.attribution.voting_window_s)
+        self.desk: Desk | None = None  # made with the store (capture thread)
         #: the held vote whose follow-up is open (capture thread only)
         self.followup_vote: Vote | None = None
         self.events: queue.Queue[ButtonEvent | Callable[[], None] | None] = queue.Queue()
@@ -81,6 +94,20 @@ class Capture:
     def press(self, level: int, source: Source) -> None:
         """A whole press from a source without edges (touch, keyboard, serial box)."""
         self.submit(ButtonEvent(level, Edge.CLICK, source, time.monotonic_ns()))
+
+    def scan(self, text: str) -> None:
+        """A scanned line (any reader, any thread): classified and acted on in order."""
+        self.events.put(lambda: self._scan(text))
+
+    def service_finished(self) -> None:
+        """The officer's key or button: the voting window opens."""
+        self.events.put(lambda: self.rules.open_window(time.monotonic_ns()))
+
+    def staff_sign_in(self, code: str) -> None:
+        self.events.put(lambda: self._staff(code))
+
+    def staff_sign_out(self) -> None:
+        self.events.put(lambda: self._staff(None))
 
     def skip_followup(self) -> None:
         """Touch's "Skip": closes the follow-up through the rules like any answer."""
@@ -100,6 +127,7 @@ class Capture:
 
     def start(self) -> None:
         self._open_store()
+        self.events.put(self._announce_duty)  # who is on duty since before this start
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
         self._thread.start()
 
@@ -124,7 +152,8 @@ class Capture:
                 log.exception("capture: unexpected error")
 
     def _waiting(self) -> bool:
-        return self.rules.next_deadline_ns() is not None or self.storage_error is not None
+        return self.rules.next_deadline_ns() is not None or self.storage_error is not None \
+            or (self.desk is not None and self.desk.on_duty is not None)
 
     def _wait_s(self) -> float:
         waits = []
@@ -133,6 +162,8 @@ class Capture:
             waits.append((deadline - time.monotonic_ns()) / 1e9)
         if self.storage_error is not None:
             waits.append(self._next_probe - time.monotonic())
+        if self.desk is not None and self.desk.on_duty is not None:
+            waits.append(DAY_END_LOOK_S)
         return max(0.0, min(waits))
 
     def _step(self, item: object) -> None:
@@ -149,6 +180,7 @@ class Capture:
             self._act(decision)
         if self.storage_error is not None and time.monotonic() >= self._next_probe:
             self._probe()
+        self._end_day_if_due()
 
     # -- the one path, also used synchronously by `kiosk vote` -------------------------
 
@@ -162,6 +194,8 @@ class Capture:
     def _act(self, decision: Decision, extra_flags: tuple[Flag, ...] = ()) -> Vote | None:
         if decision.outcome is Outcome.COUNT:
             return self._record(decision, extra_flags)
+        if decision.outcome is Outcome.OUTSIDE_WINDOW:
+            return self._record_outside_window(decision)
         if decision.outcome in FOLLOWUP_CLOSED:
             self._close_followup(decision)
             return None
@@ -177,10 +211,7 @@ class Capture:
         if self.storage_error is not None:
             log.warning("press not counted: storage is failing (%s)", self.storage_error)
             return None
-        ui = self.config.ui
-        vote = new_vote(decision.level, self.config.scale.levels, decision.source, clock.now(),
-                        flags=decision.flags + extra_flags, counter=ui.counter,
-                        officer=ui.officer)
+        vote = self._new_vote(decision, decision.flags + extra_flags, counted=True)
         held = decision.asks_followup
         try:
             stored = self._store().record(vote, held=held)
@@ -199,6 +230,94 @@ class Capture:
             indicator.acknowledge(decision.level, self.config.rules.lockout_s)
         self._tell("vote_recorded", stored)
         return stored
+
+    def _new_vote(self, decision: Decision, flags: tuple[Flag, ...], *, counted: bool) -> Vote:
+        """The vote with its counter, the officer on duty (else kiosk.toml's) and, for a
+        counted vote, the dossier scanned for it."""
+        ui, desk = self.config.ui, self._desk()
+        officer = desk.officer if desk is not None else ui.officer
+        dossier = desk.take_dossier(decision.at_ns) if desk is not None and counted else None
+        return new_vote(decision.level, self.config.scale.levels, decision.source, clock.now(),
+                        flags=flags, counter=ui.counter, officer=officer, dossier_code=dossier)
+
+    def _record_outside_window(self, decision: Decision) -> Vote | None:
+        log.info("press outside the voting window: level %s from %s stored, not counted",
+                 decision.level, decision.source)
+        if self.storage_error is not None:
+            return None
+        try:
+            stored = self._store().record(self._new_vote(decision, decision.flags,
+                                                         counted=False))
+        except StorageError as error:
+            self._storage_failed(error)
+            return None
+        self._tell("press_outside_window", stored)
+        return stored
+
+    # -- the counter: scans, the staff screen, the end of the day ------------------------
+
+    def _desk(self) -> Desk | None:
+        """The counter's state, on the current store (None while storage fails)."""
+        try:
+            store = self._store()
+            if self.desk is None:
+                self.desk = Desk(store, self.config)
+            self.desk.log.store = store  # a store reopened after a failure
+        except StorageError as error:
+            self._storage_failed(error)
+            return None
+        return self.desk
+
+    def _scan(self, text: str) -> None:
+        desk = self._desk()
+        if desk is None:
+            return
+        was = desk.on_duty
+        instant = clock.now()
+        try:
+            answer = desk.scan(text, instant.wall, instant.clock_synced, time.monotonic_ns())
+        except StorageError as error:
+            self._storage_failed(error)
+            return
+        if answer.opens_window:
+            self.rules.open_window(time.monotonic_ns())
+        self._tell("scan_answered", answer, desk.on_duty)
+        if desk.on_duty != was:
+            self._tell("duty_changed", desk.on_duty)
+
+    def _staff(self, code: str | None) -> None:
+        desk = self._desk()
+        if desk is None:
+            return
+        was = desk.on_duty
+        instant = clock.now()
+        try:
+            if code is None:
+                desk.sign_out(instant.wall, "staff_screen")
+            else:
+                answer = desk.sign_in_from_roster(code, instant.wall, instant.clock_synced)
+                self._tell("scan_answered", answer, desk.on_duty)
+        except StorageError as error:
+            self._storage_failed(error)
+            return
+        if desk.on_duty != was:
+            self._tell("duty_changed", desk.on_duty)
+
+    def _announce_duty(self) -> None:
+        desk = self._desk()
+        if desk is not None:
+            self._end_day_if_due()
+            self._tell("duty_changed", desk.on_duty)
+
+    def _end_day_if_due(self) -> None:
+        desk = self.desk
+        if desk is None or desk.on_duty is None:
+            return
+        try:
+            if desk.end_day_if_due(clock.utc_now()):
+                self._tell("duty_changed", None)
+        except StorageError as error:
+            self._storage_failed(error)
 
     def _close_followup(self, decision: Decision) -> None:
         """Answered, skipped or timed out: the reason is stored (or none) and the vote

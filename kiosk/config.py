@@ -249,6 +249,29 @@ class AttributionSection(Section):
     scanner: Literal["none", "evdev", "serial"] = "none"
     scanner_device: str = ""  # /dev/input/by-id/…-event-kbd, or the serial port / pyserial URL
     scanner_baudrate: int = Field(9600, gt=0, le=MAX_BAUDRATE)
+    # without a scanner configured: window keys this close together, ended by Enter, are a scan
+    keystroke_gap_ms: float = Field(50, gt=0, le=1000)
+    staff_pin: str = ""  # digits: the staff screen (sign in/out without a scanner); empty: off
+    day_end: str = "17:30"  # local HH:MM: whoever is still on duty is signed out; empty: never
+    dossier_s: float = Field(300, gt=0, le=86400)  # a dossier scan binds the next vote this long
+    # the voting window (like iQMS): votes count only this long after a dossier scan or
+    # "service finished"; 0 (the default): always open
+    voting_window_s: float = Field(0, ge=0, le=3600)
+    service_finished_key: str = "f12"  # the officer's key ("service finished"); empty: none
+
+    @field_validator("staff_pin")
+    @classmethod
+    def _staff_digits(cls, value: str) -> str:
+        if value and not (value.isdigit() and 4 <= len(value) <= 12):
+            raise Invalid(N_("the staff PIN is 4 to 12 digits"))
+        return value
+
+    @field_validator("day_end")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        if value and not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", value):
+            raise Invalid(N_("must be a time of day as HH:MM, e.g. 17:30, or empty"))
+        return value
 
     @field_validator("badge_public_key")
     @classmethod

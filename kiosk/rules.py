@@ -21,6 +21,10 @@ Every input source (GPIO, serial box, touch, keyboard, ``kiosk vote``) delivers
   ignored; after ``timeout_s`` it closes by itself. Answered, skipped or timed out, the
   thank-you follows and the lock-out starts then. Decided here, not in a screen, so buttons,
   touch and keys behave alike.
+- **Voting window** (``window_s``, off when 0, like iQMS): a vote counts only within
+  ``window_s`` of :meth:`VotingRules.open_window` (a dossier scan, the officer's "service
+  finished"), and closes it: one service, one vote. A press with the window closed is
+  stored flagged ``suspected_misuse`` and ``outside_window``, counted apart, never thanked.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ class Outcome(StrEnum):
     TOO_SOON = "too_soon"      # a press just after the vote, while the follow-up opens
     SKIP = "skip"              # the follow-up was skipped (touch "Skip")
     TIMEOUT = "timeout"        # nobody answered the follow-up in time
+    OUTSIDE_WINDOW = "outside_window"  # the voting window is closed: stored, not counted
 
 
 #: Outcomes that close the follow-up: the thank-you follows.
@@ -109,6 +114,8 @@ class VotingRules:
     rules: RulesSection
     levels: int
     followup: FollowupSection | None = None
+    window_s: float = 0.0  # the voting window; 0: always open
+    _window_until_ns: int = 0
     _buttons: dict[int, _Button] = field(default_factory=dict)
     _lockout_until_ns: int = 0
     _recent_votes: deque[int] = field(default_factory=deque)
@@ -128,6 +135,13 @@ class VotingRules:
         if self._open is None:
             return None
         return self._close(Outcome.SKIP, self._open.level, self._open.source, at_ns)
+
+    def open_window(self, at_ns: int) -> None:
+        """A dossier scan or "service finished": the next vote within ``window_s`` counts."""
+        self._window_until_ns = at_ns + int(self.window_s * 1e9)
+
+    def window_open(self, at_ns: int) -> bool:
+        return not self.window_s or at_ns < self._window_until_ns
 
     def cancel_followup(self) -> None:
         """The vote that opened it was not stored (storage failing): nothing to answer."""
@@ -222,6 +236,10 @@ class VotingRules:
         if at_ns < self._lockout_until_ns:
             return Decision(Outcome.LOCKED_OUT, level, source, at_ns)
         self._lockout_until_ns = at_ns + int(self.rules.lockout_s * 1e9)
+        if not self.window_open(at_ns):
+            return Decision(Outcome.OUTSIDE_WINDOW, level, source, at_ns,
+                            (Flag.SUSPECTED_MISUSE, Flag.OUTSIDE_WINDOW))
+        self._window_until_ns = 0  # one service, one vote
         window_start = at_ns - int(self.rules.misuse_window_s * 1e9)
         while self._recent_votes and self._recent_votes[0] < window_start:
             self._recent_votes.popleft()

@@ -74,6 +74,43 @@ def m001_votes(db: Database) -> None:
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+@migrations()
+def m002_attribution(db: Database) -> None:
+    """Who served (docs/attribution.md): duty periods and their outbox, the unit's roster
+    (from ``GET /api/v1/officers``) and the dossiers rated here. A period is to be sent
+    while ``synced_version < version``: signing out bumps ``version``, so an open period
+    already sent is sent again with its end (kiosk.duty, kiosk.sync.duty)."""
+    db.execute("""
+        CREATE TABLE duty_periods (
+            id TEXT PRIMARY KEY,
+            officer TEXT NOT NULL,
+            counter TEXT,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            end_reason TEXT,
+            clock_synced INTEGER NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1,
+            synced_version INTEGER NOT NULL DEFAULT 0,
+            reject_error TEXT
+        )""")
+    db.execute("CREATE INDEX duty_outbox ON duty_periods (started_at)"
+               " WHERE synced_version < version")
+    # one officer on duty at a time at this terminal's counter
+    db.execute("CREATE UNIQUE INDEX duty_one_open ON duty_periods (ended_at IS NULL)"
+               " WHERE ended_at IS NULL")
+    db.execute("""
+        CREATE TABLE officers (
+            code TEXT PRIMARY KEY,
+            full_name TEXT NOT NULL,
+            badge_issue INTEGER NOT NULL,
+            active INTEGER NOT NULL,
+            photo BLOB,
+            photo_type TEXT
+        )""")
+    db.execute("CREATE INDEX votes_dossier ON votes (dossier_code)"
+               " WHERE dossier_code IS NOT NULL")
+
+
 class StorageError(Exception):
     """The vote could not be made durable. ``kind`` is one of ``full``, ``read_only``,
     ``unavailable``, ``corrupt``: the UI shows its out-of-order screen, never a thank-you."""

@@ -21,6 +21,9 @@ and tries again as soon as the server answers, so an outage ends for the votes s
 the server is back, not after the grown backoff. Between passes it looks every
 ``WATCH_S`` whether the vote file changed (a ``stat``, no query unless it did) and uploads at
 once when a vote became pending: a new vote, or a held one whose follow-up was answered.
+
+Duty periods go the same way once no vote is pending (their own outbox, kiosk.sync.duty), and
+each heartbeat brings the unit's roster back (names, revoked badges, photos).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from kiosk import __version__, clock
 from kiosk.config import KioskConfig
 from kiosk.remote_settings import Follower
 from kiosk.store import StorageError, VoteStore
+from kiosk.sync import duty as duty_sync
 from kiosk.sync.client import (
     MSG_NO_URL,
     RETRY_AFTER_CAP_S,
@@ -141,6 +145,7 @@ class SyncAgent:
         self._started = time.monotonic()
         self._probing = False        # the current backoff may end when /healthz answers
         self._file_seen: tuple | None = None
+        self._photos_fetched: set[str] = set()  # officers' photos fetched by this run
         # the district's settings and requests, carried by the heartbeats (docs/steering.md)
         self.steering = Follower(config, self.client.settings, language=language)
 
@@ -180,6 +185,18 @@ class SyncAgent:
         self.tally.duplicate += answer.duplicate
         self.tally.rejected += len(answer.rejected)
         return len(settled)
+
+    def upload_duty(self) -> int:
+        """One batch of duty periods (kiosk.sync.duty); 0: none to send."""
+        return duty_sync.upload(self.store, self.client, self.config.sync.batch_size)
+
+    def refresh_roster(self) -> None:
+        """The unit's officers, for the screen and the badges' check; a failure waits for
+        the next heartbeat."""
+        try:
+            duty_sync.refresh_roster(self.store, self.client, self._photos_fetched)
+        except (SyncError, StorageError) as error:
+            log.warning("could not fetch the unit's officers: %s", error)
 
     def _unclaim_quietly(self, ids: list[str]) -> None:
         try:
@@ -259,7 +276,7 @@ class SyncAgent:
             settled = 0
             for attempt in self._retrying(once=once):
                 with attempt:
-                    settled = self.upload_batch()
+                    settled = self.upload_batch() or self.upload_duty()
             self._probing = False
             if not settled:
                 return
@@ -309,7 +326,7 @@ class SyncAgent:
         if not changed:
             return False
         try:
-            return self.store.counts()["pending"] > 0
+            return self.store.counts()["pending"] > 0 or duty_sync.pending_count(self.store) > 0
         except StorageError:
             return False
 
@@ -340,6 +357,7 @@ class SyncAgent:
                                 server_checked_at=iso(clock.utc_now()))
         except StorageError:
             log.exception("could not record the heartbeat")
+        self.refresh_roster()
         try:
             self.steering.after_heartbeat(answer, report)
         except (SyncError, OSError) as error:  # the next heartbeat tries again
@@ -429,6 +447,7 @@ class SyncAgent:
             self.record_error(error)
         counts = self.store.counts()
         left = self.store.backlog(counts)
+        duty_left = duty_sync.pending_count(self.store)
         t = self.t
         print(t("{sent} votes sent ({accepted} new, {duplicate} already on the server), "
                 "{rejected} rejected, {left} left to send.").format(
@@ -440,7 +459,7 @@ class SyncAgent:
                     "'kiosk status'.").format(n=counts["rejected"]), file=sys.stderr)
         if error is not None:
             print(t("Stopped: {error}").format(error=self.explain(error)), file=sys.stderr)
-        return EXIT_OK if left == 0 else EXIT_LEFT_OVER
+        return EXIT_OK if left == 0 and duty_left == 0 else EXIT_LEFT_OVER
 
 
 def problem_of(error: BaseException) -> dict:
