@@ -30,7 +30,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -105,6 +105,10 @@ class BootClock:
     epoch_us: int | None = None          # min(R - M) over requests
     synced_epoch_us: int | None = None   # from a synchronised vote
     epoch_max_us: int | None = None      # max(R - M) over the requests believed
+    # the boot's stored order: the highest seq of its votes that passed every check, and
+    # that vote's BOOTTIME (a later batch's votes must keep to it, ``SEQ_ORDER``)
+    seq_max: int | None = None
+    seq_max_mono_ns: int | None = None
 
     def best_epoch_us(self) -> tuple[int, str] | None:
         if self.synced_epoch_us is not None:
@@ -216,6 +220,7 @@ class BatchDating:
     boots: dict[str, BootClock]                    # what is known after this delivery
     learned: dict[str, tuple[int | None, int | None]]  # boot → (R - M, synced epoch) believed
     refused: list[tuple[str, str]]                 # (boot, reason) of a request not believed
+    ordered: set[str] = field(default_factory=set)  # boots whose stored order moved on
 
 
 def date_batch(votes: Sequence[VoteTime], request: Request,
@@ -224,8 +229,8 @@ def date_batch(votes: Sequence[VoteTime], request: Request,
 
     ``boots``: what was known of the votes' boots (and the sending boot) before it. The
     request's R - M is believed only if it fits its boot; each vote is checked on its own
-    (and against the order of its boot's ``seq`` in the batch), and a failed check marks
-    that vote only."""
+    (and against the order of its boot's ``seq``, in the batch and against the boot's stored
+    votes), and a failed check marks that vote only."""
     boots = dict(boots)
     learned: dict[str, list] = {}
     refused: list[tuple[str, str]] = []
@@ -246,6 +251,8 @@ def date_batch(votes: Sequence[VoteTime], request: Request,
         for i, v in enumerate(votes):
             if v.boot_id == request.boot_id and v.monotonic_ns > trusted_mono:
                 marks[i] = MONOTONIC_AFTER_SEND
+    for i in _against_stored_order(votes, boots, marks):
+        marks[i] = SEQ_ORDER
     for i in _out_of_order(votes, marks):
         marks[i] = SEQ_ORDER
     for i, v in enumerate(votes):  # synchronised votes first: they teach their boot
@@ -269,7 +276,39 @@ def date_batch(votes: Sequence[VoteTime], request: Request,
             out.append(Correction(v.recorded_at, NONE, True, CLOCK_STEP))
         else:
             out.append(_unsynced(v, boots, offset, received_us))
-    return BatchDating(out, boots, {b: tuple(x) for b, x in learned.items()}, refused)
+    ordered = _order_moved_on(votes, out, boots)
+    return BatchDating(out, boots, {b: tuple(x) for b, x in learned.items()}, refused, ordered)
+
+
+def _against_stored_order(votes: Sequence[VoteTime], boots: dict[str, BootClock],
+                          marks: dict[int, str]) -> list[int]:
+    """Votes that break their boot's stored order: a higher ``seq`` than the boot's highest
+    stored one with a smaller BOOTTIME, or a lower one with a larger BOOTTIME (one stored
+    pair per boot: the check costs nothing to read)."""
+    out = []
+    for i, v in enumerate(votes):
+        state = boots.get(v.boot_id)
+        if i in marks or state is None or state.seq_max is None:
+            continue
+        if (v.seq > state.seq_max and v.monotonic_ns < state.seq_max_mono_ns) or \
+                (v.seq < state.seq_max and v.monotonic_ns > state.seq_max_mono_ns):
+            out.append(i)
+    return out
+
+
+def _order_moved_on(votes: Sequence[VoteTime], fixes: list[Correction],
+                    boots: dict[str, BootClock]) -> set[str]:
+    """Moves each boot's stored order (in ``boots``) to the highest ``seq`` of the votes no
+    check marked; returns the boots it moved."""
+    moved = set()
+    for v, fix in zip(votes, fixes, strict=True):
+        state = boots.get(v.boot_id)
+        if fix.reason is not None or state is None:
+            continue  # a value found impossible never becomes the reference
+        if state.seq_max is None or v.seq > state.seq_max:
+            boots[v.boot_id] = replace(state, seq_max=v.seq, seq_max_mono_ns=v.monotonic_ns)
+            moved.add(v.boot_id)
+    return moved
 
 
 def _out_of_order(votes: Sequence[VoteTime], marks: dict[int, str]) -> list[int]:

@@ -24,7 +24,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ballot.vote import NOT_COUNTED_FLAGS, Flag
+from district import attribution_rollups
 from district.attribution import OFFICER_CODE, dossier_ratings, dossiers
 from district.db import dialect_insert, units, utcnow, write_transaction
 from district.errors import N_, DistrictError
@@ -76,12 +77,34 @@ def claim(conn: Connection, rows: list[dict]) -> list[str]:
 
 def release_unstored(conn: Connection, claimed: Sequence[str], rows: list[dict],
                      stored: set[str]) -> None:
-    """A claim whose vote turned out to be on the server already (not stored now) is given
-    back, so the claim always names a stored vote."""
-    lost = [r["dossier_code"] for r in rows
-            if r.get("dossier_code") in claimed and r["vote_id"] not in stored]
+    """Settle the batch's claims once its votes are stored: a claim whose vote turned out
+    to be on the server already (not stored now) is given back, so the claim always names a
+    stored vote; the kept ones are counted into the coverage and procedure rollups
+    (``district.attribution_rollups``) in the same transaction."""
+    claimed = set(claimed)
+    lost = {r["dossier_code"] for r in rows
+            if r.get("dossier_code") in claimed and r["vote_id"] not in stored}
     if lost:
-        conn.execute(dossier_ratings.delete().where(dossier_ratings.c.dossier_code.in_(lost)))
+        conn.execute(dossier_ratings.delete().where(
+            dossier_ratings.c.dossier_code.in_(sorted(lost))))
+    kept = claimed - lost
+    attribution_rollups.count_claims(conn, (
+        {"dossier_code": r["dossier_code"], "level": r["level"], "scale": r["scale"],
+         "corrected_at": r["corrected_at"]} for r in rows
+        if r.get("dossier_code") in kept and r["vote_id"] in stored
+        and not set((r["flags"] or "").split(";")) & set(NOT_COUNTED_FLAGS)))
+
+
+def redated(conn: Connection, changes: Sequence[dict]) -> None:
+    """Re-dated votes (``d`` dossier code, ``t`` terminal, ``v`` vote id, ``c`` its new
+    time, district.redating) give their new time to their dossier's counted rating, when
+    they are it: the per-procedure figures read the rating's own ``corrected_at``."""
+    if changes:
+        dr = dossier_ratings
+        conn.execute(dr.update().where(dr.c.dossier_code == sa.bindparam("d"),
+                                       dr.c.terminal_id == sa.bindparam("t"),
+                                       dr.c.vote_id == sa.bindparam("v"))
+                     .values(corrected_at=sa.bindparam("c")), list(changes))
 
 
 def _flag_repeat(row: dict) -> None:
@@ -217,10 +240,11 @@ def parse_rows(table: list[list[Any]], source: str) -> list[dict]:
         raise DossierErrors(source, problems)
     out: list[dict] = []
     seen: dict[str, int] = {}
+    check = _RowCheck(header)
     for line, raw in enumerate(table[1:], start=2):
         if not any(str(v).strip() for v in raw if v is not None):
             continue  # a blank line (spreadsheets end with some)
-        row, errors = _parse_row(dict(zip(header, raw, strict=False)))
+        row, errors = check(raw)
         problems.extend((line, column, problem, params) for column, problem, params in errors)
         if row and row["code"] in seen:
             problems.append((line, "code", N_("dossier {code} is also on line {other}"),
@@ -234,42 +258,129 @@ def parse_rows(table: list[list[Any]], source: str) -> list[dict]:
     return out
 
 
-def _parse_row(cells: dict[str | None, Any]) -> tuple[dict | None, list[tuple]]:
-    errors: list[tuple] = []
-    row: dict[str, Any] = {}
-    for name in REQUIRED:
-        value = _text(cells.get(name))
-        if not value:
-            errors.append((name, N_("empty"), {}))
-        row[name] = value
-    code = row["code"]
-    if code and not CODE_TEXT.match(code):
-        errors.append(("code", N_("not a dossier code: {value!r}"), {"value": code[:40]}))
-    if row["procedure_code"] and not CODE_TEXT.match(row["procedure_code"]):
-        errors.append(("procedure_code", N_("not a procedure code: {value!r}"),
-                       {"value": row["procedure_code"][:40]}))
-    if len(row["procedure_name"]) > 500:
-        errors.append(("procedure_name", N_("longer than 500 characters"), {}))
-    for name in DATE_FIELDS:
-        try:
-            row[name] = parse_date(cells.get(name))
-        except ValueError:
-            errors.append((name, N_("not a date (dd/mm/yyyy or yyyy-mm-dd): {value!r}"),
-                           {"value": str(cells.get(name))[:40]}))
-    officer = _text(cells.get("officer"))
-    if officer and not OFFICER_CODE.match(officer):
-        errors.append(("officer", N_("not an officer code: {value!r}"), {"value": officer[:40]}))
-    row["officer"] = officer or None
-    if not errors and row["finished_on"] and row["received_on"] \
-            and row["finished_on"] < row["received_on"]:
-        errors.append(("finished_on", N_("before the day it was received"), {}))
-    return (None if errors else row), errors
+_OPTIONAL = ("received_on", "due_on", "finished_on", "officer")
+
+
+class _RowCheck:
+    """Checks one row after another of a table with this header (the last column of a
+    field wins, as a dict of the cells would). An export of 300,000 dossiers repeats a few
+    hundred dates, procedures and officers: each distinct value is parsed and checked
+    once, then remembered (the import's rows/s doubled)."""
+
+    def __init__(self, header: list[str | None]):
+        self.at = {name: i for i, name in enumerate(header) if name}
+        # every field but the code repeats from row to row (a few hundred dates, procedures,
+        # units, officers): raw cell → checked value, for the quick way
+        self.repeated = [(name, i) for name, i in self.at.items() if name != "code"]
+        self.last = max(self.at.values())
+        self.good: dict[str, dict] = {name: {} for name, _i in self.repeated}
+        self.dates: dict[tuple, dt.date | None | ValueError] = {}
+        self.matches: dict[tuple, bool] = {}
+
+    def cell(self, raw: list[Any], name: str) -> Any:
+        i = self.at.get(name)
+        return raw[i] if i is not None and i < len(raw) else None
+
+    def date(self, value: Any) -> dt.date | None:
+        key = (type(value), value)
+        got = self.dates.get(key, self)
+        if got is self:
+            try:
+                got = parse_date(value)
+            except ValueError as exc:
+                got = exc
+            self.dates[key] = got
+        if isinstance(got, ValueError):
+            raise got
+        return got
+
+    def fits(self, pattern: re.Pattern, text: str) -> bool:
+        key = (pattern.pattern, text)
+        ok = self.matches.get(key)
+        if ok is None:
+            ok = self.matches[key] = pattern.match(text) is not None
+        return ok
+
+    def __call__(self, raw: list[Any]) -> tuple[dict | None, list[tuple]]:
+        """The row, or its problems: most rows take the quick way (the cells' values seen
+        and found good before); anything else goes through every check."""
+        return self.quick(raw) or self.checked(raw)
+
+    def quick(self, raw: list[Any]) -> tuple[dict, list] | None:
+        if len(raw) <= self.last:
+            return None
+        code = raw[self.at["code"]]
+        if type(code) is not str or not code.isascii() or "\x00" in code:
+            return None
+        code = code.strip()
+        if not code or not CODE_TEXT.match(code):
+            return None
+        row = {"code": code}
+        for name, i in self.repeated:
+            value = self.good[name].get(raw[i], self)
+            if value is self:
+                return None
+            row[name] = value
+        for name in _OPTIONAL:
+            row.setdefault(name, None)
+        finished, received = row["finished_on"], row["received_on"]
+        if finished and received and finished < received:
+            return None
+        return row, []
+
+    def learn(self, raw: list[Any], row: dict) -> None:
+        """A good row's repeated cells, remembered for ``quick``."""
+        if len(raw) > self.last:
+            for name, i in self.repeated:
+                if len(self.good[name]) < 10_000:
+                    self.good[name][raw[i]] = row[name]
+
+    def checked(self, raw: list[Any]) -> tuple[dict | None, list[tuple]]:
+        row, errors = self._checked(raw)
+        if row is not None:
+            self.learn(raw, row)
+        return row, errors
+
+    def _checked(self, raw: list[Any]) -> tuple[dict | None, list[tuple]]:
+        errors: list[tuple] = []
+        row: dict[str, Any] = {}
+        for name in REQUIRED:
+            value = _text(self.cell(raw, name))
+            if not value:
+                errors.append((name, N_("empty"), {}))
+            row[name] = value
+        code = row["code"]
+        if code and not CODE_TEXT.match(code):
+            errors.append(("code", N_("not a dossier code: {value!r}"), {"value": code[:40]}))
+        if row["procedure_code"] and not self.fits(CODE_TEXT, row["procedure_code"]):
+            errors.append(("procedure_code", N_("not a procedure code: {value!r}"),
+                           {"value": row["procedure_code"][:40]}))
+        if len(row["procedure_name"]) > 500:
+            errors.append(("procedure_name", N_("longer than 500 characters"), {}))
+        for name in DATE_FIELDS:
+            value = self.cell(raw, name)
+            try:
+                row[name] = self.date(value)
+            except ValueError:
+                errors.append((name, N_("not a date (dd/mm/yyyy or yyyy-mm-dd): {value!r}"),
+                               {"value": str(value)[:40]}))
+        officer = _text(self.cell(raw, "officer"))
+        if officer and not self.fits(OFFICER_CODE, officer):
+            errors.append(("officer", N_("not an officer code: {value!r}"),
+                           {"value": officer[:40]}))
+        row["officer"] = officer or None
+        if not errors and row["finished_on"] and row["received_on"] \
+                and row["finished_on"] < row["received_on"]:
+            errors.append(("finished_on", N_("before the day it was received"), {}))
+        return (None if errors else row), errors
 
 
 def _text(value: Any) -> str:
     """A cell as text, kept as written: a name such as ``=HYPERLINK(…)`` is stored as text
     (never evaluated: openpyxl reads formulas as their text, data_only=False) and shown
     escaped; what the exports write again is made safe there."""
+    if type(value) is str and value.isascii() and "\x00" not in value:
+        return value.strip()  # (most cells: nothing else to do)
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -324,10 +435,14 @@ def import_dossiers(engine: Engine, rows: list[dict], source: str,
                     unit: str | None = None) -> DossierSummary:
     """Store checked rows all or nothing. Every unit must exist (and be ``unit`` or below it
     when given: a ward imports its own dossiers); a dossier already stored for another unit
-    is refused. Rows equal to what is stored change nothing."""
-    fields = ("procedure_code", "procedure_name", "unit_id", "received_on", "due_on",
-              "finished_on", "officer")
+    is refused. Rows equal to what is stored change nothing. The coverage and procedure
+    rollups follow in the same transaction (a dossier rated before it was imported brings
+    its rating)."""
     with write_transaction(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            # one import at a time (the new rows are copied in, not upserted); readers and
+            # the ingest's claims still read the table meanwhile
+            conn.exec_driver_sql("LOCK TABLE dossiers IN SHARE ROW EXCLUSIVE MODE")
         allowed = _units_below(conn, unit) if unit else set(
             conn.execute(sa.select(units.c.id)).scalars())
         if unit and not allowed:
@@ -346,57 +461,101 @@ def import_dossiers(engine: Engine, rows: list[dict], source: str,
         if problems:
             raise DossierErrors(source, problems)
         now = utcnow()
-        new = [{"code": r["code"], **{f: r[f] for f in fields}, "imported_at": now}
-               for r in rows if r["code"] not in existing]
+        new = [r for r in rows if r["code"] not in existing]
         changed = [r for r in rows if r["code"] in existing
-                   and any(existing[r["code"]][f] != r[f] for f in fields)]
-        _insert_new(conn, new)
+                   and any(existing[r["code"]][f] != r[f] for f in _FIELDS)]
+        _insert_new(conn, new, now)
         if changed:
             stmt = (dossiers.update().where(dossiers.c.code == sa.bindparam("b_code"))
-                    .values({f: sa.bindparam(f"b_{f}") for f in (*fields, "imported_at")}))
+                    .values({f: sa.bindparam(f"b_{f}") for f in (*_FIELDS, "imported_at")}))
             conn.execute(stmt, [{"b_code": r["code"], "b_imported_at": now,
-                                 **{f"b_{f}": r[f] for f in fields}} for r in changed])
+                                 **{f"b_{f}": r[f] for f in _FIELDS}} for r in changed])
+        _count_rollups(conn, new, changed, existing)
     return DossierSummary(len(new), len(changed), len(rows) - len(new) - len(changed))
 
 
-_COLUMNS = ("code", "procedure_code", "procedure_name", "unit_id", "received_on", "due_on",
-            "finished_on", "officer", "imported_at")
+_FIELDS = ("procedure_code", "procedure_name", "unit_id", "received_on", "due_on",
+           "finished_on", "officer")
+_COLUMNS = ("code", *_FIELDS, "imported_at")
 
 
-def _insert_new(conn: Connection, rows: list[dict]) -> None:
-    """The new dossiers, through the driver's own executemany: SQLAlchemy's per-row
-    parameter processing cost four times the insert itself (300,000 rows an import). The
-    values are what the column types would bind: dates as ISO text and UTC times as naive
-    text on SQLite (``district.db.UTCDateTime``), Python objects for psycopg."""
+def _count_rollups(conn: Connection, new: list[dict], changed: list[dict],
+                   existing: dict[str, dict]) -> None:
+    """New dossiers in (with the rating they may have already), changed ones moved."""
+    from collections import Counter
+
+    if not new and not changed:
+        return
+    ratings = _ratings(conn, [r["code"] for r in new] + [r["code"] for r in changed])
+    coverage: Counter = Counter()
+    procedures: Counter = Counter()
+    count = attribution_rollups.contributions
+    for r in new:
+        count(r, ratings.get(r["code"]), 1, coverage, procedures)
+    for r in changed:
+        rating = ratings.get(r["code"])
+        count(existing[r["code"]], rating, -1, coverage, procedures)
+        count(r, rating, 1, coverage, procedures)
+    attribution_rollups.add(conn, coverage, procedures)
+    attribution_rollups.name_procedures(conn, [*new, *changed])
+
+
+def _insert_new(conn: Connection, rows: list[dict], now: dt.datetime) -> None:
+    """The new dossiers, in code order (the primary key's pages filled one after another),
+    without SQLAlchemy's per-row parameter processing (four times the insert itself at
+    300,000 rows): SQLite through the driver's executemany, with the values the column
+    types would bind (dates as ISO text, the UTC time as naive text,
+    ``district.db.UTCDateTime``); PostgreSQL through COPY (the table is locked for this
+    import, so no other can add the same code meanwhile)."""
     if not rows:
         return
-    sqlite = conn.dialect.name == "sqlite"
-    mark = "?" if sqlite else "%s"
+    rows = sorted(rows, key=lambda r: r["code"])
+    if conn.dialect.name == "postgresql":
+        with conn.connection.driver_connection.cursor() as cursor, cursor.copy(
+                f"COPY dossiers ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row((r["code"], r["procedure_code"], r["procedure_name"],
+                                r["unit_id"], r["received_on"], r["due_on"], r["finished_on"],
+                                r["officer"], now))
+        return
+    stamp = now.astimezone(dt.UTC).replace(tzinfo=None).isoformat(
+        sep=" ", timespec="microseconds")  # the same moment for every row
     sql = (f"INSERT INTO dossiers ({', '.join(_COLUMNS)}) "
-           f"VALUES ({', '.join([mark] * len(_COLUMNS))})")
-
-    if sqlite:
-        stamp = rows[0]["imported_at"].astimezone(dt.UTC).replace(tzinfo=None).isoformat(
-            sep=" ", timespec="microseconds")  # the same moment for every row
-        values = [(r["code"], r["procedure_code"], r["procedure_name"], r["unit_id"],
-                   r["received_on"] and r["received_on"].isoformat(),
-                   r["due_on"] and r["due_on"].isoformat(),
-                   r["finished_on"] and r["finished_on"].isoformat(), r["officer"], stamp)
-                  for r in rows]
-    else:
-        values = [tuple(r[c] for c in _COLUMNS) for r in rows]
-    for start in range(0, len(values), 5000):
-        conn.exec_driver_sql(sql, values[start:start + 5000])
+           f"VALUES ({', '.join(['?'] * len(_COLUMNS))})")
+    conn.exec_driver_sql(sql, [
+        (r["code"], r["procedure_code"], r["procedure_name"], r["unit_id"],
+         r["received_on"] and r["received_on"].isoformat(),
+         r["due_on"] and r["due_on"].isoformat(),
+         r["finished_on"] and r["finished_on"].isoformat(), r["officer"], stamp)
+        for r in rows])
 
 
-def _existing(conn: Connection, codes: Iterable[str]) -> dict[str, dict]:
-    codes = list(codes)
-    out: dict[str, dict] = {}
-    for start in range(0, len(codes), 5000):
-        chunk = codes[start:start + 5000]
-        for r in conn.execute(sa.select(dossiers).where(dossiers.c.code.in_(chunk))).mappings():
-            out[r["code"]] = dict(r)
-    return out
+def _among(conn: Connection, column: sa.Column, codes: list[str]):
+    """``column IN codes`` as one parameter, however many (an import has 300,000)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.any_(sa.bindparam(None, codes, type_=ARRAY(sa.String)))
+    import json
+
+    return column.in_(sa.select(sa.column("value", sa.String))
+                      .select_from(sa.func.json_each(sa.bindparam(None, json.dumps(codes)))))
+
+
+def _existing(conn: Connection, codes: list[str]) -> dict[str, dict]:
+    if not codes:
+        return {}
+    return {r["code"]: dict(r) for r in conn.execute(
+        sa.select(dossiers).where(_among(conn, dossiers.c.code, codes))).mappings()}
+
+
+def _ratings(conn: Connection, codes: list[str]) -> dict[str, dict]:
+    if not codes:
+        return {}
+    r = dossier_ratings.c
+    return {row["dossier_code"]: dict(row) for row in conn.execute(
+        sa.select(r.dossier_code, r.level, r.scale, r.corrected_at)
+        .where(_among(conn, r.dossier_code, codes))).mappings()}
 
 
 def _units_below(conn: Connection, top: str) -> set[str]:

@@ -8,17 +8,26 @@ seven: BEGIN, token, clock, history, health, COMMIT and the pool's ping). The wr
 terminal from the token CTE, so a wrong token or a token of another terminal writes nothing.
 SQLite (one district, a handful of terminals) runs the same steps as separate statements in
 one transaction.
+
+The clock: a heartbeat's BOOTTIME is checked like a vote batch's (``district.clock``) and,
+when believed, may tighten its boot's bound; the boot's stored votes are then re-dated at
+once (``district.redating``: votes, rollups and history in one transaction), not at the
+boot's next delivery of votes. On PostgreSQL the single statement reads the boot's evidence;
+only a heartbeat that beats it (its boot's first, or a faster transit than any before: a few
+times in a boot's life) costs a second transaction, an empty delivery (``ingest_batch``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ballot.wire import STEERING_FIELDS, Heartbeat
+from district import clock
 from district.auth import hash_token, terminal_for_token
 from district.db import (
     dialect_insert,
@@ -28,7 +37,10 @@ from district.db import (
     terminals,
     write_transaction,
 )
-from district.ingest import Delivery, boot_clock_rows, learn_boot_clocks, on_boot_clock_conflict
+from district.ingest import Delivery, ingest_batch, store_votes
+from district.redating import boot_dating
+
+log = logging.getLogger(__name__)
 
 HEALTH_COLUMNS = [c.name for c in terminal_health.columns if c.name != "terminal_id"]
 
@@ -59,20 +71,44 @@ def store_heartbeat(engine: Engine, token: str, beat: Heartbeat,
         terminal = terminal_for_token(conn, token)
         if terminal is None or terminal.id != beat.terminal_id:
             return terminal and terminal.id
-        learn_boot_clocks(conn, beat.terminal_id, [], delivery)  # heartbeats teach the clock
+        if beat.boot_id is not None and beat.monotonic_ns is not None:
+            # checked, learned and applied to the boot's stored votes as an empty batch is
+            store_votes(conn, terminal.id, terminal.unit_id, [], delivery)
         conn.execute(heartbeats.insert(), row)
         conn.execute(_health_upsert(conn.dialect.name), row)
         return terminal.id
 
 
 def _store_pg(engine: Engine, token: str, row: dict, delivery: Delivery) -> str | None:
-    params = dict(row, token_hash=hash_token(token))
-    boots = boot_clock_rows(row["terminal_id"], [], delivery)
-    boot = boots[0] if boots else {"boot_id": None, "epoch_us": None}
-    params.update(boot_id_learned=boot["boot_id"], epoch_us=boot["epoch_us"])
+    bound = None if delivery.monotonic_ns is None else clock.epoch_upper_bound_us(
+        delivery.received_at, delivery.monotonic_ns)
+    # every name prefixed: a name of a column of terminal_boots would join its UPDATE's SET
+    params = {f"hb_{name}": value for name, value in row.items()}
+    params.update(hb_token_hash=hash_token(token), hb_bound_us=bound)
     with engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        return conn.execute(_pg_statement(), params).scalar()
+        found = conn.execute(_pg_statement(), params).first()
+    if found is None:
+        return None
+    if found.id == row["terminal_id"] and _teaches(found, delivery):
+        ingest_batch(engine, found.id, found.unit_id, [], delivery)
+    return found.id
+
+
+def _teaches(boot, delivery: Delivery) -> bool:
+    """Whether the heartbeat's R - M is believed of its boot (``boot``: the evidence the
+    statement read) and tighter than what is known: then it goes the way of an empty
+    batch, which checks it again inside its transaction and re-dates the boot's votes."""
+    if delivery.boot_id is None or delivery.monotonic_ns is None:
+        return False
+    bound = clock.epoch_upper_bound_us(delivery.received_at, delivery.monotonic_ns)
+    state = clock.BootClock(boot.epoch_us, boot.synced_epoch_us, boot.epoch_max_us)
+    why = state.refuses_request(bound, delivery.monotonic_ns)
+    if why:
+        log.warning("terminal %s, boot %s: heartbeat BOOTTIME not believed (%s)",
+                    boot.id, delivery.boot_id, why)
+        return False
+    return state.epoch_us is None or bound < state.epoch_us
 
 
 @functools.cache
@@ -86,14 +122,16 @@ def _health_upsert(dialect: str) -> sa.Insert:
 
 @functools.cache
 def _pg_statement() -> sa.Select:
-    """``WITH t (token's terminal), ok (t if it is the claimed one), boot, hist, health
-    SELECT t.id``; built once, compiled once (SQLAlchemy's cache), prepared by psycopg."""
-    token = (sa.select(terminals.c.id)
-             .where(terminals.c.token_hash == sa.bindparam("token_hash"),
+    """``WITH t (token's terminal), ok (t if it is the claimed one), hist, health SELECT
+    t.id, t.unit_id`` and the evidence of the heartbeat's boot; built once, compiled once
+    (SQLAlchemy's cache), prepared by psycopg."""
+    token = (sa.select(terminals.c.id, terminals.c.unit_id)
+             .where(terminals.c.token_hash == sa.bindparam("hb_token_hash"),
                     terminals.c.revoked_at.is_(None))
              .cte("t"))
-    ok = sa.select(token.c.id).where(token.c.id == sa.bindparam("terminal_id")).cte("ok")
-    values = [sa.bindparam(name, type_=terminal_health.c[name].type) for name in HEALTH_COLUMNS]
+    ok = sa.select(token.c.id).where(token.c.id == sa.bindparam("hb_terminal_id")).cte("ok")
+    values = [sa.bindparam(f"hb_{name}", type_=terminal_health.c[name].type)
+              for name in HEALTH_COLUMNS]
     columns = ["terminal_id", *HEALTH_COLUMNS]
     hist = heartbeats.insert().from_select(columns, sa.select(ok.c.id, *values)).cte("hist")
     health = dialect_insert("postgresql", terminal_health).from_select(
@@ -101,13 +139,19 @@ def _pg_statement() -> sa.Select:
     health = health.on_conflict_do_update(
         index_elements=["terminal_id"],
         set_={name: health.excluded[name] for name in HEALTH_COLUMNS}).cte("health")
-    received = sa.bindparam("received_at", type_=terminal_health.c.received_at.type)
-    boot = dialect_insert("postgresql", terminal_boots).from_select(
-        ["terminal_id", "boot_id", "epoch_us", "synced_epoch_us", "samples", "first_seen",
-         "last_seen"],
-        sa.select(ok.c.id, sa.bindparam("boot_id_learned", type_=sa.String(64)),
-                  sa.bindparam("epoch_us", type_=sa.BigInteger), sa.null(), sa.literal(1),
-                  received, received)
-        .where(sa.bindparam("boot_id_learned", type_=sa.String(64)).is_not(None)))
-    boot = on_boot_clock_conflict(boot).cte("boot")
-    return sa.select(token.c.id).add_cte(boot, hist, health)
+    tb, bd = terminal_boots, boot_dating
+    boot_id = sa.bindparam("hb_boot_id", type_=sa.String(64))
+    # a heartbeat that teaches nothing new is counted in its boot's row here; one that
+    # does (no row yet, or a smaller R - M) is counted by the empty batch that checks it
+    boot = sa.update(tb).where(
+        tb.c.terminal_id == sa.select(ok.c.id).scalar_subquery(), tb.c.boot_id == boot_id,
+        tb.c.epoch_us <= sa.bindparam("hb_bound_us", type_=sa.BigInteger)).values(
+        samples=tb.c.samples + sa.literal_column("1", sa.Integer),
+        last_seen=sa.bindparam("hb_received_at", type_=terminal_health.c.received_at.type)
+    ).cte("boot")
+    evidence = token.outerjoin(tb, sa.and_(tb.c.terminal_id == token.c.id,
+                                           tb.c.boot_id == boot_id)) \
+        .outerjoin(bd, sa.and_(bd.c.terminal_id == tb.c.terminal_id,
+                               bd.c.boot_id == tb.c.boot_id))
+    return sa.select(token.c.id, token.c.unit_id, tb.c.epoch_us, tb.c.synced_epoch_us,
+                     bd.c.epoch_max_us).select_from(evidence).add_cte(boot, hist, health)

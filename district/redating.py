@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from district import clock
+from district import clock, dossiers
 from district.db import UTCDateTime, dialect_insert, terminal_boots, votes
 
 metadata = sa.MetaData()
@@ -43,6 +43,9 @@ boot_dating = sa.Table(
     sa.Column("epoch_max_us", sa.BigInteger, nullable=True),
     sa.Column("dated_epoch_us", sa.BigInteger, nullable=True),
     sa.Column("dated_method", sa.String(16), nullable=True),
+    # the boot's stored order (district.clock.BootClock.seq_max, revision d0014)
+    sa.Column("seq_max", sa.BigInteger, nullable=True),
+    sa.Column("seq_max_mono_ns", sa.BigInteger, nullable=True),
     sa.ForeignKeyConstraint(["terminal_id", "boot_id"],
                             ["terminal_boots.terminal_id", "terminal_boots.boot_id"],
                             ondelete="CASCADE"),
@@ -90,12 +93,15 @@ _READY: set[str] = set()  # databases (URLs) known to have this module's tables
 
 
 def available(conn: Connection) -> bool:
-    """Whether the database has the tables of revision d0007 (a database still at an older
-    revision is checked each time, one with them once per process)."""
+    """Whether the database has the tables of revision d0007 and the columns of d0014 (a
+    database still at an older revision is checked each time, one with them once per
+    process)."""
     key = conn.engine.url.render_as_string(hide_password=True)
     if key in _READY:
         return True
-    if sa.inspect(conn).has_table(boot_dating.name):
+    inspector = sa.inspect(conn)
+    if inspector.has_table(boot_dating.name) and "seq_max" in {
+            c["name"] for c in inspector.get_columns(boot_dating.name)}:
         _READY.add(key)
         return True
     return False
@@ -123,12 +129,14 @@ def read_boots(conn: Connection, terminal_id: str, boot_ids: Iterable[str]
                                              tb.c.boot_id.in_(ids)))}
     rows = conn.execute(
         sa.select(tb.c.boot_id, tb.c.epoch_us, tb.c.synced_epoch_us, bd.c.epoch_max_us,
-                  bd.c.dated_epoch_us, bd.c.dated_method, bd.c.boot_id.label("dating"))
+                  bd.c.seq_max, bd.c.seq_max_mono_ns, bd.c.dated_epoch_us, bd.c.dated_method,
+                  bd.c.boot_id.label("dating"))
         .select_from(tb.outerjoin(bd, sa.and_(bd.c.terminal_id == tb.c.terminal_id,
                                               bd.c.boot_id == tb.c.boot_id)))
         .where(tb.c.terminal_id == terminal_id, tb.c.boot_id.in_(ids)))
     return {r.boot_id: KnownBoot(
-                clock.BootClock(r.epoch_us, r.synced_epoch_us, r.epoch_max_us),
+                clock.BootClock(r.epoch_us, r.synced_epoch_us, r.epoch_max_us, r.seq_max,
+                                r.seq_max_mono_ns),
                 (r.dated_epoch_us, r.dated_method) if r.dated_method else None,
                 r.dating is not None)
             for r in rows}
@@ -185,10 +193,12 @@ def keep_dating(conn: Connection, terminal_id: str, known: dict[str, KnownBoot],
         old_max = before.clock.epoch_max_us if before else None
         max_rose = state.epoch_max_us is not None and (
             old_max is None or state.epoch_max_us > old_max + EPOCH_MAX_STEP_US)
-        if why or max_rose or not (before and before.has_dating):
+        if why or max_rose or boot_id in dating.ordered or not (before and before.has_dating):
             dated = best if why else before.dated
             dating_rows.append({"terminal_id": terminal_id, "boot_id": boot_id,
                                 "epoch_max_us": state.epoch_max_us,
+                                "seq_max": state.seq_max,
+                                "seq_max_mono_ns": state.seq_max_mono_ns,
                                 "dated_epoch_us": dated[0] if dated else None,
                                 "dated_method": dated[1] if dated else None})
     if dating_rows:
@@ -201,11 +211,17 @@ def keep_dating(conn: Connection, terminal_id: str, known: dict[str, KnownBoot],
 def _dating_upsert(dialect: str) -> sa.Insert:
     stmt = dialect_insert(dialect, boot_dating)
     old, new = boot_dating.c, stmt.excluded
+    # a concurrent delivery of the same boot may have moved the order further: the higher
+    # seq wins, with its own BOOTTIME (SET's expressions all read the old row)
+    later = sa.or_(old.seq_max.is_(None), new.seq_max > old.seq_max)
     return stmt.on_conflict_do_update(
         index_elements=["terminal_id", "boot_id"],
         set_={"epoch_max_us": sa.case((old.epoch_max_us.is_(None), new.epoch_max_us),
                                       (new.epoch_max_us > old.epoch_max_us, new.epoch_max_us),
                                       else_=old.epoch_max_us),
+              "seq_max": sa.case((later, new.seq_max), else_=old.seq_max),
+              "seq_max_mono_ns": sa.case((later, new.seq_max_mono_ns),
+                                         else_=old.seq_max_mono_ns),
               "dated_epoch_us": new.dated_epoch_us, "dated_method": new.dated_method})
 
 
@@ -221,7 +237,8 @@ def redate_boot(conn: Connection, terminal_id: str, boot_id: str, best: tuple[in
     v, m = votes, vote_time_marks
     query = (
         sa.select(v.c.pk, v.c.vote_id, v.c.monotonic_ns, v.c.received_at, v.c.time_method,
-                  m.c.reason, *(v.c[c] for c in _ROLLUP_COLUMNS if c != "terminal_id"))
+                  v.c.dossier_code, m.c.reason,
+                  *(v.c[c] for c in _ROLLUP_COLUMNS if c != "terminal_id"))
         .select_from(v.outerjoin(m, sa.and_(m.c.terminal_id == v.c.terminal_id,
                                             m.c.vote_id == v.c.vote_id)))
         .where(v.c.terminal_id == terminal_id, v.c.boot_id == boot_id,
@@ -233,7 +250,7 @@ def redate_boot(conn: Connection, terminal_id: str, boot_id: str, best: tuple[in
         # transaction excludes it already
         query = query.with_for_update(of=v)
     rows = conn.execute(query).mappings().all()
-    before, after, updates, history, lifted, marked = [], [], [], [], [], []
+    before, after, updates, history, lifted, marked, rated = [], [], [], [], [], [], []
     for r in rows:
         if r["reason"] not in (None, clock.BOOT_UNKNOWN):
             continue  # a check found its value impossible: better evidence does not change it
@@ -250,6 +267,8 @@ def redate_boot(conn: Connection, terminal_id: str, boot_id: str, best: tuple[in
                         "time_method": r["time_method"], "time_uncertain": r["time_uncertain"],
                         "new_corrected_at": at, "new_time_method": method,
                         "new_time_uncertain": uncertain})
+        if r["dossier_code"] and at != r["corrected_at"]:
+            rated.append({"d": r["dossier_code"], "t": terminal_id, "v": r["vote_id"], "c": at})
         if r["reason"] == clock.BOOT_UNKNOWN:
             lifted.append(r["vote_id"])
         if reason:
@@ -262,6 +281,7 @@ def redate_boot(conn: Connection, terminal_id: str, boot_id: str, best: tuple[in
                  .values(corrected_at=sa.bindparam("c"), time_method=sa.bindparam("m"),
                          time_uncertain=sa.bindparam("u")), updates)
     conn.execute(vote_time_history.insert(), history)
+    dossiers.redated(conn, rated)  # a dossier's counted rating keeps its vote's time
     if lifted:
         conn.execute(m.delete().where(m.c.terminal_id == terminal_id, m.c.vote_id.in_(lifted)))
     if marked:

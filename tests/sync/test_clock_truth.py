@@ -288,3 +288,78 @@ def test_votes_of_unknown_time_stay_out_of_the_time_of_day_figures(terminal):
                                 .where(rollups.terminal_month.c.terminal_id == terminal.id)
                                 ).scalar()
     assert lifetime == 6
+
+
+# --- across batches, at the heartbeat, in the dossier's rating --------------------------------
+
+def test_seq_rising_while_boottime_falls_is_marked_across_batches(terminal):
+    boot = Boot(terminal, uptime_s=3 * 3600)
+    base = boot.mono() - 3000 * NS
+    first = [boot.vote(base + i * 60 * NS) for i in range(3)]
+    _, rtt = boot.post(first)
+    # a later batch: seq goes on rising, BOOTTIME goes back before the stored votes'
+    behind = [boot.vote(base - (2 - i) * 60 * NS) for i in range(2)]
+    # a lower seq than the stored votes' but taken after them
+    older_seq = boot.vote(base + 600 * NS, seq=1)
+    honest = boot.vote(base + 900 * NS)
+    _, rtt2 = boot.post([*behind, older_seq, honest])
+    rows = terminal.rows()
+    assert [rows[v["id"]].reason for v in behind] == [clock.SEQ_ORDER] * 2
+    assert rows[older_seq["id"]].reason == clock.SEQ_ORDER
+    assert all(rows[v["id"]].time_uncertain for v in [*behind, older_seq])
+    for v in [*first, honest]:
+        assert rows[v["id"]].reason is None
+        assert within_boot_bound(error_s(rows[v["id"]], boot), max(rtt, rtt2))
+
+    # a wild value alone in its batch is marked and does not become the boot's order: the
+    # honest votes after it are unharmed
+    wild = boot.vote(10 * NS)
+    boot.post([wild])
+    after = [boot.vote(base + (1000 + i) * NS) for i in range(2)]
+    boot.post(after)
+    rows = terminal.rows()
+    assert rows[wild["id"]].reason == clock.SEQ_ORDER
+    assert [rows[v["id"]].reason for v in after] == [None, None]
+
+
+def test_a_heartbeat_that_tightens_the_bound_redates_the_stored_votes_at_once(terminal):
+    boot = Boot(terminal, uptime_s=5 * 3600)
+    now_ns = boot.epoch_ns + boot.mono()
+    edge_ns = (now_ns // (3600 * NS)) * 3600 * NS - 1500 * 10**6  # 1.5 s before an hour
+    votes = [boot.vote(boot.mono() - 5000 * NS), boot.vote(edge_ns - boot.epoch_ns)]
+    boot.post(votes, transit_s=3.0)  # dated 3 s late: the second one in the next hour
+    start = dt.datetime.now(dt.UTC)
+    terminal.heartbeat(boot_id=boot.id, monotonic_ns=boot.mono())  # no batch follows it
+    rtt = (dt.datetime.now(dt.UTC) - start).total_seconds()
+    rows = terminal.rows()
+    for v in votes:
+        assert rows[v["id"]].time_method == clock.BOOT
+        assert within_boot_bound(error_s(rows[v["id"]], boot), rtt)
+    assert [h.cause for h in terminal.history()] == [redating.TIGHTER_BOUND] * 2
+    assert_figures_are_the_truth(terminal, [boot.true_time(v["monotonic_ns"]) for v in votes])
+
+
+def test_a_heartbeat_is_checked_like_a_batch_before_it_moves_a_boot(terminal):
+    boot = Boot(terminal, uptime_s=3 * 3600)
+    vote = boot.vote(boot.mono() - 600 * NS)
+    _, rtt = boot.post([vote])
+    # 30 minutes "earlier": within the hour every writer guards, beyond the boot's interval
+    terminal.heartbeat(boot_id=boot.id, monotonic_ns=boot.mono() + 1800 * NS)
+    row = terminal.rows()[vote["id"]]
+    assert within_boot_bound(error_s(row, boot), rtt) and terminal.history() == []
+
+
+def test_a_redated_vote_gives_its_new_time_to_its_dossier_rating(terminal):
+    from district.attribution import dossier_ratings
+
+    boot = Boot(terminal, uptime_s=5 * 3600)
+    code = f"HS-{terminal.id}"
+    rated = boot.vote(boot.mono() - 4000 * NS, dossier_code=code)
+    boot.post([rated], transit_s=2.0)
+    _, rtt = boot.post([])  # a fast request: the bound tightens by ~2 s
+    row = terminal.rows()[rated["id"]]
+    assert within_boot_bound(error_s(row, boot), rtt)
+    with terminal.engine.connect() as conn:
+        rating = conn.execute(sa.select(dossier_ratings)
+                              .where(dossier_ratings.c.dossier_code == code)).one()
+    assert (rating.vote_id, rating.corrected_at) == (rated["id"], row.corrected_at)
