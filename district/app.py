@@ -122,13 +122,18 @@ def alert_interval() -> float:
 async def lifespan(app: FastAPI):
     interval = app.state.alert_interval_s
     task = asyncio.create_task(alert_loop(app.state.engine, interval)) if interval > 0 else None
+    # the scheduled reports (issue 16): each due one sent by the process that claims it
+    every = report_interval()
+    reports_task = (asyncio.create_task(report_loop(app.state.engine, every))
+                    if every > 0 else None)
     try:
         yield
     finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for t in (task, reports_task):
+            if t is not None:
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
 
 
 async def alert_loop(engine: Engine, interval: float) -> None:
@@ -141,6 +146,28 @@ async def alert_loop(engine: Engine, interval: float) -> None:
                 await run_in_threadpool(alert_rules.refresh, engine, now)
         except (sa.exc.SQLAlchemyError, OSError) as exc:
             log.warning("alert evaluation failed: %s", exc)
+        await asyncio.sleep(interval)
+
+
+def report_interval() -> float:
+    """``DISTRICT_REPORT_INTERVAL_S``: how often each process looks for a scheduled report
+    due (default 60; 0 turns the loop off)."""
+    try:
+        return float(os.environ.get("DISTRICT_REPORT_INTERVAL_S", "60") or 0)
+    except ValueError:
+        return 60.0
+
+
+async def report_loop(engine: Engine, interval: float) -> None:
+    """Send the scheduled reports that are due (``schedules.send_due``: one process claims
+    each); a failed round is logged and the next tried."""
+    from district.dashboard import schedules
+
+    while True:
+        try:
+            await run_in_threadpool(schedules.send_due, engine, dt.datetime.now(dt.UTC))
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            log.warning("scheduled reports failed: %s", exc)
         await asyncio.sleep(interval)
 
 

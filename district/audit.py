@@ -53,7 +53,9 @@ ACTIONS = ("signin", "signin_failed", "signin_refused", "signout", "export", "us
            "settings_changed", "settings_restored", "doctor_requested",
            "ui_restart_requested", "button_test_requested",
            # the fleet and the server's set-up, from the command line
-           "terminal_added", "terminal_token_rotated", "terminal_revoked", "server_set_up")
+           "terminal_added", "terminal_token_rotated", "terminal_revoked", "server_set_up",
+           # scheduled reports (district/dashboard/schedules.py)
+           "report_schedule_added", "report_schedule_changed", "report_schedule_removed")
 
 
 @dataclass(frozen=True)

@@ -157,3 +157,71 @@ class Unit(UnitRow):
 class Alerts(BaseModel):
     unit_id: str
     alerts: list[Alert]
+
+
+class IndicatorScore(BaseModel):
+    number: int = Field(description="the indicator's number in Circular 01/2018's list")
+    reason: str = Field(description="the follow-up reason that answers it")
+    named: int = Field(description="counted votes naming the reason (scored 0)")
+    points: int
+    score: float | None = Field(description="mean score, 0–2")
+    grade: str | None = Field(description="good, fair or poor")
+
+
+class CircularRow(BaseModel):
+    unit_id: str
+    name: str
+    own_terminals_only: bool
+    votes: int
+    positive: int
+    indicators: list[IndicatorScore]
+    total: float | None = Field(description="the four scores added up, 0–8")
+    grade: str | None
+
+
+class Indicator(BaseModel):
+    number: int
+    reason: str
+    title: str
+
+
+class Circular01(BaseModel):
+    indicators: list[Indicator]
+    units: list[CircularRow]
+    total: CircularRow
+
+
+class DossierFigures(BaseModel):
+    finished: int
+    late: int
+    unsatisfied: int
+    late_or_unsatisfied: int
+    rated: int
+    ratio: float | None = Field(description="percent of finished dossiers neither late nor "
+                                "rated unsatisfied (Decision 766/QĐ-TTg)")
+    coverage: float | None = Field(description="percent of finished dossiers rated")
+
+
+class DossierMonth(DossierFigures):
+    month: str = Field(description="2025-10")
+
+
+class DossierRow(BaseModel):
+    unit_id: str
+    name: str
+    own_terminals_only: bool
+    months: list[DossierMonth]
+    period: DossierFigures
+
+
+class Decision766(BaseModel):
+    months: list[str]
+    units: list[DossierRow]
+    total: DossierRow
+
+
+class Indices(BaseModel):
+    unit_id: str
+    period: PeriodJson
+    circular_01: Circular01
+    decision_766: Decision766

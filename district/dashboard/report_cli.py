@@ -82,23 +82,14 @@ def cmd_report(args, db_url: str, _) -> int:
 
 
 def _mail(args, engine, tree, period, sig, _) -> None:
-    from district.dashboard import report
     from district.dashboard.alerts import AlertSettings
     from district.dashboard.cli import lang_of
-    from district.dashboard.report_doc import period_words
-    from district.dashboard.report_mail import send_report
+    from district.dashboard.schedules import mail
 
     to = [a.strip() for a in args.mail_to.split(",") if a.strip()]
     if not to or any("@" not in a for a in to):
         raise DistrictError(N_("--mail-to: {value!r} is not a list of e-mail addresses"),
                             value=args.mail_to[:80])
-    lang = lang_of(_)
-    files = [(report.filename(args.unit, period, fmt), report.FORMATS[fmt],
-              report.make(engine, tree, args.unit, period, fmt, lang, sig))
-             for fmt in ("pdf", "xlsx")]
-    subject = _("Hài Lòng report: {unit}, {period}").format(
-        unit=tree.names[args.unit], period=period_words(period, _))
-    send_report(AlertSettings.from_env(), to, subject, subject + "\n", files)
+    mail(engine, tree, args.unit, period, lang_of(_), to, AlertSettings.from_env(), sig)
     print(_("report of {unit}, {period} mailed to {to}").format(
         unit=tree.names[args.unit], period=period.label(_), to=", ".join(to)))
-

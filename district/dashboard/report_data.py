@@ -10,7 +10,9 @@ dashboard's pages (they come from the same functions of ``aggregates``).
 - fleet availability: the share of the period's days (up to today) on which each
   terminal was heard from, by a heartbeat or a vote;
 - the votes not counted, and why: test, suspected misuse, a dossier already rated, time
-  unknown (counted apart, every period), and the votes the server refused, by reason.
+  unknown (counted apart, every period), and the votes the server refused, by reason;
+- the indices of the legal texts (``indices``): Circular 01/2018's indicators from the
+  follow-up reasons, Decision 766's ratio and the coverage from the imported dossiers.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from district.dashboard import aggregates as agg
+from district.dashboard import indices as legal
 from district.dashboard import periods
 from district.dashboard.figures import ATTENTION_MIN_VOTES, ATTENTION_ROWS
 from district.dashboard.periods import Period
@@ -76,6 +79,7 @@ class Report:
     rejected: list[tuple[str, int]]  # (the server's reason, votes)
     signature: Signature
     names: dict[str, str] = field(repr=False, default_factory=dict)
+    indices: legal.Indices | None = None
 
     @property
     def total(self) -> agg.Counts:
@@ -103,6 +107,7 @@ def gather(engine: Engine, tree: agg.UnitTree, unit: str, period: Period,
         fleet, fleet_days = availability(conn, tree, subtree, period, today)
         unknown = agg.time_unknown(conn, unit)
         rejected = refused(conn, subtree, period)
+        index_figures = legal.compute(conn, tree, unit, period, ov)
     sig = signature or Signature()
     parent = tree.parent.get(unit)
     sig = Signature(sig.number, sig.place, sig.signer, sig.position,
@@ -113,7 +118,7 @@ def gather(engine: Engine, tree: agg.UnitTree, unit: str, period: Period,
                   [(u, counter, officer, c) for (u, counter, officer), c in lowest],
                   fleet[:FLEET_ROWS], len(fleet), fleet_days,
                   sum(1 for a in fleet if fleet_days and a.days_heard >= fleet_days),
-                  unknown, rejected, sig, tree.names)
+                  unknown, rejected, sig, tree.names, index_figures)
 
 
 def _utc_bounds(period: Period, last: dt.date) -> tuple[dt.datetime, dt.datetime]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from district.dashboard import aggregates as agg
+from district.dashboard import indices as legal
 from district.dashboard.figures import ATTENTION_MIN_VOTES
 from district.dashboard.periods import Period
 from district.dashboard.report_data import Report
@@ -106,6 +107,7 @@ def document(report: Report, _: Callable[[str], str], lang: str,
             unit=report.unit_name, period=period_words(report.period, _)),
         blocks=[*_summary(report, _, w), *_units(report, _, w), *_charts(_, chart_titles),
                 *_attention(report, _, w), *_fleet(report, _, w), *_not_counted(report, _, w),
+                *_indices(report, _, w),
                 Block("note", _("Made by Hài Lòng on {date}. The figures are those of the "
                                 "dashboard for the same unit and period.").format(
                                     date=f"{report.made_on:%d/%m/%Y}"))],
@@ -220,3 +222,76 @@ def _not_counted(r: Report, _, w: Words) -> list[Block]:
     return [Block("heading", _("VI. Votes not counted, and why")),
             Block("table", table=Table([_("Why"), _("Votes")], rows, [False, True],
                                        [_("Total"), w.num(r.not_counted)], [0.8, 0.2]))]
+
+
+def _indices(r: Report, _, w: Words) -> list[Block]:
+    """Section VII: the figures in the terms of Circular 01/2018 and Decision 766/2022."""
+    ix = r.indices
+    if ix is None:
+        return []
+    grade = legal.grade_words(_)
+    out = [Block("heading", _("VII. Indices of Circular 01/2018/TT-VPCP and Decision "
+                              "766/QĐ-TTg")),
+           Block("paragraph", _(
+               "Circular 01/2018/TT-VPCP scores nine indicators of how a procedure was "
+               "handled 0, 1 or 2 points. The terminal collects four of them through the "
+               "reason a citizen gives after a negative vote: ({numbers}). A positive vote "
+               "scores 2 on each, a vote naming the indicator's reason 0, any other vote 1; "
+               "the table gives the mean per indicator (0–2), their total (out of 8) and its "
+               "grade.").format(numbers="; ".join(
+                   f"{i.number}) {_(i.title)}" for i in legal.INDICATORS)))]
+    header = [_("Unit"), _("Votes"), *(f"({i.number}) {_(i.short)}" for i in legal.INDICATORS),
+              _("Total (of 8)"), _("Grade")]
+
+    def circ(row: legal.CircularRow, name: str) -> list[str]:
+        return [name, w.num(row.counts.votes), *(w.num(s.score, 2) for s in row.scores),
+                w.num(row.total, 2), grade(row.grade)]
+    rows = [circ(row, _row_name(row, len(ix.circular), _)) for row in ix.circular]
+    n = len(legal.INDICATORS)
+    out.append(Block("table", table=Table(
+        header, rows, [False, *[True] * (n + 2), False], circ(ix.circular_total, _("Total")),
+        [0.26, 0.09, *[0.1] * n, 0.11, 0.14])))
+    out.append(Block("note", _(
+        "Grades: good from 75 % of the maximum (1.5 of 2 points; 6 of 8), acceptable from "
+        "50 %, not acceptable below (the project's reading: the Circular grades the whole "
+        "18-point assessment).")))
+    out += _decision_766(ix, _, w)
+    return out
+
+
+def _row_name(row, rows: int, _) -> str:
+    return row.name + (" " + _("(own terminals)") if row.own_only and rows > 1 else "")
+
+
+def _decision_766(ix, _, w: Words) -> list[Block]:
+    out = [Block("paragraph", _(
+        "Decision 766/QĐ-TTg (2022) gives satisfaction 18 of its 100 points; one of its ratios "
+        "is the share of dossiers without an unsatisfied rating, a complaint or a delay. Of "
+        "the dossiers finished in the period (imported from the one-stop software), it counts "
+        "those neither finished after their due date nor rated unsatisfied; the coverage is "
+        "the share of them that was rated at all."))]
+    total = ix.dossiers_total.total
+    if not total.finished:
+        out.append(Block("note", _("No dossier finished in the period has been imported "
+                                   "(district dossiers import).")))
+        return out
+    header = [_("Unit"), _("Finished dossiers"), _("Late"), _("Rated unsatisfied"),
+              _("Without either (%)"), _("Rated"), _("Coverage (%)")]
+
+    def line(name: str, d: legal.Dossiers) -> list[str]:
+        return [name, w.num(d.finished), w.num(d.late), w.num(d.unsatisfied),
+                w.num(d.ratio, 1), w.num(d.rated), w.num(d.coverage, 1)]
+    widths = [0.3, 0.12, 0.1, 0.12, 0.12, 0.1, 0.14]
+    numeric = [False, *[True] * 6]
+    out.append(Block("table", table=Table(
+        header, [line(_row_name(r, len(ix.dossiers), _), r.total) for r in ix.dossiers],
+        numeric, line(_("Total"), total), widths)))
+    if len(ix.months) > 1:
+        out.append(Block("table", table=Table(
+            [_("Month"), *header[1:]],
+            [line(f"{m:%m/%Y}", ix.dossiers_total.months[m]) for m in ix.months],
+            numeric, line(_("Total"), total), widths)))
+    out.append(Block("note", _(
+        "Complaints are not imported (the one-stop export has no column for them), so none "
+        "is subtracted. The workbook gives the ratio per unit and month.")))
+    return out

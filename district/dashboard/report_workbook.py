@@ -8,7 +8,10 @@ and to compute with (docs/dashboard.md, "The report's workbook").
 - the summary sheet ranked as the dashboard ranks; totals, satisfaction rates and indexes
   are formulas (over the counts and the index points beside them), which Excel and
   LibreOffice recompute to the dashboard's values;
-- one chart per sheet: the index by unit on the summary, the index by day on each unit's.
+- one chart per sheet: the index by unit on the summary, the index by day on each unit's;
+- the index sheets last (``indices``): Circular 01/2018's four indicators per unit (the
+  scores, total and grade as formulas over the counts), Decision 766's ratio and the
+  coverage per unit and month (formulas over the dossier counts).
 
 Every text is a string cell, whatever a unit is called (a name starting with ``=`` is never
 a formula: ``exports``' rule); the only formulas are the ones written here.
@@ -29,6 +32,7 @@ from sqlalchemy.engine import Engine
 
 from district.counting import POINTS
 from district.dashboard import aggregates as agg
+from district.dashboard import indices as legal
 from district.dashboard.exports import REASON_NAMES, _sheet_title
 from district.dashboard.periods import Period
 
@@ -230,6 +234,7 @@ def report_workbook(engine: Engine, tree: agg.UnitTree, unit: str, period: Perio
         by_row = [(r, agg.trend(agg.counts_by_day(conn, period, r.unit_id,
                                                   own_only=r.own_only), period, "day"))
                   for r in ov.rows]
+        ix = legal.compute(conn, tree, unit, period, ov)
     wb = Workbook()
     used: set[str] = set()
     ws = wb.active
@@ -237,6 +242,137 @@ def report_workbook(engine: Engine, tree: agg.UnitTree, unit: str, period: Perio
     summary_sheet(ws, ov, made, _)
     for r, days in by_row:
         unit_sheet(wb.create_sheet(_sheet_title(r.name, used)), r, days, period, made, _)
+    circular_sheet(wb.create_sheet(_sheet_title(_("Circular 01"), used)), ix, made, _)
+    decision_sheet(wb.create_sheet(_sheet_title(_("Decision 766"), used)), ix, made, _)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def _row_label(name: str, own_only: bool, rows: int, _) -> str:
+    return name + (" " + _("(own terminals)") if own_only and rows > 1 else "")
+
+
+def _bar_chart(ws: Worksheet, title: str, axis: str, col: int, first: int, last: int,
+               below: int, top: float) -> None:
+    chart = BarChart()
+    chart.type, chart.style, chart.gapWidth = "bar", 10, 40
+    chart.title, chart.y_axis.title = title, axis
+    chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, top
+    chart.add_data(Reference(ws, min_col=col, min_row=HEADER_ROW, max_row=last),
+                   titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=2, min_row=first, max_row=last))
+    chart.x_axis.scaling.orientation = "maxMin"
+    chart.legend = None
+    chart.height, chart.width = max(7.5, 0.6 * (last - first + 1) + 3), 16
+    ws.add_chart(chart, f"B{below + 3}")
+
+
+def circular_sheet(ws: Worksheet, ix: legal.Indices, made: dt.date, _) -> None:
+    """Circular 01/2018: per unit, the votes naming each indicator's reason and the scores
+    computed from them (formulas): 2 × positive + (votes − positive − named), over votes."""
+    n = len(legal.INDICATORS)
+    header = [_("Unit id"), _("Unit"), _("Votes"), _("Positive")]
+    for i in legal.INDICATORS:
+        header += [_("({n}) {name}: reason named").format(n=i.number, name=_(i.short)),
+                   _("({n}) {name}: score (0–2)").format(n=i.number, name=_(i.short))]
+    header += [_("Total (of 8)"), _("Grade")]
+    _title(ws, _("Circular 01/2018/TT-VPCP indicators: {unit}").format(unit=ix.name),
+           ix.period, made, _)
+    _header(ws, header)
+    words = legal.grade_words(_)
+    good, fair = (share * legal.MAX_SCORE * n for share, _g in legal.GRADES[:2])
+    total_col = 5 + 2 * n
+    first = row = HEADER_ROW + 1
+    rows = [(r, _row_label(r.name, r.own_only, len(ix.circular), _)) for r in ix.circular]
+    for r, name in [*rows, (ix.circular_total, _("Total"))]:
+        is_total = r is ix.circular_total
+        if not is_total:
+            text(ws, row, 1, r.unit_id)
+        text(ws, row, 2, name)
+        if is_total and row > first:
+            for col in [3, 4, *range(5, total_col, 2)]:
+                letter = get_column_letter(col)
+                ws.cell(row=row, column=col).value = f"=SUM({letter}{first}:{letter}{row - 1})"
+        else:
+            ws.cell(row=row, column=3, value=r.counts.votes)
+            ws.cell(row=row, column=4, value=r.counts.positive)
+            for k, s in enumerate(r.scores):
+                ws.cell(row=row, column=5 + 2 * k, value=s.poor)
+        scores = []
+        for k in range(n):
+            named = get_column_letter(5 + 2 * k)
+            ws.cell(row=row, column=6 + 2 * k).value = (
+                f'=IF(C{row}>0,(2*D{row}+MAX(0,C{row}-D{row}-{named}{row}))/C{row},"")')
+            scores.append(f"{get_column_letter(6 + 2 * k)}{row}")
+        total = f"{get_column_letter(total_col)}{row}"
+        ws.cell(row=row, column=total_col).value = f'=IF(C{row}>0,{"+".join(scores)},"")'
+        ws.cell(row=row, column=total_col + 1).value = (
+            f'=IF({total}="","",IF({total}>={good:g},"{words("good")}",'
+            f'IF({total}>={fair:g},"{words("fair")}","{words("poor")}")))')
+        if is_total:
+            for col in range(1, len(header) + 1):
+                ws.cell(row=row, column=col).font = BOLD
+        row += 1
+    last = row - 1
+    _formats(ws, first, last, counts=(3, 4, *range(5, total_col, 2)),
+             rates=(*range(6, total_col, 2), total_col))
+    for r in range(first, last + 1):
+        for col in (*range(6, total_col, 2), total_col):
+            ws.cell(row=r, column=col).number_format = "0.00"
+    _widths(ws, header, first, last)
+    ws.column_dimensions[get_column_letter(total_col + 1)].width = max(
+        12, *(len(words(g)) + 2 for _s, g in legal.GRADES))
+    _print_setup(ws, len(header), last - first + 1)
+    if last > first:
+        _bar_chart(ws, _("Total of the four indicators (of 8)"), _("Total (of 8)"),
+                   total_col, first, last - 1, last, legal.MAX_SCORE * n)
+
+
+def decision_sheet(ws: Worksheet, ix: legal.Indices, made: dt.date, _) -> None:
+    """Decision 766/QĐ-TTg: per unit and month, the dossiers finished, those late or rated
+    unsatisfied, the ratio of the others and the coverage (formulas over the counts)."""
+    header = [_("Unit id"), _("Unit"), _("Month"), _("Finished dossiers"), _("Late"),
+              _("Rated unsatisfied"), _("Late or rated unsatisfied"), _("Rated"),
+              _("Without either (%)"), _("Coverage (%)")]
+    _title(ws, _("Decision 766/QĐ-TTg: dossiers without an unsatisfied rating, complaint or "
+                 "delay: {unit}").format(unit=ix.name), ix.period, made, _)
+    # (in the title block's spare row: a text below the table would spill out of its cell)
+    text(ws, HEADER_ROW - 1, 1, _("Complaints are not imported (the one-stop export has no "
+                                  "column for them), so none is subtracted."),
+         font=Font(italic=True))
+    _header(ws, header)
+    first = row = HEADER_ROW + 1
+    for r in ix.dossiers:
+        name = _row_label(r.name, r.own_only, len(ix.dossiers), _)
+        for month in ix.months:
+            d = r.months[month]
+            text(ws, row, 1, r.unit_id)
+            text(ws, row, 2, name)
+            ws.cell(row=row, column=3, value=month)
+            for col, v in ((4, d.finished), (5, d.late), (6, d.unsatisfied), (7, d.flagged),
+                           (8, d.rated)):
+                ws.cell(row=row, column=col, value=v)
+            _dossier_formulas(ws, row)
+            row += 1
+    last = row - 1
+    text(ws, row, 2, _("Total"), font=BOLD)
+    for col in range(4, 9):
+        letter = get_column_letter(col)
+        ws.cell(row=row, column=col).value = f"=SUM({letter}{first}:{letter}{last})"
+    _dossier_formulas(ws, row)
+    for col in range(1, len(header) + 1):
+        ws.cell(row=row, column=col).font = BOLD
+    _formats(ws, first, row, counts=(4, 5, 6, 7, 8), rates=(9, 10))
+    for r in range(first, last + 1):
+        ws.cell(row=r, column=3).number_format = "mm/yyyy"
+    _widths(ws, header, first, row)
+    _print_setup(ws, len(header), row - first + 1)
+    if last >= first:
+        _bar_chart(ws, _("Without either (%)"), _("Without either (%)"), 9, first, last,
+                   row + 1, 100)
+
+
+def _dossier_formulas(ws: Worksheet, row: int) -> None:
+    ws.cell(row=row, column=9).value = f'=IF(D{row}>0,(D{row}-G{row})/D{row}*100,"")'
+    ws.cell(row=row, column=10).value = f'=IF(D{row}>0,H{row}/D{row}*100,"")'

@@ -44,7 +44,9 @@ def workbook(client_for, tmp_path):
 
 def test_laid_out_to_print(workbook):
     wb = load_workbook(workbook)
-    assert wb.sheetnames[0] == "Tổng hợp" and len(wb.sheetnames) == 5
+    # the summary, a sheet per row of it, the two index sheets (test_report_indices.py)
+    assert wb.sheetnames[0] == "Tổng hợp" and len(wb.sheetnames) == 7
+    assert wb.sheetnames[-2:] == ["Thông tư 01", "Quyết định 766"]
     for ws in wb.worksheets:
         assert ws["A2"].value.startswith("Kỳ: 10/2025 (01/10/2025 – 31/10/2025)"), ws.title
         assert ws.freeze_panes == "A6" and ws.print_title_rows == "$5:$5"
@@ -84,7 +86,7 @@ def test_libreoffice_recomputes_the_dashboards_figures(workbook, client_for, tmp
     assert round(summary.cell(row=total, column=8).value, 2) == ov["total"]["satisfaction_rate"]
     assert round(summary.cell(row=total, column=9).value, 2) == ov["total"]["index"]
     # each unit's sheet: its days add up to its row of the summary
-    for ws in wb.worksheets[1:]:
+    for ws in wb.worksheets[1:-2]:
         last = ws.max_row
         while ws.cell(row=last, column=1).value not in ("Tổng cộng",):
             last -= 1
@@ -99,7 +101,7 @@ def test_libreoffice_prints_one_page_a_sheet_without_hashes(workbook, tmp_path):
     shutil.copy(pdf, OUT / "report-workbook-libreoffice.pdf")
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True,
                           check=True).stdout
-    assert re.search(r"Pages:\s+5\b", info), info
+    assert re.search(r"Pages:\s+7\b", info), info
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
                           text=True, check=True).stdout
     assert "###" not in text

@@ -34,6 +34,9 @@ ACTION_NAMES = {
     "terminal_token_rotated": N_("terminal given a new token"),
     "terminal_revoked": N_("terminal's token revoked"),
     "server_set_up": N_("server set up (district setup)"),
+    "report_schedule_added": N_("scheduled report added"),
+    "report_schedule_changed": N_("scheduled report changed"),
+    "report_schedule_removed": N_("scheduled report removed"),
 }
 
 router = APIRouter(include_in_schema=False)

@@ -24,6 +24,7 @@ from district.dashboard.deps import (
 from district.dashboard.health import backlog_fault, silent_hours
 from district.dashboard.periods import Period
 from district.dashboard.render import secure_headers
+from district.dashboard.routes import reports
 from district.dashboard.scope import Scope
 from district.models import ErrorResponse
 
@@ -99,3 +100,7 @@ async def fleet(dash: DashboardDep, scope: VisibleScope, unit: VisibleUnit, pagi
 async def alerts(dash: DashboardDep, scope: VisibleScope, unit: VisibleUnit):
     rows = await run_in_threadpool(figures.open_alerts, dash.engine, scope, unit)
     return answer({"unit_id": unit, "alerts": [a.as_json() for a in rows]})
+
+
+# the index figures (issue 16): Circular 01/2018, Decision 766
+router.include_router(reports.api)

@@ -26,7 +26,7 @@ from district.dashboard.deps import (
 )
 from district.dashboard.health import FAULTS, backlog_fault, silent_hours
 from district.dashboard.render import frame, trend_label
-from district.dashboard.routes import alert_actions
+from district.dashboard.routes import alert_actions, reports
 from district.dashboard.routes import settings as settings_pages
 from district.dashboard.tables import REASON_CODES
 from district.steering.terminal import steering_of
@@ -151,3 +151,5 @@ async def compare_page(dash: DashboardDep, who: SignedIn, scope: VisibleScope,
 
 # acknowledging an alert with a comment (issue 16)
 router.include_router(alert_actions.router)
+# the index figures and the scheduled reports (issue 16)
+router.include_router(reports.pages)
