@@ -77,7 +77,6 @@ dossiers = sa.Table(
     sa.Column("officer", sa.String(32), nullable=True),  # the handling officer's code
     sa.Column("imported_at", UTCDateTime, nullable=False),
     sa.Index("ix_dossiers_unit_finished", "unit_id", "finished_on", "officer", "code"),
-    sa.Index("ix_dossiers_officer_finished", "officer", "finished_on"),
 )
 
 dossier_ratings = sa.Table(

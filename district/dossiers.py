@@ -317,8 +317,9 @@ class _RowCheck:
             return None
         row = {"code": code}
         for name, i in self.repeated:
-            value = self.good[name].get(raw[i], self)
-            if value is self:
+            cell = raw[i]
+            value = self.good[name].get(cell, self)
+            if value is self or type(cell) is bool:  # (True == 1: never taken for it)
                 return None
             row[name] = value
         for name in _OPTIONAL:
@@ -332,7 +333,7 @@ class _RowCheck:
         """A good row's repeated cells, remembered for ``quick``."""
         if len(raw) > self.last:
             for name, i in self.repeated:
-                if len(self.good[name]) < 10_000:
+                if len(self.good[name]) < 10_000 and type(raw[i]) is not bool:
                     self.good[name][raw[i]] = row[name]
 
     def checked(self, raw: list[Any]) -> tuple[dict | None, list[tuple]]:

@@ -49,6 +49,7 @@ from collections.abc import Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from district import attribution_rollups
 from district.counting import COUNT_COLUMNS, LEVEL_COLUMNS, count_sql, vote_counts
 from district.db import MAX_UNIT_DEPTH, dialect_insert
 
@@ -411,6 +412,8 @@ def rebuild(conn: Connection, tables: Sequence[sa.Table] = ROLLUPS) -> None:
         conn.execute(table.delete())
         cols = ", ".join(c.name for c in table.columns)
         conn.execute(sa.text(f"INSERT INTO {table.name} ({cols}) {_fresh_sql(dialect, table)}"))
+    if tables is ROLLUPS:  # and the dossiers' (coverage, procedures: district.attribution_rollups)
+        attribution_rollups.rebuild(conn)
 
 
 def differences(conn: Connection) -> list[tuple]:
@@ -425,4 +428,5 @@ def differences(conn: Connection) -> list[tuple]:
                  if any(r[n_keys:])}
         kept = {tuple(r) for r in conn.execute(sa.select(table)) if any(r[n_keys:])}
         out.extend((table.name, *r) for r in fresh ^ kept)
+    out.extend(attribution_rollups.differences(conn))
     return sorted(out, key=repr)

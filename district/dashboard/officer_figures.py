@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from district.attribution import OFFICER_CODE, dossier_ratings, dossiers, officers
+from district.attribution import OFFICER_CODE, officers
+from district.attribution_rollups import (
+    coverage_day,
+    coverage_month,
+    procedure_day,
+    procedure_month,
+    procedures,
+)
 from district.dashboard import aggregates as agg
 from district.dashboard.periods import Period
 from district.dashboard.scope import NotVisible, Scope
@@ -84,40 +91,39 @@ def _split_by_officer(by: dict[tuple[str, str, str], agg.Counts]
     return dict(per_officer), dict(no_duty)
 
 
+def _over_period(conn: Connection, period: Period, day_table: sa.Table,
+                 month_table: sa.Table, keys: list[str], where) -> list[dict]:
+    """Sums grouped by ``keys``: the whole months of the period from ``month_table``, the
+    days around them from ``day_table`` (as ``aggregates`` reads the vote rollups)."""
+    months, days = agg.period_parts(period)
+    parts = []
+    if months:
+        parts.append((month_table, month_table.c.month.between(*months)))
+    if days:
+        parts.append((day_table, sa.or_(*(day_table.c.day.between(lo, hi)
+                                          for lo, hi in days))))
+    out = []
+    for table, in_period in parts:
+        group = [table.c[k] for k in keys]
+        sums = [sa.func.sum(c).label(c.name) for c in table.columns if not c.primary_key]
+        out.extend(conn.execute(sa.select(*group, *sums).where(in_period, where(table))
+                                .group_by(*group)).mappings())
+    return out
+
+
 def _coverage(conn: Connection, period: Period, units: list[str]
               ) -> tuple[dict[str, Coverage], dict[str, Coverage]]:
-    """Finished and rated dossiers in the period, per unit and per officer. Two reads: the
-    finished ones from the covering index alone, the rated ones starting from the ratings
-    (far fewer than the dossiers: a year of a district is 300,000 dossiers)."""
-    finished = (sa.select(dossiers.c.unit_id, dossiers.c.officer, sa.func.count())
-                .where(agg.in_values(conn, dossiers.c.unit_id, units),
-                       dossiers.c.finished_on.between(period.start, period.end))
-                .group_by(dossiers.c.unit_id, dossiers.c.officer))
+    """Finished and rated dossiers in the period, per unit and per officer, from the
+    coverage rollups (``district.attribution_rollups``): a year is 12 rows per (unit,
+    officer), not the year's 300,000 dossiers joined with their ratings."""
     by_unit: dict[str, Coverage] = defaultdict(Coverage)
     by_officer: dict[str, Coverage] = defaultdict(Coverage)
-    for unit, officer, n in conn.execute(finished):
-        by_unit[unit].finished += n
-        if officer:
-            by_officer[officer].finished += n
-    visible = set(units)
-    for unit, officer, n in conn.execute(_RATED[conn.dialect.name == "sqlite"],
-                                         {"a": period.start, "b": period.end}):
-        if unit in visible:
-            by_unit[unit].rated += n
-            if officer:
-                by_officer[officer].rated += n
+    for r in _over_period(conn, period, coverage_day, coverage_month, ["unit_id", "officer"],
+                          lambda t: agg.in_values(conn, t.c.unit_id, units)):
+        for c in (by_unit[r["unit_id"]], *([by_officer[r["officer"]]] if r["officer"] else [])):
+            c.finished += int(r["n_finished"])
+            c.rated += int(r["n_rated"])
     return dict(by_unit), dict(by_officer)
-
-
-# The rated finished dossiers, from the ratings: SQLite's CROSS JOIN keeps that order (its
-# planner would start from the dossiers' index otherwise); PostgreSQL chooses well itself.
-_RATED_SQL = ("SELECT d.unit_id, d.officer, count(*) FROM dossier_ratings r {join} dossiers d "
-              "ON d.code = r.dossier_code WHERE d.finished_on BETWEEN :a AND :b "
-              "GROUP BY d.unit_id, d.officer")
-_RATED = {True: sa.text(_RATED_SQL.format(join="CROSS JOIN")).bindparams(
-              sa.bindparam("a", type_=sa.Date), sa.bindparam("b", type_=sa.Date)),
-          False: sa.text(_RATED_SQL.format(join="JOIN")).bindparams(
-              sa.bindparam("a", type_=sa.Date), sa.bindparam("b", type_=sa.Date))}
 
 
 PARTS = ("officers", "coverage", "procedures")
@@ -174,26 +180,30 @@ class ProcedureRow:
 
 
 def procedures_data(conn: Connection, period: Period, units: list[str]) -> list[ProcedureRow]:
-    """Per (unit, procedure): the counted ratings given in the period to its dossiers."""
-    start, end = _bounds(period)
-    stmt = (sa.select(dossiers.c.unit_id, dossiers.c.procedure_code,
-                      sa.func.min(dossiers.c.procedure_name), dossier_ratings.c.scale,
-                      dossier_ratings.c.level, sa.func.count())
-            .select_from(dossier_ratings.join(
-                dossiers, dossiers.c.code == dossier_ratings.c.dossier_code))
-            # (the ratings of the period first, by their time index; the units are picked
-            # from the few groups: filtering dossiers by unit made SQLite walk them all)
-            .where(dossier_ratings.c.corrected_at >= start, dossier_ratings.c.corrected_at < end)
-            .group_by(dossiers.c.unit_id, dossiers.c.procedure_code,
-                      dossier_ratings.c.scale, dossier_ratings.c.level))
+    """Per (unit, procedure): the counted ratings given in the period to its dossiers, from
+    the procedure rollups; the names from the procedures' list (one row per procedure)."""
     rows: dict[tuple[str, str], ProcedureRow] = {}
-    visible = set(units)
-    for unit_id, code, name, scale, level, n in conn.execute(stmt):
-        if unit_id not in visible:
-            continue
-        row = rows.setdefault((unit_id, code), ProcedureRow(unit_id, code, name))
-        row.counts.levels[(scale, level)] = row.counts.levels.get((scale, level), 0) + n
-    return sorted(rows.values(), key=lambda r: (r.unit_id, r.code))
+    for r in _over_period(conn, period, procedure_day, procedure_month,
+                          ["unit_id", "procedure_code", "scale"],
+                          lambda t: agg.in_values(conn, t.c.unit_id, units)):
+        row = rows.setdefault((r["unit_id"], r["procedure_code"]),
+                              ProcedureRow(r["unit_id"], r["procedure_code"], ""))
+        row.counts.add_row(r["scale"], r)
+    names = procedure_names(conn, sorted({code for _u, code in rows}))
+    for (unit, code), row in rows.items():
+        row.name = names.get((unit, code), code)
+    return sorted((r for r in rows.values() if r.counts.votes),
+                  key=lambda r: (r.unit_id, r.code))
+
+
+def procedure_names(conn: Connection, codes: list[str]) -> dict[tuple[str, str], str]:
+    """(unit, procedure code) → its name, as the latest import of its dossiers gave it."""
+    if not codes:
+        return {}
+    return {(u, c): n for u, c, n in conn.execute(
+        sa.select(procedures.c.unit_id, procedures.c.procedure_code,
+                  procedures.c.procedure_name)
+        .where(procedures.c.procedure_code.in_(codes)))}
 
 
 def officer_data(engine: Engine, scope: Scope, code: str, period: Period) -> dict:
@@ -226,13 +236,12 @@ def officer_data(engine: Engine, scope: Scope, code: str, period: Period) -> dic
 
 def _officer_coverage(conn: Connection, period: Period, code: str) -> Coverage:
     """The dossiers the officer handled that were finished in the period, and rated."""
-    stmt = (sa.select(sa.func.count(), sa.func.count(dossier_ratings.c.dossier_code))
-            .select_from(dossiers.outerjoin(
-                dossier_ratings, dossier_ratings.c.dossier_code == dossiers.c.code))
-            .where(dossiers.c.officer == code,
-                   dossiers.c.finished_on.between(period.start, period.end)))
-    finished, rated = conn.execute(stmt).one()
-    return Coverage(finished, rated)
+    cov = Coverage()
+    for r in _over_period(conn, period, coverage_day, coverage_month, ["officer"],
+                          lambda t: t.c.officer == code):
+        cov.finished += int(r["n_finished"])
+        cov.rated += int(r["n_rated"])
+    return cov
 
 
 def _officer_trend(conn: Connection, period: Period, units: list[str], code: str

@@ -12,9 +12,9 @@ import uuid
 import httpx
 import pytest
 
-from district.attribution import dossiers as dossier_table
 from district.dashboard.accounts import add_user
 from district.db import write_transaction
+from district.dossiers import import_dossiers
 from district.officers import add_officer
 from tests.helpers import iso
 
@@ -43,8 +43,11 @@ def generated(system):
                          "received_on": dt.date(2026, 10, 1), "due_on": None,
                          "finished_on": finished, "officer": officer,
                          "imported_at": dt.datetime.now(dt.UTC)})
-    with write_transaction(system.engine) as conn:
-        conn.execute(dossier_table.insert(), dossiers)
+    # half the list imported before the votes, the other half after them (receipts are
+    # often rated before the one-stop software's list reaches the server): both kinds must
+    # count in coverage and procedures
+    imported = [dict(d, line=n) for n, d in enumerate(dossiers, start=2)]
+    import_dossiers(system.engine, imported[::2], "first half")
     batches = []
     for _ in range(24):
         terminal = rnd.choice(list(TERMINALS))
@@ -69,6 +72,16 @@ def generated(system):
     for terminal, votes in batches:
         answer = system.votes(terminal, votes).json()
         assert len(answer["accepted"]) == len(votes), answer
+    import_dossiers(system.engine, imported[1::2], "second half")
+    # and some dossiers change afterwards: another finish date, officer or procedure (the
+    # rollups move them; the independent computation reads the final list)
+    for d in dossiers[:12]:
+        d["finished_on"] = None if d["finished_on"] else dt.date(2026, 11, 15)
+        d["officer"] = rnd.choice([c for c, u in OFFICERS.items() if u == d["unit_id"]])
+        d["procedure_code"] = "2.001"
+        d["procedure_name"] = PROCEDURES["2.001"]
+    import_dossiers(system.engine, [dict(d, line=n) for n, d in enumerate(dossiers, start=2)],
+                    "corrected list")
     add_user(system.engine, "chief", PASSWORD, "district")
     add_user(system.engine, "ward-b", PASSWORD, "unit", "p-b")
     return dossiers, batches
@@ -179,3 +192,23 @@ def test_a_unit_official_cannot_reach_another_units_officers_by_any_url(system, 
         page = client.get("/dashboard/officers", params=PERIOD).text
         assert "CB-A" not in page
     assert httpx.get(system.url + "/api/v1/dashboard/officers").status_code == 401
+
+
+def test_the_rollups_equal_a_fresh_computation_and_rebuild_changes_nothing(system, generated):
+    """The coverage and procedure rollups, kept by the ingest's claims and by three imports
+    (new, rated before import, changed), equal the same counts recomputed from the dossiers
+    and ratings; ``district rollups rebuild`` then leaves every row as it was."""
+    from district import attribution_rollups, rollups
+
+    def contents(conn):
+        return {t.name: sorted(tuple(r) for r in conn.execute(t.select()) if any(r[-2:]))
+                for t in attribution_rollups.TABLES}
+
+    with system.engine.connect() as conn:
+        assert rollups.differences(conn) == []
+        kept = contents(conn)
+    assert kept["dash_coverage_month"] and kept["dash_procedure_day"]
+    with write_transaction(system.engine) as conn:
+        rollups.rebuild(conn)
+    with system.engine.connect() as conn:
+        assert contents(conn) == kept
