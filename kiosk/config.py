@@ -303,6 +303,8 @@ class VoiceSection(VoiceSettings):  # + enabled, volume (the district decides th
 
     device: str = ""  # the speaker's ALSA device ("default", "plughw:0,0"); empty: no voice
     folder: str = ""  # a district's own recordings (same file names); empty: the built ones
+    #: BCM pin of a PIR motion sensor: the question is said when someone approaches
+    presence_pin: int | None = Field(None, ge=0, le=27)
 
 
 class KioskConfig(Section):

@@ -32,6 +32,7 @@ from kiosk.ui.faces import mood
 from kiosk.ui.followup import FollowupScreen
 from kiosk.ui.idle import IdleWait
 from kiosk.ui.notify import Notifier
+from kiosk.ui.onduty import CounterView, OnDutyPhoto  # noqa: F401 (OnDutyPhoto: rating.kv)
 from kiosk.ui.outoforder import OutOfOrderScreen
 from kiosk.ui.rating import RatingScreen
 from kiosk.ui.stage import Stage
@@ -40,12 +41,13 @@ from kiosk.ui.thanks import ThanksScreen
 from kiosk.ui.theme import THEMES, level_colour
 from kiosk.ui.typescale import type_scale
 from kiosk.ui.words import reason_texts, storage_problem
-from kiosk.voice.prompts import confirm_name, followup_name
+from kiosk.voice.presence import QuestionTimer
+from kiosk.voice.prompts import confirm_name, followup_name, question_name
 from kiosk.vote import Source, Vote
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
-KV_FILES = ("widgets", "rating", "thanks", "followup", "outoforder", "technician")
+KV_FILES = ("widgets", "rating", "thanks", "followup", "outoforder", "technician", "staff")
 WATCHDOG_S = 5.0
 KEY_ESCAPE, KEY_F1, KEY_F4 = 27, 282, 285
 #: A press that is not a vote (technician's test from touch/keys/serial) lights this long.
@@ -123,10 +125,15 @@ class KioskApp(App):
         self.capture = Capture(
             kiosk, lambda: VoteStore(kiosk.storage.path, kiosk.terminal.id))
         self.capture.listeners.append(UiBridge(self))
+        # who serves, the scanners, the staff screen (docs/attribution.md)
+        self.counter_view = CounterView(self)
+        self.capture.listeners.append(self.counter_view)
         self.panel = None
         self.serial_box = None
         self.chime = None
         self.voice = None  # kiosk.voice.player.Voice when a speaker is configured
+        self.presence = None  # kiosk.voice.presence.Presence: a PIR says the question
+        self.question_timer = QuestionTimer()
         self.storage_ok = True
         self.followup_vote: Vote | None = None
         self._ready = False
@@ -157,7 +164,7 @@ class KioskApp(App):
             Window.show_cursor = False
         t = self.tr
         self.stage = Stage(on_long_press=self.open_technician if self.kiosk.technician.pin
-                           else None)
+                           or self.kiosk.attribution.staff_pin else None)
         self.rating = RatingScreen(labels=self.labels, question=self.kiosk.scale.question(
             self.language), place=self.kiosk.terminal.name, counter=self._counter_text(),
             when_level=lambda level: self.press(level, Source.TOUCH), theme=self.theme)
@@ -184,11 +191,14 @@ class KioskApp(App):
             labels=self.labels, words=words, title=t("Technician"),
             test_hint=t("Button test: press a button, its light and its box turn on. "
                         "No vote is recorded."),
-            check_pin=lambda pin: pin == self.kiosk.technician.pin,
+            check_pin=lambda pin: (bool(self.kiosk.technician.pin) and pin ==
+                                   self.kiosk.technician.pin) or self.counter_view.check_pin(pin),
             when_unlocked=self.technician_unlocked, when_exit=self.close_technician)
+        self.staff = self.counter_view.staff_screen()
         for screen in (self.rating, self.thanks, self.followup, self.out_of_order,
-                       self.technician):
+                       self.technician, self.staff):
             self.stage.add_screen(screen)
+        self.counter_view.show_notice(None)
         self.stage.show("rating")
         if self.kiosk.ui.sound:
             from kiosk.ui.sound import Chime
@@ -196,7 +206,8 @@ class KioskApp(App):
         voice = self.kiosk.voice
         if voice.enabled and voice.device:  # on wherever a speaker is configured
             from kiosk.voice.player import Voice
-            said = ("question", "answered", followup_name(self.levels),
+            said = ("question", question_name(self.levels), "answered",
+                    followup_name(self.levels),
                     *(confirm_name(level, self.levels) for level in range(1, self.levels + 1)))
             self.voice = Voice(device=voice.device, language=self.language,
                                volume=voice.volume, folder=voice.folder, preload=said)
@@ -249,7 +260,7 @@ class KioskApp(App):
 
     def _counter_text(self) -> str:
         ui = self.kiosk.ui
-        return " · ".join(part for part in (ui.counter, ui.officer) if part)
+        return " · ".join(part for part in (ui.counter, self.counter_view.serving()) if part)
 
     # -- inputs -------------------------------------------------------------------------------
 
@@ -267,12 +278,31 @@ class KioskApp(App):
                 log.exception("GPIO buttons unavailable")
                 self.panel = None
         self.capture.start()
+        self.counter_view.start()  # the scanner, if one is configured
+        if self.voice is not None and cfg.voice.presence_pin is not None:
+            self.start_presence()
         if cfg.serial.enabled:
             from kiosk.hardware.serial_box import SerialButtonBox
             self.serial_box = SerialButtonBox(cfg.serial.port, cfg.serial.baudrate,
                                               self.levels, self.capture.submit).start()
 
+    def start_presence(self) -> None:
+        """The PIR on the buttons' pin factory (gpiozero's mock pins in tests)."""
+        from kiosk.hardware.gpio import make_pin_factory
+        from kiosk.voice.presence import Presence
+
+        factory = self.panel.factory if self.panel is not None else \
+            make_pin_factory(self.kiosk.gpio.pin_factory)
+        try:
+            self.presence = Presence(self.kiosk.voice.presence_pin, factory,
+                                     lambda: Clock.schedule_once(lambda dt: self.approached()))
+        except Exception:  # the buttons and the voice still work without it
+            log.exception("presence sensor unavailable")
+
     def stop_inputs(self) -> None:
+        self.counter_view.stop()
+        if self.presence is not None:
+            self.presence.close()
         if self.serial_box is not None:
             self.serial_box.close()
         if self.panel is not None:
@@ -296,10 +326,15 @@ class KioskApp(App):
         if key in (KEY_ESCAPE, KEY_F1) or (key == KEY_F4 and "alt" in (modifiers or ())):
             return True  # swallowed: no exit, no settings panel
         level = self.keymap.level_for(codepoint) if codepoint else None
+        if self.counter_view.key(key, codepoint, modifiers, level):
+            return True  # a scan's keys, the officer's key (a vote key may wait a moment)
+        self.key_press(level)
+        return True
+
+    def key_press(self, level: int | None) -> None:
         if level is not None and self.stage.current_name in ("rating", "thanks", "followup",
                                                                "technician"):
             self.press(level, Source.KEYBOARD)
-        return True
 
     # -- what the capture path tells us (UI thread) ----------------------------------------------
 
@@ -308,9 +343,22 @@ class KioskApp(App):
 
     def vote_recorded(self, vote: Vote) -> None:
         self.show_thanks(vote.level, self.recorded_text(vote))
-        self.say(confirm_name(vote.level, self.levels))
+        self.say(*self._question_first(), confirm_name(vote.level, self.levels))
 
-    def say(self, name: str) -> None:
+    def _question_first(self) -> tuple[str, ...]:
+        """The first vote after the terminal stood idle, with nobody asked yet (no presence
+        sensor, or it did not see them): the question is said before the confirmation, so
+        a citizen who cannot read the screen hears what the press answered. The press is
+        the vote, as everywhere (docs/ui.md, "Voice")."""
+        return ("question",) if self.question_timer.voted() else ()
+
+    def approached(self) -> None:
+        """The presence sensor saw someone (UI thread): the question and what each button
+        means, once per citizen, only while the rating screen waits for a vote."""
+        if self.stage.current_name == "rating" and self.question_timer.approached():
+            self.say(question_name(self.levels))
+
+    def say(self, *names: str) -> None:
         """A prompt, once the frame now being drawn is on the screen: the voice starts its
         player only after the thank-you frame, so it never delays it."""
         if self.voice is None:
@@ -319,8 +367,9 @@ class KioskApp(App):
 
         def flipped(*_):
             Window.unbind(on_flip=flipped)
-            voice.say(name)
+            voice.say(*names)
         Window.bind(on_flip=flipped)
+        Window.canvas.ask_update()  # a frame is drawn soon even if nothing else changed
 
     def followup_opened(self, vote: Vote, reasons) -> None:
         """The rules opened the question: each button now answers the reason above it."""
@@ -328,7 +377,7 @@ class KioskApp(App):
         self.stage.show("followup", recorded=self.recorded_text(vote),
                         seconds=self.kiosk.followup.timeout_s,
                         reasons=[(str(code), self.reason_text[code]) for code in reasons])
-        self.say(followup_name(self.levels))
+        self.say(*self._question_first(), followup_name(self.levels))
 
     def followup_closed(self, vote: Vote, decision: Decision) -> None:
         """Answered, skipped or timed out (the rules decided): always the thank-you."""

@@ -117,7 +117,7 @@ def wraps(text: str, lines: int, measure) -> tuple[float, tuple[str, ...]]:
 def _place_band(centres, widths, row_width, gap):
     """Left edges for labels of these widths near their centres, apart by ``gap``; None when
     they do not fit or one would no longer cover its own centre."""
-    xs = [min(max(0.0, c - w / 2), row_width - w) for c, w in zip(centres, widths)]
+    xs = [min(max(0.0, c - w / 2), row_width - w) for c, w in zip(centres, widths, strict=True)]
     for i in range(1, len(xs)):  # push right past the previous one
         xs[i] = max(xs[i], xs[i - 1] + widths[i - 1] + gap)
     if xs:
@@ -126,7 +126,7 @@ def _place_band(centres, widths, row_width, gap):
         xs[i] = min(xs[i], xs[i + 1] - gap - widths[i])
     if xs and (xs[0] < -0.5 or xs[-1] + widths[-1] > row_width + 0.5):
         return None
-    if any(not (x - 0.5 <= c <= x + w + 0.5) for x, c, w in zip(xs, centres, widths)):
+    if any(not (x - 0.5 <= c <= x + w + 0.5) for x, c, w in zip(xs, centres, widths, strict=True)):
         return None
     return xs
 
@@ -170,7 +170,7 @@ def _plan_at(labels, size, column, centres, row_width, row_height, gap, pad, vpa
             if xs is None:
                 break
             placed += [(i, Placement(band, x, w, s[1]))
-                       for i, x, w, s in zip(members, xs, widths, sets)]
+                       for i, x, w, s in zip(members, xs, widths, sets, strict=True)]
         else:
             face = row_height - (under + over) * line - 4 * vpad - 2 * gap
             best = LevelPlan(size, True, (under, over), tuple(p for _, p in sorted(placed)),
@@ -195,5 +195,6 @@ def _one_band(labels, size, column, centres, row_height, gap, pad, vpad, measure
         sets.append(set_)
     lines = max(len(s) for s in sets)
     face = row_height - lines * size * LINE - 2 * vpad - gap
-    placed = tuple(Placement(0, c - column / 2, column, s) for c, s in zip(centres, sets))
+    placed = tuple(Placement(0, c - column / 2, column, s)
+                   for c, s in zip(centres, sets, strict=True))
     return LevelPlan(size, False, (lines, 0), placed, face)

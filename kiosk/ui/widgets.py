@@ -97,7 +97,7 @@ class LevelRow(Widget):
         self._relayout()
 
     def on_touch_down(self, touch):
-        for card, plate in zip(self.cards, self.plates):
+        for card, plate in zip(self.cards, self.plates, strict=True):
             if plate.collide_point(*touch.pos):
                 card.dispatch("on_press")
                 return True
@@ -139,7 +139,8 @@ class LevelRow(Widget):
         face_y = self.y + under_h + gap
         face_h = self.height - under_h - gap - (over_h + gap if plan.zigzag else 0)
         column = (self.width - (len(labels) - 1) * gap) / len(labels)
-        for i, (card, plate, place) in enumerate(zip(self.cards, self.plates, plan.labels)):
+        levels = zip(self.cards, self.plates, plan.labels, strict=True)
+        for i, (card, plate, place) in enumerate(levels):
             card.pos = (self.x + i * (column + gap), face_y)
             card.size = (column, face_h)
             plate.pos = (self.x + place.x, self.y if place.band == 0 else self.top - over_h)
@@ -156,7 +157,7 @@ class LevelRow(Widget):
         u, n = app.u, len(self.cards)
         gap = u * 1.5
         row = (self.height - (n - 1) * gap) / n
-        for i, (card, plate) in enumerate(zip(self.cards, self.plates)):
+        for i, (card, plate) in enumerate(zip(self.cards, self.plates, strict=True)):
             y = self.top - (i + 1) * row - i * gap
             card.pos, card.size = (self.x, y), (row, row)
             plate.pos = (self.x + row + gap, y)

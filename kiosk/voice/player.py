@@ -63,11 +63,11 @@ class Voice:
                 return path
         return None
 
-    def say(self, name: str) -> None:
-        """Returns at once; the prompt plays in the voice thread."""
+    def say(self, *names: str) -> None:
+        """Returns at once; the prompts play one after the other in the voice thread."""
         with self._lock:
             self._generation += 1
-            self._queue.put((self._generation, name))
+            self._queue.put((self._generation, names))
             if self._current is not None and self._current.poll() is None:
                 self._current.terminate()  # the newest words win
 
@@ -105,13 +105,14 @@ class Voice:
             if isinstance(item, threading.Event):
                 item.set()
                 continue
-            generation, name = item
-            if generation != self._generation:
-                continue  # a newer prompt is waiting: this one would be cut at once
-            try:
-                self._play(name)
-            except Exception:  # a broken speaker never stops the terminal
-                log.exception("voice: cannot play %s", name)
+            generation, names = item
+            for name in names:
+                if generation != self._generation:
+                    break  # a newer prompt is waiting: this one would be cut at once
+                try:
+                    self._play(name)
+                except Exception:  # a broken speaker never stops the terminal
+                    log.exception("voice: cannot play %s", name)
 
     def _play(self, name: str) -> None:
         path = self.file_of(name)

@@ -36,6 +36,11 @@ def followup_name(levels: int) -> str:
     return f"followup-{levels}"
 
 
+def question_name(levels: int) -> str:
+    """The question and what each button means: said when someone approaches."""
+    return f"question-{levels}"
+
+
 def prompts(language: str, followup: FollowupSection | None = None) -> dict[str, str]:
     """Every prompt's text in ``language``: name → words."""
     t = translation("kiosk_ui", language).gettext
@@ -43,6 +48,10 @@ def prompts(language: str, followup: FollowupSection | None = None) -> dict[str,
     for levels, labels in SCALE_LABELS.items():
         for level, label in enumerate(labels[language], start=1):
             said[confirm_name(level, levels)] = t(SAY_CHOSEN).format(level=label)
+        said[question_name(levels)] = " ".join(
+            [DEFAULT_QUESTION[language]] + [t(SAY_BUTTON).format(number=number, reason=label)
+                                            for number, label in
+                                            enumerate(labels[language], start=1)])
         reasons = button_reasons(followup or FollowupSection(), levels)
         parts = [t(SAY_FOLLOWUP)] + [
             t(SAY_BUTTON).format(number=number, reason=t(REASONS[reason]))

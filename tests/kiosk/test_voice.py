@@ -14,7 +14,7 @@ import pytest
 from kiosk.config import SCALE_LABELS
 from kiosk.voice.build import build
 from kiosk.voice.player import Voice, scaled
-from kiosk.voice.prompts import LANGUAGES, confirm_name, followup_name, prompts
+from kiosk.voice.prompts import LANGUAGES, confirm_name, followup_name, prompts, question_name
 from tests.helpers import require
 
 
@@ -28,10 +28,10 @@ def built(tmp_path_factory):
 
 def spoken_names() -> set[str]:
     """Every name the app can say (kiosk/ui/kioskapp.py: after a vote, on the follow-up,
-    after an answer) and the question."""
+    after an answer), the question, and the question with the buttons (on an approach)."""
     names = {"question", "answered"}
     for levels in SCALE_LABELS:
-        names.add(followup_name(levels))
+        names |= {followup_name(levels), question_name(levels)}
         names |= {confirm_name(level, levels) for level in range(1, levels + 1)}
     return names
 
@@ -49,6 +49,8 @@ def test_the_vietnamese_words_are_those_of_the_screens():
     assert said["confirm-3-2"] == "Ông/Bà đã chọn: Hài lòng. Cảm ơn Ông/Bà."
     assert "Nút 1: Phải chờ quá lâu." in said["followup-3"]
     assert "Nút 3: Lý do khác." in said["followup-3"]
+    assert said["question-5"].startswith("Ông/Bà có hài lòng với sự phục vụ hôm nay không? "
+                                         "Nút 1: Rất không hài lòng.")
 
 
 def test_played_through_the_alsa_null_device(built):

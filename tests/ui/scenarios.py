@@ -310,3 +310,44 @@ def voice(d) -> None:
     d.wait_screen("thanks")
     assert d.app.voice.idle(60)
     d.record("voice", played=list(d.app.voice.played), votes=d.votes())
+
+
+def presence(d) -> None:
+    """A PIR on a mock pin: someone approaches the idle rating screen (the question and the
+    buttons' meanings are said, nothing is recorded), moves again (not said twice), then
+    votes by a GPIO button (the confirmation alone: the question was heard)."""
+    pin = d.app.presence.sensor.pin
+    pin.drive_high()
+    time.sleep(0.3)
+    pin.drive_low()
+    deadline = time.monotonic() + 30  # hang guard: said after the next frame
+    while not d.app.voice.played and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert d.app.voice.idle(60)
+    approached = list(d.app.voice.played)
+    votes_after_approach = d.votes()
+    pin.drive_high()  # the same citizen moves again
+    time.sleep(0.3)
+    pin.drive_low()
+    d.gpio_press(2)
+    d.wait_screen("thanks")
+    thanks_at = d.app.stage.current_name
+    assert d.app.voice.idle(60)
+    d.record("presence", approached=approached, votes_after_approach=votes_after_approach,
+             played=list(d.app.voice.played), votes=d.votes(), thanks=thanks_at)
+
+
+def first_press(d) -> None:
+    """No presence sensor: the first press after the terminal stood idle is the vote, and
+    the question is said before its confirmation; the next citizen's press, soon after,
+    hears the confirmation alone."""
+    d.gpio_press(2)  # the first vote since the start: the terminal stood idle
+    d.wait_screen("thanks")
+    d.wait_screen("rating", timeout=60)
+    assert d.app.voice.idle(60)
+    first = list(d.app.voice.played)
+    d.gpio_press(3)
+    d.wait_screen("thanks")
+    d.wait_screen("rating", timeout=60)
+    assert d.app.voice.idle(60)
+    d.record("first_press", first=first, played=list(d.app.voice.played), votes=d.votes())
