@@ -41,6 +41,7 @@ SERVER = [
     "argon2-cffi>=23.1",    # officials' password hashing
     "openpyxl>=3.1",        # Excel exports (summaries, monthly report) and reading them back
     "rustpy-xlsxwriter>=0.8",  # the large vote export (rust_xlsxwriter): 300,000 rows in ~4 s
+    "python-calamine>=0.5",  # reading dossier exports (XLSX): ~20x openpyxl's read-only mode
     "jinja2>=3.1",          # dashboard templates (autoescaped)
     "python-multipart>=0.0.9",  # sign-in form parsing
     "itsdangerous>=2.1",    # signed session cookies

@@ -147,6 +147,37 @@ def test_an_xlsx_export_imports_with_its_dates_and_formula_text_kept(system, tmp
         "=1+1", dt.date(2024, 12, 1), dt.date(2024, 12, 3))
 
 
+def test_an_xlsx_of_values_is_read_quickly_with_the_same_rows_and_line_numbers(system, tmp_path):
+    """A workbook without formulas (as one-stop software exports) takes the fast reader
+    (python-calamine): its dates, numbers and empty cells give the rows openpyxl gives, the
+    same file twice changes nothing, and a bad cell is named by the sheet's line."""
+    from district.dossiers import _openpyxl_rows, _xlsx_rows, parse_rows
+
+    p = f"000.00.05.H{system.backend[:1].upper()}5-241201-"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(HEADER.split(","))
+    sheet.append([f"{p}0001", 1.001, "Đăng ký khai sinh", "p-a", dt.datetime(2024, 12, 1, 8),
+                  None, dt.date(2024, 12, 3), "CB-1"])
+    sheet.append([None] * 8)  # a blank line: skipped, and the next line keeps its number
+    sheet.append([f"{p}0002", "1.002", " Chứng thực ", "p-b", "01/12/2024", "", None, None])
+    book.save(tmp_path / "values.xlsx")
+    data = (tmp_path / "values.xlsx").read_bytes()
+    quick = parse_rows(_xlsx_rows(tmp_path / "values.xlsx", data), "values.xlsx")
+    assert quick == parse_rows(_openpyxl_rows(tmp_path / "values.xlsx", data), "values.xlsx")
+    assert [(r["line"], r["procedure_code"], r["received_on"]) for r in quick] == [
+        (2, "1.001", dt.date(2024, 12, 1)), (4, "1.002", dt.date(2024, 12, 1))]
+    first = district(system.db_url, "dossiers", "import", str(tmp_path / "values.xlsx"))
+    assert "2 added, 0 updated, 0 unchanged" in first.stdout, first.stderr
+    again = district(system.db_url, "dossiers", "import", str(tmp_path / "values.xlsx"))
+    assert "0 added, 0 updated, 2 unchanged" in again.stdout, again.stderr
+    sheet.append([f"{p}0003", "1.002", "Chứng thực", "p-b", "31/02/2024", None, None, None])
+    book.save(tmp_path / "bad.xlsx")
+    done = district(system.db_url, "dossiers", "import", str(tmp_path / "bad.xlsx"))
+    assert done.returncode == 1 and "line 5, column received_on" in done.stderr, done.stderr
+    assert _count(system, p) == 2
+
+
 def test_a_one_stop_system_pushes_dossiers_with_an_admin_token(system):
     token = create_admin_token(system.engine, "one-stop")
     p = f"000.00.04.H{system.backend[:1].upper()}4-241201-"
