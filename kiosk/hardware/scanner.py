@@ -253,3 +253,14 @@ class KeystrokeScans:
                 self._chars.append(text)
             return len(self._chars) > 1
         return False
+
+
+def open_reader(section, on_scan: OnScan):
+    """The reader ``[attribution] scanner`` names, started; None for "none" (the window's
+    keystrokes then, :class:`KeystrokeScans`). A device that is not there yet is opened
+    when it appears (both readers retry)."""
+    if section.scanner == "evdev":
+        return EvdevScanner(section.scanner_device, on_scan).start()
+    if section.scanner == "serial":
+        return SerialScanner(section.scanner_device, section.scanner_baudrate, on_scan).start()
+    return None

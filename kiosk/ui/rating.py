@@ -22,6 +22,7 @@ class RatingScreen(KioskScreen):
     question = StringProperty("")
     place = StringProperty("")
     counter = StringProperty("")
+    notice = StringProperty("")  # what a scan did, or the voting window's state
     #: lines the question takes at its full size (the app measures it for the window)
     question_lines = NumericProperty(2)
     #: called with the level when a button is touched
