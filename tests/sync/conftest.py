@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import fresh_database
-from tests.sync.proxy import FaultProxy
+from tests.helpers.proxy import FaultProxy
 from tests.sync.sync_helpers import TERMINAL_ID, DistrictServer, kiosk_environment
 
 

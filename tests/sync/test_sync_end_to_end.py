@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from tests.sync.proxy import FaultProxy
+from tests.helpers.proxy import FaultProxy
 from tests.sync.sync_helpers import (
     TERMINAL_ID,
     DistrictServer,
