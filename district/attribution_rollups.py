@@ -19,8 +19,10 @@ What changes them, and where (each in the transaction of the change):
   already have (receipts are often rated before the list is imported), or changed (its
   procedure, officer or finish date moved: the old contribution out, the new one in).
 
-A rating's time never changes once claimed (re-dating moves the vote, not the claim), and
-neither are dossiers nor ratings deleted but by ``release_unstored`` in the claiming
+- a rating re-dated with its vote (``district.dossiers.redated``, from district.redating):
+  the procedure rollups move it to its new day.
+
+Neither dossiers nor ratings are deleted but by ``release_unstored`` in the claiming
 transaction itself, so those are all the changes. ``rebuild`` and ``differences`` recompute
 them from ``dossiers`` and ``dossier_ratings`` (``district rollups rebuild|check`` through
 ``district.rollups``). Buckets are local Vietnamese time (UTC+7, no DST), as in
@@ -166,9 +168,16 @@ def name_procedures(conn: Connection, dossiers: Iterable[dict]) -> None:
 def count_claims(conn: Connection, ratings: Iterable[dict]) -> None:
     """New counted ratings (``dossier_code``, ``level``, ``scale``, ``corrected_at``): each
     dossier already imported gains its rating."""
+    move_ratings(conn, [(None, r) for r in ratings])
+
+
+def move_ratings(conn: Connection, moves: Iterable[tuple[dict | None, dict]]) -> None:
+    """Ratings that changed: (before or None for a new one, after), each with its
+    ``dossier_code``; the dossiers already imported move from one to the other (a
+    re-dated vote takes its rating to another day, district.redating)."""
     from district.attribution import dossiers
 
-    by_code = {r["dossier_code"]: r for r in ratings}
+    by_code = {after["dossier_code"]: (before, after) for before, after in moves}
     if not by_code:
         return
     coverage: Counter = Counter()
@@ -177,9 +186,9 @@ def count_claims(conn: Connection, ratings: Iterable[dict]) -> None:
                                   dossiers.c.procedure_code, dossiers.c.finished_on)
                         .where(dossiers.c.code.in_(sorted(by_code)))).mappings()
     for d in rows:
-        rating = by_code[d["code"]]
-        contributions(d, None, -1, coverage, procedures)
-        contributions(d, rating, 1, coverage, procedures)
+        before, after = by_code[d["code"]]
+        contributions(d, before, -1, coverage, procedures)
+        contributions(d, after, 1, coverage, procedures)
     add(conn, coverage, procedures)
 
 

@@ -99,12 +99,23 @@ def redated(conn: Connection, changes: Sequence[dict]) -> None:
     """Re-dated votes (``d`` dossier code, ``t`` terminal, ``v`` vote id, ``c`` its new
     time, district.redating) give their new time to their dossier's counted rating, when
     they are it: the per-procedure figures read the rating's own ``corrected_at``."""
-    if changes:
-        dr = dossier_ratings
-        conn.execute(dr.update().where(dr.c.dossier_code == sa.bindparam("d"),
-                                       dr.c.terminal_id == sa.bindparam("t"),
-                                       dr.c.vote_id == sa.bindparam("v"))
-                     .values(corrected_at=sa.bindparam("c")), list(changes))
+    if not changes:
+        return
+    dr = dossier_ratings
+    asked = {(c["d"], c["t"], c["v"]): c["c"] for c in changes}
+    before = [dict(r) for r in conn.execute(
+        sa.select(dr.c.dossier_code, dr.c.terminal_id, dr.c.vote_id, dr.c.level, dr.c.scale,
+                  dr.c.corrected_at)
+        .where(dr.c.dossier_code.in_(sorted({c["d"] for c in changes})))).mappings()
+        if (r["dossier_code"], r["terminal_id"], r["vote_id"]) in asked]
+    conn.execute(dr.update().where(dr.c.dossier_code == sa.bindparam("d"),
+                                   dr.c.terminal_id == sa.bindparam("t"),
+                                   dr.c.vote_id == sa.bindparam("v"))
+                 .values(corrected_at=sa.bindparam("c")), list(changes))
+    # the procedure rollups follow the rating to its new day
+    attribution_rollups.move_ratings(conn, [
+        (r, dict(r, corrected_at=asked[(r["dossier_code"], r["terminal_id"], r["vote_id"])]))
+        for r in before])
 
 
 def _flag_repeat(row: dict) -> None:

@@ -212,3 +212,23 @@ def test_the_rollups_equal_a_fresh_computation_and_rebuild_changes_nothing(syste
         rollups.rebuild(conn)
     with system.engine.connect() as conn:
         assert contents(conn) == kept
+
+
+def test_a_re_dated_rating_moves_its_procedure_to_the_new_day(system, generated):
+    """A vote re-dated by the clock's evidence takes its dossier's counted rating to its new
+    time (district.redating → dossiers.redated): the procedure rollups follow, exactly."""
+    import sqlalchemy as sa
+
+    from district import dossiers, rollups
+    from district.attribution import dossier_ratings as dr
+
+    with system.engine.connect() as conn:
+        rating = conn.execute(sa.select(dr).join(
+            dossiers.dossiers, dossiers.dossiers.c.code == dr.c.dossier_code).limit(1)).one()
+    later = rating.corrected_at + dt.timedelta(days=40)  # out of November
+    for when in (later, rating.corrected_at):  # there and back
+        with write_transaction(system.engine) as conn:
+            dossiers.redated(conn, [{"d": rating.dossier_code, "t": rating.terminal_id,
+                                     "v": rating.vote_id, "c": when}])
+        with system.engine.connect() as conn:
+            assert rollups.differences(conn) == []
