@@ -27,7 +27,7 @@ from starlette.requests import ClientDisconnect
 
 from district import auth, metrics
 from district.db import utcnow
-from district.heartbeat import store_heartbeat
+from district.heartbeat import beat_and_answer
 from district.ingest import Delivery, ingest_batch_for
 from district.models import (
     MAX_BATCH_VOTES,
@@ -249,10 +249,10 @@ async def post_heartbeat(request: Request, ingest: IngestDep, credentials: Crede
     received_at = utcnow()
     token, beat = await terminal_body(
         request, ingest, credentials, lambda data: parse_model(Heartbeat, data))
-    owner = await ingest.in_thread(store_heartbeat, ingest.engine, token, beat, received_at)
+    owner, steered = await ingest.in_thread(beat_and_answer, ingest.engine, token, beat,
+                                            received_at)
     _check_owner(owner, beat.terminal_id)
     metrics.heartbeat_stored()
-    steered = await ingest.in_thread(steering.on_heartbeat, ingest.engine, beat, received_at)
     return _json(steering.HeartbeatAnswer(server_time=utcnow(), **steered.model_dump()))
 
 

@@ -39,6 +39,7 @@ from district.db import (
 )
 from district.ingest import Delivery, ingest_batch, store_votes
 from district.redating import boot_dating
+from district.steering import terminal as steering
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,17 @@ def heartbeat_row(beat: Heartbeat, received_at: dt.datetime) -> dict:
     return row
 
 
+def beat_and_answer(engine: Engine, token: str, beat: Heartbeat, received_at: dt.datetime
+                    ) -> tuple[str | None, steering.SteeringAnswer | None]:
+    """``store_heartbeat``, then the steering's answer (``district.steering.terminal``) when
+    the token is the terminal's: on PostgreSQL from what the heartbeat's own statement read
+    (most heartbeats cost that one round trip and nothing more)."""
+    owner, known = _store(engine, token, beat, received_at)
+    if owner != beat.terminal_id:
+        return owner, None
+    return owner, steering.on_heartbeat(engine, beat, received_at, known)
+
+
 def store_heartbeat(engine: Engine, token: str, beat: Heartbeat,
                     received_at: dt.datetime) -> str | None:
     """Store ``beat`` if ``token`` is the current token of ``beat.terminal_id``.
@@ -62,6 +74,11 @@ def store_heartbeat(engine: Engine, token: str, beat: Heartbeat,
     Returns the id of the token's terminal (None: no such token); nothing is written unless
     it is the terminal the heartbeat speaks for.
     """
+    return _store(engine, token, beat, received_at)[0]
+
+
+def _store(engine: Engine, token: str, beat: Heartbeat, received_at: dt.datetime
+           ) -> tuple[str | None, steering.Known | None]:
     row = heartbeat_row(beat, received_at)
     delivery = Delivery(received_at=received_at, via="api", sent_at=beat.sent_at,
                         boot_id=beat.boot_id, monotonic_ns=beat.monotonic_ns)
@@ -70,16 +87,17 @@ def store_heartbeat(engine: Engine, token: str, beat: Heartbeat,
     with write_transaction(engine) as conn:
         terminal = terminal_for_token(conn, token)
         if terminal is None or terminal.id != beat.terminal_id:
-            return terminal and terminal.id
+            return terminal and terminal.id, None
         if beat.boot_id is not None and beat.monotonic_ns is not None:
             # checked, learned and applied to the boot's stored votes as an empty batch is
             store_votes(conn, terminal.id, terminal.unit_id, [], delivery)
         conn.execute(heartbeats.insert(), row)
         conn.execute(_health_upsert(conn.dialect.name), row)
-        return terminal.id
+        return terminal.id, None
 
 
-def _store_pg(engine: Engine, token: str, row: dict, delivery: Delivery) -> str | None:
+def _store_pg(engine: Engine, token: str, row: dict, delivery: Delivery
+              ) -> tuple[str | None, steering.Known | None]:
     bound = None if delivery.monotonic_ns is None else clock.epoch_upper_bound_us(
         delivery.received_at, delivery.monotonic_ns)
     # every name prefixed: a name of a column of terminal_boots would join its UPDATE's SET
@@ -89,10 +107,10 @@ def _store_pg(engine: Engine, token: str, row: dict, delivery: Delivery) -> str 
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         found = conn.execute(_pg_statement(), params).first()
     if found is None:
-        return None
+        return None, None
     if found.id == row["terminal_id"] and _teaches(found, delivery):
         ingest_batch(engine, found.id, found.unit_id, [], delivery)
-    return found.id
+    return found.id, steering.Known.from_row(found)
 
 
 def _teaches(boot, delivery: Delivery) -> bool:
@@ -122,8 +140,9 @@ def _health_upsert(dialect: str) -> sa.Insert:
 
 @functools.cache
 def _pg_statement() -> sa.Select:
-    """``WITH t (token's terminal), ok (t if it is the claimed one), hist, health SELECT
-    t.id, t.unit_id`` and the evidence of the heartbeat's boot; built once, compiled once
+    """``WITH t (token's terminal), ok (t if it is the claimed one), boot, hist, health
+    SELECT t.id, t.unit_id``, the evidence of the heartbeat's boot and what the steering
+    needs (``district.steering.terminal.known_columns``); built once, compiled once
     (SQLAlchemy's cache), prepared by psycopg."""
     token = (sa.select(terminals.c.id, terminals.c.unit_id)
              .where(terminals.c.token_hash == sa.bindparam("hb_token_hash"),
@@ -154,4 +173,5 @@ def _pg_statement() -> sa.Select:
         .outerjoin(bd, sa.and_(bd.c.terminal_id == tb.c.terminal_id,
                                bd.c.boot_id == tb.c.boot_id))
     return sa.select(token.c.id, token.c.unit_id, tb.c.epoch_us, tb.c.synced_epoch_us,
-                     bd.c.epoch_max_us).select_from(evidence).add_cte(boot, hist, health)
+                     bd.c.epoch_max_us, *steering.known_columns(token.c.id)) \
+        .select_from(evidence).add_cte(boot, hist, health)

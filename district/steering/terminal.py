@@ -23,7 +23,8 @@ from ballot.wire import REQUEST_ACTIONS, Heartbeat
 from district import audit
 from district.db import UTCDateTime, dialect_insert, terminals, utcnow, write_transaction
 from district.errors import N_, DistrictError
-from district.steering.store import TERMINAL, Scope, effective_in, metadata
+from district.releases import store as releases
+from district.steering.store import TERMINAL, Scope, effective_in, metadata, settings_versions
 
 BIG_PK = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 OPEN_SENT_AT_MOST = 10  # requests per heartbeat answer
@@ -67,6 +68,8 @@ class SteeringAnswer(BaseModel):
                                   "run (GET /api/v1/settings when it differs from its own)")
     settings_etag: str = Field("", description="the settings' tag (If-None-Match)")
     requests: list[OpenRequest] = []
+    release: releases.ReleaseTarget | None = Field(None, description="the software release "
+                                                   "this terminal should run (docs/updates.md)")
 
 
 class HeartbeatAnswer(SteeringAnswer):
@@ -80,26 +83,94 @@ def settings_answer(conn: Connection, terminal_id: str) -> SettingsAnswer:
     return SettingsAnswer(version=eff.version, etag=eff.etag, settings=eff.document)
 
 
-def on_heartbeat(engine: Engine, beat: Heartbeat, received_at: dt.datetime) -> SteeringAnswer:
+# --- what a heartbeat reads of its terminal's steering: one query, or none of its own -------
+
+# revision d0003's one-row table, a new number whenever the unit tree changes (triggers)
+_units_version = sa.table("dash_units_version", sa.column("version", sa.BigInteger))
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the server holds of one terminal's steering, read with its heartbeat."""
+
+    unit_id: str | None
+    reported: bool                     # a row in terminal_steering
+    applied_version: int | None
+    refused_version: int | None
+    refusal: str | None
+    settings_stamp: tuple              # (newest settings version anywhere, unit tree version)
+    requests: tuple[tuple[int, str], ...]  # open ones (pk, action), oldest first
+
+    @classmethod
+    def from_row(cls, row) -> Known:
+        pairs = (item.split(":", 1) for item in (row.open_requests or "").split(",") if item)
+        return cls(row.unit_id, row.reported_at is not None, row.applied_version,
+                   row.refused_version, row.refusal, (row.settings_max, row.units_version),
+                   tuple(sorted((int(pk), action) for pk, action in pairs)))
+
+
+def known_columns(terminal_id) -> list:
+    """``Known``'s columns (but ``unit_id``) for the terminal ``terminal_id`` (a column or
+    a value): scalar subqueries, so the heartbeat's own statement can carry them."""
+    ts, tr = terminal_steering, terminal_requests
+
+    def steering(column):
+        return sa.select(column).where(ts.c.terminal_id == terminal_id).scalar_subquery()
+
+    open_ = (sa.select(tr.c.pk, tr.c.action)
+             .where(tr.c.terminal_id == terminal_id, tr.c.answered_at.is_(None))
+             .order_by(tr.c.pk).limit(OPEN_SENT_AT_MOST).subquery())
+    return [steering(ts.c.reported_at).label("reported_at"),
+            steering(ts.c.applied_version).label("applied_version"),
+            steering(ts.c.refused_version).label("refused_version"),
+            steering(ts.c.refusal).label("refusal"),
+            sa.select(sa.func.max(settings_versions.c.version)).scalar_subquery()
+            .label("settings_max"),
+            sa.select(_units_version.c.version).limit(1).scalar_subquery()
+            .label("units_version"),
+            sa.select(sa.func.aggregate_strings(
+                sa.cast(open_.c.pk, sa.String) + ":" + open_.c.action, ","))
+            .scalar_subquery().label("open_requests")]
+
+
+def read_known(conn: Connection, terminal_id: str) -> Known:
+    row = conn.execute(sa.select(terminals.c.unit_id, *known_columns(terminals.c.id))
+                       .where(terminals.c.id == terminal_id)).first()
+    return Known.from_row(row) if row else Known(None, False, None, None, None, (), ())
+
+
+# terminal → (settings stamp, version, etag): the merged settings are computed again only
+# when a settings version was written or the unit tree or the terminal's unit changed
+_SETTINGS_OF: dict[tuple[str, str], tuple[tuple, int, str]] = {}
+
+
+def settings_version(engine: Engine, terminal_id: str, known: Known) -> tuple[int, str]:
+    """(version, etag) of what ``terminal_id`` should run."""
+    key = (engine.url.render_as_string(hide_password=True), terminal_id)
+    stamp = (*known.settings_stamp, known.unit_id)
+    cached = _SETTINGS_OF.get(key)
+    if cached is None or cached[0] != stamp or not known.settings_stamp:
+        with engine.connect() as conn:
+            eff = effective_in(conn, Scope(TERMINAL, terminal_id))
+        cached = _SETTINGS_OF[key] = (stamp, eff.version, eff.etag)
+    return cached[1], cached[2]
+
+
+def on_heartbeat(engine: Engine, beat: Heartbeat, received_at: dt.datetime,
+                 known: Known | None = None) -> SteeringAnswer:
     """Store what ``beat`` reports of the steering when it changed (a terminal repeats its
     version with every heartbeat: most heartbeats only read), and say what is asked of its
-    terminal now. Called after the heartbeat itself was stored for that terminal."""
-    with engine.connect() as conn:
-        eff = effective_in(conn, Scope(TERMINAL, beat.terminal_id))
-        rows = conn.execute(
-            sa.select(terminal_requests.c.pk, terminal_requests.c.action)
-            .where(terminal_requests.c.terminal_id == beat.terminal_id,
-                   terminal_requests.c.answered_at.is_(None))
-            .order_by(terminal_requests.c.pk).limit(OPEN_SENT_AT_MOST)).all()
-        known = conn.execute(sa.select(terminal_steering.c.applied_version,
-                                       terminal_steering.c.refused_version,
-                                       terminal_steering.c.refusal)
-                             .where(terminal_steering.c.terminal_id == beat.terminal_id)
-                             ).first()
+    terminal now. Called after the heartbeat itself was stored for that terminal, with
+    ``known`` when the heartbeat's statement read it already (else one query reads it)."""
+    if known is None:
+        with engine.connect() as conn:
+            known = read_known(conn, beat.terminal_id)
+    version, etag = settings_version(engine, beat.terminal_id, known)
     reported = (beat.settings_applied, beat.settings_refused, beat.settings_refusal)
     changed = any(v is not None for v in reported) and (
-        known is None or (known.applied_version if beat.settings_applied is None
-                          else beat.settings_applied, *reported[1:]) != tuple(known))
+        not known.reported
+        or (known.applied_version if beat.settings_applied is None else beat.settings_applied,
+            *reported[1:]) != (known.applied_version, known.refused_version, known.refusal))
     if changed or beat.answers:
         with write_transaction(engine) as conn:
             if changed:
@@ -113,9 +184,12 @@ def on_heartbeat(engine: Engine, beat: Heartbeat, received_at: dt.datetime) -> S
                         answer=json.dumps({"ok": answer.ok, "text": answer.text},
                                           ensure_ascii=False)))
     answered = {a.id for a in beat.answers}
-    return SteeringAnswer(settings_version=eff.version, settings_etag=eff.etag,
-                          requests=[OpenRequest(id=r.pk, action=r.action) for r in rows
-                                    if r.pk not in answered])
+    releases.on_report(engine, beat.terminal_id, beat.release_version, beat.release_outcome,
+                       beat.release_outcome_version, beat.release_reason, received_at)
+    return SteeringAnswer(settings_version=version, settings_etag=etag,
+                          requests=[OpenRequest(id=pk, action=action)
+                                    for pk, action in known.requests if pk not in answered],
+                          release=releases.target_for(engine, beat.terminal_id, known.unit_id))
 
 
 def _store_report(conn: Connection, beat: Heartbeat, received_at: dt.datetime) -> None:
