@@ -192,6 +192,7 @@ def cmd_serve(args, db_url: str, _) -> int:
     from district import limits, metrics
 
     metrics.prepare_processes(args.workers)  # one /metrics for every worker
+    limits.prepare_processes(args.workers)  # sign-in counts shared, ingest's divided
     uvicorn.run("district.app:app_from_env", factory=True, host=host, port=port,
                 workers=args.workers, log_level="warning", access_log=False,
                 ssl_certfile=tls[0] if tls else None, ssl_keyfile=tls[1] if tls else None,

@@ -12,10 +12,13 @@ Below the app, in uvicorn (``district serve`` passes these):
   for its client (a half-sent head or body, an idle keep-alive), so a crowd of slow clients
   cannot shut out a quick one; the TLS handshake must end within ``TLS_HANDSHAKE_TIMEOUT_S``.
 
-In the app: request-rate limits (``limits``, in memory, per process) for sign-in (per
-account and address, per address; a moving window, so a lockout ends by itself) and for the
-ingest API per terminal token. Every value can be changed through the environment
-(``/etc/district/district.env``): the names are beside them.
+In the app: request-rate limits (``limits``) for sign-in (per account and address, per
+address; a moving window, so a lockout ends by itself) and for the ingest API per terminal
+token. With ``district serve --workers N`` (``prepare_processes``) the sign-in counts are
+kept in one SQLite file all the workers share (``SharedWindows``: a guesser gets the same
+tries whichever worker answers), and the ingest limit, kept in each worker's memory (its
+hot path stays free of file locks), is divided by N. Every value can be changed through the
+environment (``/etc/district/district.env``): the names are beside them.
 """
 
 from __future__ import annotations
@@ -26,12 +29,16 @@ import hashlib
 import logging
 import os
 import resource
+import sqlite3
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import httptools
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
+from limits.storage import MemoryStorage, MovingWindowSupport, Storage
 from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -298,7 +305,109 @@ def _guarded_loop_class() -> type:
     return GuardedLoop
 
 
-# --- request-rate limits (limits, in memory) -------------------------------------------------
+# --- request-rate limits (limits) ------------------------------------------------------------
+
+WORKERS_ENV = "DISTRICT_WORKERS"
+SHARED_FILE_ENV = "DISTRICT_LIMITS_FILE"
+
+
+def prepare_processes(workers: int) -> None:
+    """Before uvicorn starts its worker processes: how many there are, and with more than
+    one a fresh file for the counts they share (a restart starts them afresh, as one
+    process's memory would)."""
+    os.environ[WORKERS_ENV] = str(max(1, workers))
+    if workers > 1:
+        folder = tempfile.mkdtemp(prefix="district-limits-")
+        os.environ[SHARED_FILE_ENV] = str(Path(folder) / "limits.db")
+    else:
+        os.environ.pop(SHARED_FILE_ENV, None)
+
+
+def workers() -> int:
+    return max(1, int(_env_number(WORKERS_ENV, 1)))
+
+
+class SharedWindows(Storage, MovingWindowSupport):
+    """The moving windows of ``limits`` in a SQLite file the workers of one ``district
+    serve`` share: each hit is a row (key, time), counted and added in one ``BEGIN
+    IMMEDIATE`` transaction, so two workers never both take the last try. The counts are
+    worth nothing after a crash (``synchronous=OFF``): they only slow a guesser down."""
+
+    STORAGE_SCHEME = ["hailong-shared"]
+
+    def __init__(self, path: str, **_options):
+        super().__init__()
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, timeout=10, isolation_level=None,
+                                   check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("CREATE TABLE IF NOT EXISTS hits (key TEXT NOT NULL, at REAL NOT NULL)")
+        self._db.execute("CREATE INDEX IF NOT EXISTS hits_key_at ON hits (key, at)")
+
+    @property
+    def base_exceptions(self):
+        return sqlite3.Error
+
+    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        if amount > limit:
+            return False
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("DELETE FROM hits WHERE key = ? AND at < ?", (key, now - expiry))
+                (count,) = self._db.execute("SELECT count(*) FROM hits WHERE key = ?",
+                                            (key,)).fetchone()
+                if count + amount > limit:
+                    return False
+                self._db.executemany("INSERT INTO hits VALUES (?, ?)", [(key, now)] * amount)
+                return True
+            finally:
+                self._db.execute("COMMIT")
+
+    def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        now = time.time()
+        with self._lock:
+            oldest, count = self._db.execute(
+                "SELECT min(at), count(*) FROM hits WHERE key = ? AND at >= ?",
+                (key, now - expiry)).fetchone()
+        return (oldest, count) if count else (now, 0)
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM hits WHERE key = ?", (key,))
+
+    def reset(self) -> int | None:
+        with self._lock:
+            return self._db.execute("DELETE FROM hits").rowcount
+
+    def check(self) -> bool:
+        return True
+
+    # The fixed-window methods, which the moving window does not use.
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        self.acquire_entry(key, 1 << 30, expiry, amount)
+        return self.get_moving_window(key, 1 << 30, expiry)[1]
+
+    def get(self, key: str) -> int:
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM hits WHERE key = ?",
+                                    (key,)).fetchone()[0]
+
+    def get_expiry(self, key: str) -> float:
+        with self._lock:
+            (newest,) = self._db.execute("SELECT max(at) FROM hits WHERE key = ?",
+                                         (key,)).fetchone()
+        return newest or time.time()
+
+
+def signin_storage() -> Storage:
+    """Shared by the workers when there are several (``prepare_processes``), else in
+    memory."""
+    path = os.environ.get(SHARED_FILE_ENV)
+    return SharedWindows(path) if path else MemoryStorage()
+
 
 @dataclass(frozen=True)
 class Refusal:
@@ -323,7 +432,7 @@ class SigninLimits:
     """
 
     def __init__(self):
-        self.window = MovingWindowRateLimiter(MemoryStorage())
+        self.window = MovingWindowRateLimiter(signin_storage())
         self.pair = _limit("DISTRICT_SIGNIN_PER_ACCOUNT", "5/15minutes")
         self.address = _limit("DISTRICT_SIGNIN_PER_ADDRESS", "20/15minutes")
         self.anywhere = _limit("DISTRICT_SIGNIN_ACCOUNT_ANYWHERE", "50/hour")
@@ -361,11 +470,13 @@ class IngestLimits:
     """Requests per terminal token on the ingest API (``DISTRICT_INGEST_PER_TERMINAL``, 20
     a second: a sync agent catching up sends one batch after another, each up to 1000
     votes). Beyond: 429 with Retry-After, which the sync agent waits (kiosk/sync/client.py).
-    A request without a token costs no database work (401 at once) and is not counted."""
+    A request without a token costs no database work (401 at once) and is not counted.
+    Counted in each worker's memory, so each of N workers allows 1/N of the rate (at least
+    one request per period): together they never allow more than the rate."""
 
     def __init__(self):
         self.window = SlidingWindowCounterRateLimiter(MemoryStorage())
-        self.per_terminal = _limit("DISTRICT_INGEST_PER_TERMINAL", "20/second")
+        self.per_terminal = per_worker(_limit("DISTRICT_INGEST_PER_TERMINAL", "20/second"))
 
     def refusal(self, token: str) -> Refusal | None:
         # keyed by a hash: tokens are not kept in memory as they are
@@ -374,6 +485,14 @@ class IngestLimits:
             return None
         reset = self.window.get_window_stats(self.per_terminal, key).reset_time
         return Refusal(max(1, int(reset - _now()) + 1))
+
+
+def per_worker(limit: RateLimitItem) -> RateLimitItem:
+    """This worker's share of a rate that all the workers together must keep."""
+    count = workers()
+    if count == 1:
+        return limit
+    return type(limit)(max(1, limit.amount // count), limit.multiples, limit.namespace)
 
 
 def _limit(env: str, default: str) -> RateLimitItem:
