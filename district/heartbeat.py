@@ -42,6 +42,9 @@ from district.redating import boot_dating
 from district.steering import terminal as steering
 
 log = logging.getLogger(__name__)
+# PostgreSQL: a heartbeat takes the second transaction only when it beats its boot's bound
+# by this much (a bound tightened by microseconds is not worth a transaction; docs/sync.md)
+HEARTBEAT_MIN_GAIN_US = 1000
 
 HEALTH_COLUMNS = [c.name for c in terminal_health.columns if c.name != "terminal_id"]
 
@@ -126,7 +129,7 @@ def _teaches(boot, delivery: Delivery) -> bool:
         log.warning("terminal %s, boot %s: heartbeat BOOTTIME not believed (%s)",
                     boot.id, delivery.boot_id, why)
         return False
-    return state.epoch_us is None or bound < state.epoch_us
+    return state.epoch_us is None or bound <= state.epoch_us - HEARTBEAT_MIN_GAIN_US
 
 
 @functools.cache
@@ -164,7 +167,8 @@ def _pg_statement() -> sa.Select:
     # does (no row yet, or a smaller R - M) is counted by the empty batch that checks it
     boot = sa.update(tb).where(
         tb.c.terminal_id == sa.select(ok.c.id).scalar_subquery(), tb.c.boot_id == boot_id,
-        tb.c.epoch_us <= sa.bindparam("hb_bound_us", type_=sa.BigInteger)).values(
+        tb.c.epoch_us - sa.literal_column(str(HEARTBEAT_MIN_GAIN_US), sa.BigInteger)
+        < sa.bindparam("hb_bound_us", type_=sa.BigInteger)).values(
         samples=tb.c.samples + sa.literal_column("1", sa.Integer),
         last_seen=sa.bindparam("hb_received_at", type_=terminal_health.c.received_at.type)
     ).cte("boot")
