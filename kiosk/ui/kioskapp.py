@@ -30,7 +30,7 @@ from kiosk.rules import ButtonEvent, Decision, Edge, Outcome
 from kiosk.store import StorageError, VoteStore
 from kiosk.ui.faces import mood
 from kiosk.ui.followup import FollowupScreen
-from kiosk.ui.idle import IdleWait
+from kiosk.ui.idle import TRIM_AFTER_S, IdleWait, release_memory
 from kiosk.ui.notify import Notifier
 from kiosk.ui.onduty import CounterView, OnDutyPhoto  # noqa: F401 (OnDutyPhoto: rating.kv)
 from kiosk.ui.outoforder import OutOfOrderScreen
@@ -140,6 +140,7 @@ class KioskApp(App):
         self._test_off: dict[int, object] = {}
         self.idle_wait: IdleWait | None = None
         self._refresh = None  # the technician's live values
+        self._trim = None  # kiosk.ui.idle.release_memory, once the rating screen is back
 
     # -- Kivy's settings panel (F1) never opens --------------------------------------------
 
@@ -237,6 +238,7 @@ class KioskApp(App):
             Window.unbind(on_flip=self._first_frame)
             self.notifier.ready()
             log.info("first frame drawn: ready")
+            Clock.schedule_once(lambda dt: release_memory(), TRIM_AFTER_S)
 
     def _resized(self, window, size):
         width, height = size
@@ -408,6 +410,9 @@ class KioskApp(App):
             self.go_home()
 
     def go_home(self) -> None:
+        if self._trim is not None:
+            self._trim.cancel()
+        self._trim = Clock.schedule_once(lambda dt: release_memory(), TRIM_AFTER_S)
         if self.storage_ok:
             self.stage.show("rating")
         else:

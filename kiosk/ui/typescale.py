@@ -26,6 +26,16 @@ SMALL_MM = 6.0
 LARGE_TEXT = 1.3
 
 
+#: The sizes the levels' labels shrink through, 3 % apart. Kivy opens (and keeps) one font per
+#: size it measures or renders, about 0.2 MiB each: a shared ladder opens few.
+LADDER = tuple(sorted({round(6 * 1.03 ** k) for k in range(150)}))
+
+
+def sizes_between(low: float, high: float) -> list[int]:
+    """The ladder's sizes from ``low`` up to (not including) ``high``, ascending."""
+    return [size for size in LADDER if low <= size < high]
+
+
 @dataclass(frozen=True)
 class TypeScale:
     mm_per_px: float
@@ -52,10 +62,11 @@ def type_scale(width: int, height: int, diagonal_in: float, *,
     def px(mm: float) -> float:
         return math.ceil(mm * grow / pitch)  # whole pixels, never below the millimetres
 
-    question = max(px(QUESTION_CAP_MM / CAP_HEIGHT), u * 7.5 * grow)
-    label = max(px(LABEL_MM), u * 6.5 * grow)
-    small = max(px(SMALL_MM), u * 4.5 * grow)
-    title = max(question * 1.2, u * 10 * grow)
+    # Whole pixels: Kivy opens one font per size it renders (kivy.core.text's font id).
+    question = max(px(QUESTION_CAP_MM / CAP_HEIGHT), math.ceil(u * 7.5 * grow))
+    label = max(px(LABEL_MM), math.ceil(u * 6.5 * grow))
+    small = max(px(SMALL_MM), math.ceil(u * 4.5 * grow))
+    title = max(math.ceil(question * 1.2), math.ceil(u * 10 * grow))
     return TypeScale(pitch, question, label, title, small)
 
 
@@ -72,7 +83,6 @@ def type_scale(width: int, height: int, diagonal_in: float, *,
 LINE = (1069 + 293) / 1000
 #: the smallest face still told apart by its shape from 1.5 m
 FACE_MIN_MM = 10.0
-SHRINK = 0.97
 
 
 @dataclass(frozen=True)
@@ -150,7 +160,8 @@ def plan_levels(labels, row_width: float, row_height: float, *, font: float,
         if size <= min_font:  # nothing fits even at the smallest size: one band, shrunk
             return _one_band(labels, size, column, centres, row_height, gap, pad, vpad,
                              measure, force=True)
-        size = max(min_font, size * SHRINK)
+        smaller = sizes_between(min_font, size)
+        size = smaller[-1] if smaller else min_font  # the ladder's next size, as FitLabel
 
 
 def _plan_at(labels, size, column, centres, row_width, row_height, gap, pad, vpad, measure,

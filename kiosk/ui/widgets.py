@@ -15,6 +15,8 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
+from kiosk.ui.typescale import FACE_MIN_MM, LINE, plan_levels
+
 
 class FitLabel(Label):
     """A wrapping label whose font shrinks (never grows past ``max_font``) until the text
@@ -25,33 +27,42 @@ class FitLabel(Label):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.bind(size=self._fit, text=self._fit, max_font=self._fit)
+        # Once per frame, after the layout has settled (a screen's widgets change size
+        # several times while it is built): fitting renders the text, the costly part.
+        self._refit = Clock.create_trigger(self._fit, -1)
+        self.bind(size=self._refit, text=self._refit, max_font=self._refit)
 
     def _fit(self, *_):
         if self.width <= 1 or self.height <= 1:
             return
         self.text_size = (self.width, None)
-        size = self.max_font
-        while True:
-            self.font_size = size
-            self.texture_update()
-            if (self.texture_size[1] <= self.height and self.texture_size[0] <= self.width
-                    and self._words_fit(size)) or size <= self.min_font:
-                break
-            size = max(self.min_font, size * 0.95)  # fine steps: stay near the type scale
+        # Whole pixels: Kivy opens (and keeps, ~0.2 MiB each) a font for every size it
+        # renders, and a float size is a new one each time.
+        top = int(self.max_font)
+        if not self._fits(top) and top > self.min_font:
+            # The largest size that fits, by halving (a few renders, not one per 5 % step).
+            fits, too_big = int(self.min_font), top
+            while too_big - fits > 1:
+                middle = (fits + too_big) // 2
+                if self._fits(middle):
+                    fits = middle
+                else:
+                    too_big = middle
+            self._fits(fits)
         self.text_size = (self.width, self.height)
+
+    def _fits(self, size: float) -> bool:
+        self.font_size = size
+        self.texture_update()
+        return self.texture_size[1] <= self.height and self.texture_size[0] <= self.width \
+            and self._words_fit(size)
 
     def _words_fit(self, size: float) -> bool:
         """Kivy breaks a word longer than the line inside it ("Unsatisf/ied"): shrink
         instead, so lines break at spaces only."""
         room = self.width - 2 * self.padding_x
-        for word in set(self.text.split()):
-            probe = CoreLabel(text=word, font_size=size, bold=self.bold,
-                              font_name=self.font_name)
-            probe.refresh()
-            if probe.content_width > room:
-                return False
-        return True
+        probe = CoreLabel(font_size=size, bold=self.bold, font_name=self.font_name)
+        return all(probe.get_extents(word)[0] <= room for word in set(self.text.split()))
 
 
 class Card(ButtonBehavior, BoxLayout):
@@ -116,7 +127,6 @@ class LevelRow(Widget):
             same_size(self.plates)
 
     def _landscape(self, app) -> None:
-        from kiosk.ui.typescale import FACE_MIN_MM, LINE, plan_levels
 
         u, scale = app.u, app.type
         gap, pad, vpad = u * 1.5, u, u * 0.5
@@ -131,7 +141,7 @@ class LevelRow(Widget):
 
         labels = [plate.text for plate in self.plates]
         plan = self.plan = plan_levels(
-            labels, self.width, self.height, font=scale.label, min_font=scale.small * 0.5,
+            labels, self.width, self.height, font=scale.label, min_font=scale.small // 2,
             face_min=face_min, gap=gap, pad=pad, vpad=vpad, measure=measure)
         under, over = plan.band_lines
         under_h = under * plan.font * LINE + 2 * vpad + 2  # 2 px: rounding of the texture
