@@ -7,9 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-import sqlalchemy as sa
-
-from district.db import open_engine, units
+from district.audit import cli_actor
+from district.db import open_engine
 from district.errors import N_, DistrictError
 
 
@@ -52,7 +51,8 @@ def cmd_officers(args, db_url: str, _) -> int:
 
     engine = open_engine(db_url)
     if args.action == "add":
-        officer = officers.add_officer(engine, args.code, args.name, args.unit, args.photo)
+        officer = officers.add_officer(engine, args.code, args.name, args.unit, args.photo,
+                                        actor=cli_actor())
         print(_("officer {code} ({name}) added to unit {unit}").format(
             code=officer.code, name=officer.full_name, unit=officer.unit_id))
     elif args.action == "import":
@@ -67,11 +67,11 @@ def cmd_officers(args, db_url: str, _) -> int:
             state = _("disabled") if o.disabled else _("active")
             print(f"{o.code}\t{o.unit_id}\t{state}\t{o.full_name}")
     elif args.action == "disable":
-        changed = officers.disable_officer(engine, args.code)
+        changed = officers.disable_officer(engine, args.code, cli_actor())
         print((_("officer {code} disabled: their badge is refused") if changed
                else _("officer {code} was disabled already")).format(code=args.code))
     elif args.action == "reissue":
-        issue = officers.reissue_badge(engine, args.code)
+        issue = officers.reissue_badge(engine, args.code, cli_actor())
         print(_("officer {code}: badge number {issue}; print it with `district officers "
                 "badges`, the old one is refused").format(code=args.code, issue=issue))
     else:
@@ -81,37 +81,17 @@ def cmd_officers(args, db_url: str, _) -> int:
 
 
 def write_badges(engine, args, _) -> int:
-    from district import badges, officers, pki
+    from district import badges, pki
 
-    listed = [o for o in officers.list_officers(engine, {args.unit}, include_disabled=False)
-              if not args.code or o.code in args.code]
-    missing = sorted(set(args.code) - {o.code for o in listed})
-    if missing:
-        raise DistrictError(N_("no active officer {codes} in unit {unit}"),
-                            codes=", ".join(missing), unit=args.unit)
-    if not listed:
-        raise DistrictError(N_("unit {unit} has no active officer: nothing to print"),
-                            unit=args.unit)
-    key = badges.load_key(args.settings)
-    with engine.connect() as conn:
-        unit_name = conn.execute(sa.select(units.c.name).where(units.c.id == args.unit)
-                                 ).scalar() or args.unit
-    cards = []
-    for o in listed:
-        photo = officers.photo_of(engine, o.code)
-        cards.append({"unit": unit_name, "full_name": o.full_name, "code": o.code,
-                      "qr": badges.sign(key, o.code, o.badge_issue),
-                      "photo": photo[0] if photo else None})
-    pdf = badges.badge_sheet(cards, _("Badges of {unit}").format(unit=unit_name),
-                             {"code": _("Officer code"),
-                              "scan": _("Scan at the counter to start serving")})
+    pdf, count = badges.unit_sheet(engine, badges.load_key(args.settings), args.unit,
+                                   args.code, _)
     out = Path(args.out)
     try:
         pki.write_file(out, pdf, 0o644)
     except OSError as exc:
         raise DistrictError(N_("{path} cannot be written: {error}"), path=out,
                             error=exc.strerror or str(exc)) from None
-    return len(cards)
+    return count
 
 
 def cmd_dossiers(args, db_url: str, _) -> int:

@@ -55,7 +55,10 @@ ACTIONS = ("signin", "signin_failed", "signin_refused", "signout", "export", "us
            # the fleet and the server's set-up, from the command line
            "terminal_added", "terminal_token_rotated", "terminal_revoked", "server_set_up",
            # scheduled reports (district/dashboard/schedules.py)
-           "report_schedule_added", "report_schedule_changed", "report_schedule_removed")
+           "report_schedule_added", "report_schedule_changed", "report_schedule_removed",
+           # officers (district/officers.py; the dashboard's officer management)
+           "officer_added", "officer_changed", "officer_photo_set", "officer_disabled",
+           "officer_enabled", "officer_badge_reissued", "badges_printed")
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,39 @@ MARGIN_X, MARGIN_Y = 15.0, 13.5  # A4 210 × 297: two columns, five rows
 QR_MM = 36.0
 
 
+def unit_sheet(engine, key: ed25519.Ed25519PrivateKey, unit_id: str, codes, _
+               ) -> tuple[bytes, int]:
+    """The badge sheet of a unit's active officers (only ``codes`` when given: each must be
+    one of them) in the language of ``_``, and how many cards it has."""
+    import sqlalchemy as sa
+
+    from district import officers
+    from district.db import units
+
+    listed = [o for o in officers.list_officers(engine, {unit_id}, include_disabled=False)
+              if not codes or o.code in codes]
+    missing = sorted(set(codes or ()) - {o.code for o in listed})
+    if missing:
+        raise DistrictError(N_("no active officer {codes} in unit {unit}"),
+                            codes=", ".join(missing), unit=unit_id)
+    if not listed:
+        raise DistrictError(N_("unit {unit} has no active officer: nothing to print"),
+                            unit=unit_id)
+    with engine.connect() as conn:
+        unit_name = conn.execute(sa.select(units.c.name).where(units.c.id == unit_id)
+                                 ).scalar() or unit_id
+    cards = []
+    for o in listed:
+        photo = officers.photo_of(engine, o.code)
+        cards.append({"unit": unit_name, "full_name": o.full_name, "code": o.code,
+                      "qr": sign(key, o.code, o.badge_issue),
+                      "photo": photo[0] if photo else None})
+    pdf = badge_sheet(cards, _("Badges of {unit}").format(unit=unit_name),
+                      {"code": _("Officer code"),
+                       "scan": _("Scan at the counter to start serving")})
+    return pdf, len(cards)
+
+
 def badge_sheet(cards: list[dict], title: str, labels: dict[str, str]) -> bytes:
     """A PDF of badge cards; each card {"unit", "full_name", "code", "qr", "photo"?}."""
     from fpdf import FPDF

@@ -19,7 +19,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from district import audit
 from district.attribution import MAX_PHOTO_BYTES, OFFICER_CODE, PHOTO_TYPES, officers
+from district.audit import Actor
 from district.db import units, utcnow, write_transaction
 from district.errors import N_, DistrictError
 
@@ -69,12 +71,35 @@ def read_photo(path: str | Path) -> tuple[bytes, str]:
     except OSError as exc:
         raise DistrictError(N_("{path} cannot be read: {error}"), path=path,
                             error=exc.strerror or str(exc)) from None
+    return check_photo(data, str(path))
+
+
+def check_photo(data: bytes, name: str) -> tuple[bytes, str]:
+    """The photo's bytes and type (told by its first bytes, not by its name): JPEG or PNG,
+    not empty, at most 512 KiB."""
+    if not data:
+        raise DistrictError(N_("the photo {path} is empty"), path=name)
     if len(data) > MAX_PHOTO_BYTES:
-        raise DistrictError(N_("the photo {path} is over 512 KiB: make it smaller"), path=path)
-    for kind, magic in PHOTO_TYPES.items():
-        if data.startswith(magic):
-            return data, kind
-    raise DistrictError(N_("the photo {path} is neither JPEG nor PNG"), path=path)
+        raise DistrictError(N_("the photo {path} is over 512 KiB: make it smaller"), path=name)
+    kind = next((k for k, magic in PHOTO_TYPES.items() if data.startswith(magic)), None)
+    if kind is None:
+        raise DistrictError(N_("the photo {path} is neither JPEG nor PNG"), path=name)
+    # a file that only starts like one would break the badge sheet and the rating screen
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise DistrictError(N_("the photo {path} is damaged: it cannot be read as an image"),
+                            path=name) from None
+    return data, kind
+
+
+def _audit(conn: Connection, actor: Actor | None, action: str, code: str,
+           detail: dict | None = None) -> None:
+    if actor is not None:
+        audit.record(conn, actor, action, code, detail)
 
 
 def _unit_known(conn: Connection, unit_id: str) -> None:
@@ -84,10 +109,13 @@ def _unit_known(conn: Connection, unit_id: str) -> None:
 
 
 def add_officer(engine: Engine, code: str, full_name: str, unit_id: str,
-                photo: str | Path | None = None) -> Officer:
+                photo: str | Path | None = None, *, photo_data: tuple[bytes, str] | None = None,
+                actor: Actor | None = None) -> Officer:
+    """A new officer (``photo``: a file, or ``photo_data`` already checked); recorded in
+    the audit log under ``actor`` in the same transaction."""
     check_code(code)
     full_name = check_name(full_name)
-    data, kind = read_photo(photo) if photo else (None, None)
+    data, kind = read_photo(photo) if photo else (photo_data or (None, None))
     now = utcnow()
     with write_transaction(engine) as conn:
         _unit_known(conn, unit_id)
@@ -96,7 +124,44 @@ def add_officer(engine: Engine, code: str, full_name: str, unit_id: str,
         conn.execute(officers.insert().values(
             code=code, full_name=full_name, unit_id=unit_id, photo=data, photo_type=kind,
             badge_issue=1, created_at=now, updated_at=now))
+        _audit(conn, actor, "officer_added", code, {"full_name": full_name, "unit": unit_id,
+                                                    "photo": data is not None})
     return Officer(code, full_name, unit_id, 1, data is not None, False)
+
+
+def change_officer(engine: Engine, code: str, full_name: str, unit_id: str,
+                   actor: Actor | None = None) -> dict:
+    """A new name and/or unit; returns what changed ({field: [old, new]}, empty: nothing)."""
+    full_name = check_name(full_name)
+    with write_transaction(engine) as conn:
+        old = _row(conn, code)
+        _unit_known(conn, unit_id)
+        changes = {f: [getattr(old, f), v] for f, v in (("full_name", full_name),
+                                                        ("unit_id", unit_id))
+                   if getattr(old, f) != v}
+        if changes:
+            conn.execute(officers.update().where(officers.c.code == code).values(
+                full_name=full_name, unit_id=unit_id, updated_at=utcnow()))
+            _audit(conn, actor, "officer_changed", code, changes)
+    return changes
+
+
+def set_photo(engine: Engine, code: str, photo: tuple[bytes, str],
+              actor: Actor | None = None) -> None:
+    """Replace the officer's photo with a checked one (``check_photo``)."""
+    data, kind = photo
+    with write_transaction(engine) as conn:
+        _row(conn, code)
+        conn.execute(officers.update().where(officers.c.code == code).values(
+            photo=data, photo_type=kind, updated_at=utcnow()))
+        _audit(conn, actor, "officer_photo_set", code, {"type": kind, "bytes": len(data)})
+
+
+def _row(conn: Connection, code: str):
+    row = conn.execute(sa.select(officers).where(officers.c.code == code)).first()
+    if row is None:
+        raise DistrictError(N_("officer {code} does not exist"), code=code)
+    return row
 
 
 def import_officers(engine: Engine, path: str | Path) -> tuple[int, int, int]:
@@ -203,27 +268,38 @@ def photo_of(engine: Engine, code: str) -> tuple[bytes, str] | None:
     return (row.photo, row.photo_type) if row and row.photo else None
 
 
-def disable_officer(engine: Engine, code: str) -> bool:
+def disable_officer(engine: Engine, code: str, actor: Actor | None = None) -> bool:
     """Revoke the officer's badge; False when they were disabled already."""
     with write_transaction(engine) as conn:
-        row = conn.execute(sa.select(officers.c.disabled_at)
-                           .where(officers.c.code == code)).first()
-        if row is None:
-            raise DistrictError(N_("officer {code} does not exist"), code=code)
+        row = _row(conn, code)
         if row.disabled_at is not None:
             return False
         conn.execute(officers.update().where(officers.c.code == code)
                      .values(disabled_at=utcnow(), updated_at=utcnow()))
+        _audit(conn, actor, "officer_disabled", code)
     return True
 
 
-def reissue_badge(engine: Engine, code: str) -> int:
+def enable_officer(engine: Engine, code: str, actor: Actor | None = None) -> bool:
+    """Serving again. The badge printed before stays refused: enabling gives the next badge
+    number, so a badge handed in (or lost) when the officer left cannot come back with them.
+    False when they were active already."""
+    with write_transaction(engine) as conn:
+        row = _row(conn, code)
+        if row.disabled_at is None:
+            return False
+        conn.execute(officers.update().where(officers.c.code == code).values(
+            disabled_at=None, badge_issue=row.badge_issue + 1, updated_at=utcnow()))
+        _audit(conn, actor, "officer_enabled", code, {"badge_issue": row.badge_issue + 1})
+    return True
+
+
+def reissue_badge(engine: Engine, code: str, actor: Actor | None = None) -> int:
     """A new badge for a lost one: the next issue number; the old badge is refused."""
     with write_transaction(engine) as conn:
-        row = conn.execute(sa.select(officers.c.badge_issue)
-                           .where(officers.c.code == code)).first()
-        if row is None:
-            raise DistrictError(N_("officer {code} does not exist"), code=code)
+        row = _row(conn, code)
         conn.execute(officers.update().where(officers.c.code == code)
                      .values(badge_issue=row.badge_issue + 1, updated_at=utcnow()))
+        _audit(conn, actor, "officer_badge_reissued", code,
+               {"badge_issue": row.badge_issue + 1})
     return row.badge_issue + 1

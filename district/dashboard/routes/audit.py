@@ -37,6 +37,12 @@ ACTION_NAMES = {
     "report_schedule_added": N_("scheduled report added"),
     "report_schedule_changed": N_("scheduled report changed"),
     "report_schedule_removed": N_("scheduled report removed"),
+    "officer_added": N_("officer added"), "officer_changed": N_("officer's name or unit changed"),
+    "officer_photo_set": N_("officer's photo replaced"),
+    "officer_disabled": N_("officer disabled (badge refused)"),
+    "officer_enabled": N_("officer enabled (new badge number)"),
+    "officer_badge_reissued": N_("officer's badge reissued"),
+    "badges_printed": N_("badge sheet downloaded"),
 }
 
 router = APIRouter(include_in_schema=False)
