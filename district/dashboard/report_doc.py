@@ -276,7 +276,7 @@ def _decision_766(ix, _, w: Words) -> list[Block]:
                                    "(district dossiers import).")))
         return out
     header = [_("Unit"), _("Finished dossiers"), _("Late"), _("Rated unsatisfied"),
-              _("Without either (%)"), _("Rated"), _("Coverage (%)")]
+              _("Decision 766 ratio (%)"), _("Rated"), _("Coverage (%)")]
 
     def line(name: str, d: legal.Dossiers) -> list[str]:
         return [name, w.num(d.finished), w.num(d.late), w.num(d.unsatisfied),

@@ -259,8 +259,7 @@ def _bar_chart(ws: Worksheet, title: str, axis: str, col: int, first: int, last:
     chart.type, chart.style, chart.gapWidth = "bar", 10, 40
     chart.title, chart.y_axis.title = title, axis
     chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, top
-    chart.add_data(Reference(ws, min_col=col, min_row=HEADER_ROW, max_row=last),
-                   titles_from_data=True)
+    chart.add_data(Reference(ws, min_col=col, min_row=first, max_row=last))
     chart.set_categories(Reference(ws, min_col=2, min_row=first, max_row=last))
     chart.x_axis.scaling.orientation = "maxMin"
     chart.legend = None
@@ -322,7 +321,7 @@ def circular_sheet(ws: Worksheet, ix: legal.Indices, made: dt.date, _) -> None:
             ws.cell(row=r, column=col).number_format = "0.00"
     _widths(ws, header, first, last)
     ws.column_dimensions[get_column_letter(total_col + 1)].width = max(
-        12, *(len(words(g)) + 2 for _s, g in legal.GRADES))
+        14, *(len(words(g)) + 4 for _s, g in legal.GRADES))
     _print_setup(ws, len(header), last - first + 1)
     if last > first:
         _bar_chart(ws, _("Total of the four indicators (of 8)"), _("Total (of 8)"),
@@ -334,7 +333,7 @@ def decision_sheet(ws: Worksheet, ix: legal.Indices, made: dt.date, _) -> None:
     unsatisfied, the ratio of the others and the coverage (formulas over the counts)."""
     header = [_("Unit id"), _("Unit"), _("Month"), _("Finished dossiers"), _("Late"),
               _("Rated unsatisfied"), _("Late or rated unsatisfied"), _("Rated"),
-              _("Without either (%)"), _("Coverage (%)")]
+              _("Decision 766 ratio (%)"), _("Coverage (%)")]
     _title(ws, _("Decision 766/QĐ-TTg: dossiers without an unsatisfied rating, complaint or "
                  "delay: {unit}").format(unit=ix.name), ix.period, made, _)
     # (in the title block's spare row: a text below the table would spill out of its cell)
@@ -343,9 +342,9 @@ def decision_sheet(ws: Worksheet, ix: legal.Indices, made: dt.date, _) -> None:
          font=Font(italic=True))
     _header(ws, header)
     first = row = HEADER_ROW + 1
-    for r in ix.dossiers:
-        name = _row_label(r.name, r.own_only, len(ix.dossiers), _)
-        for month in ix.months:
+    for month in ix.months:  # month by month, as the ratio is published
+        for r in ix.dossiers:
+            name = _row_label(r.name, r.own_only, len(ix.dossiers), _)
             d = r.months[month]
             text(ws, row, 1, r.unit_id)
             text(ws, row, 2, name)
@@ -368,9 +367,10 @@ def decision_sheet(ws: Worksheet, ix: legal.Indices, made: dt.date, _) -> None:
         ws.cell(row=r, column=3).number_format = "mm/yyyy"
     _widths(ws, header, first, row)
     _print_setup(ws, len(header), row - first + 1)
-    if last >= first:
-        _bar_chart(ws, _("Without either (%)"), _("Without either (%)"), 9, first, last,
-                   row + 1, 100)
+    if last >= first:  # the last month's rows
+        _bar_chart(ws, _("Decision 766 ratio (%), {month}").format(
+            month=f"{ix.months[-1]:%m/%Y}"), _("Decision 766 ratio (%)"), 9,
+            last - len(ix.dossiers) + 1, last, row + 1, 100)
 
 
 def _dossier_formulas(ws: Worksheet, row: int) -> None:
