@@ -84,7 +84,43 @@ def generated(system):
                     "corrected list")
     add_user(system.engine, "chief", PASSWORD, "district")
     add_user(system.engine, "ward-b", PASSWORD, "unit", "p-b")
-    return dossiers, batches
+    duty = on_duty(system, rnd)
+    return dossiers, batches, duty
+
+
+def on_duty(system, rnd) -> dict[str, list[tuple[dt.datetime, dt.datetime]]]:
+    """Closed duty periods of every officer at their unit's terminals, some across the
+    period's edges (only the part inside counts), uploaded as the terminals do."""
+    periods: dict[str, list[tuple[dt.datetime, dt.datetime]]] = {c: [] for c in OFFICERS}
+    for terminal, unit in TERMINALS.items():
+        sent = []
+        for code in [c for c, u in OFFICERS.items() if u == unit]:
+            for _ in range(rnd.randint(1, 4)):
+                start = dt.datetime(2026, 11, rnd.randint(1, 30), rnd.randint(7, 15),
+                                    rnd.randint(0, 59), tzinfo=ICT)
+                if rnd.random() < 0.2:  # begins the evening before the period
+                    start = dt.datetime(2026, 10, 31, 22, 0, tzinfo=ICT)
+                if rnd.random() < 0.1:  # ends after it
+                    start = dt.datetime(2026, 11, 30, 22, 0, tzinfo=ICT)
+                end = start + dt.timedelta(minutes=rnd.randint(10, 300))
+                periods[code].append((start, end))
+                sent.append({"id": str(uuid.uuid4()), "officer": code, "counter": "Quầy 1",
+                             "started_at": iso(start.astimezone(dt.UTC)),
+                             "ended_at": iso(end.astimezone(dt.UTC)), "end_reason": "badge",
+                             "clock_synced": True})
+        answer = system.post("/api/v1/duty", {"terminal_id": terminal, "sent_at": iso(
+            dt.datetime.now(dt.UTC)), "periods": sent}, terminal)
+        assert answer.status_code == 200 and len(answer.json()["accepted"]) == len(sent)
+    return periods
+
+
+def hours_on_duty(periods: list[tuple[dt.datetime, dt.datetime]]) -> float:
+    """Seconds inside November (local), as hours rounded as the API rounds them."""
+    lo = dt.datetime(2026, 11, 1, tzinfo=ICT)
+    hi = dt.datetime(2026, 12, 1, tzinfo=ICT)
+    seconds = sum(max(0.0, (min(end, hi) - max(start, lo)).total_seconds())
+                  for start, end in periods)
+    return round(seconds / 3600, 2)
 
 
 def expected(dossiers, batches, units):
@@ -145,12 +181,14 @@ def signed_in(system, username: str):
 @pytest.mark.parametrize(("username", "unit", "units"), [
     ("chief", "q1", {"q1", "p-a", "p-b"}), ("ward-b", "p-b", {"p-b"})])
 def test_the_figures_equal_an_independent_computation(system, generated, username, unit, units):
-    dossiers, batches = generated
+    dossiers, batches, duty = generated
     officers, no_duty, cov_unit, cov_officer, procedures = expected(dossiers, batches, units)
     with signed_in(system, username) as client:
         got = client.get("/api/v1/dashboard/officers", params={**PERIOD, "unit": unit}).json()
         rows = {r["code"]: r for r in [*got["ranked"], *got["unranked"]]}
         assert {c: (r["votes"], r["index"]) for c, r in rows.items()} == officers
+        assert {c: r["hours_on_duty"] for c, r in rows.items()} == {
+            c: hours_on_duty(duty[c]) for c in officers}
         assert all(r["votes"] >= got["min_votes"] for r in got["ranked"])
         assert [r["index"] for r in got["ranked"]] == sorted(r["index"] for r in got["ranked"])
         assert (got["no_duty"]["total"]["votes"], got["no_duty"]["total"]["index"]) == no_duty
@@ -168,6 +206,8 @@ def test_the_figures_equal_an_independent_computation(system, generated, usernam
         one = next(iter(officers))
         detail = client.get(f"/api/v1/dashboard/officers/{one}", params=PERIOD).json()
         assert (detail["votes"], detail["index"]) == officers[one]
+        assert detail["hours_on_duty"] == hours_on_duty(duty[one])
+        assert (detail["coverage"]["rated"], detail["coverage"]["finished"]) == cov_officer[one]
         assert sum(t["votes"] for t in detail["trend"]) == officers[one][0]
         assert client.get(f"/dashboard/officers/{one}", params=PERIOD).status_code == 200
 
