@@ -5,11 +5,17 @@
     .venv/bin/python bench/ui.py memory [--votes 10000]
     .venv/bin/python bench/ui.py touch [--touches 30]   # first touch after idling → thank-you
     .venv/bin/python bench/ui.py voice [--presses 200]  # latency A/B: voice off, then on
-    .venv/bin/python bench/ui.py all        # all four, for bench/RESULTS-ui.md
+    .venv/bin/python bench/ui.py start [--starts 5]     # start → first frame, vs minimal app
+    .venv/bin/python bench/ui.py all        # all of them, for bench/RESULTS-ui.md
+    .venv/bin/python bench/ui.py slow       # the slow terminal: --cpu-quota 0.2 with idle,
+                                            # start, and press → frame with voice off/on
 
 ``--cpu-quota 0.2`` confines the measured app and its Xvfb to a fifth of one core (cgroup v1
 ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``, root only): a rough stand-in for a Raspberry
 Pi 4's single core.
+
+``--as-installed`` hides from both apps what only the [dev] extra installs (numpy, for
+colorspacious): sqlite-utils and Pillow import numpy when they find it, a terminal has none.
 
 ``HAILONG_UI_IDLE=poll`` runs the kiosk with Kivy's polling loop instead of the blocking idle
 (kiosk/ui/idle.py), for comparison.
@@ -83,9 +89,25 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+#: ``--as-installed``: modules of this venv that a terminal does not have (they come with the
+#: [dev] extra only: colorspacious needs numpy), hidden from both apps.
+NOT_ON_A_TERMINAL = ("numpy",)
+HIDDEN: dict = {}
+
+
+def hide_dev_modules() -> None:
+    """Both apps start as on a terminal installed without the [dev] extra: a sitecustomize
+    (first on PYTHONPATH) makes ``import numpy`` fail, as it does there."""
+    folder = Path(tempfile.mkdtemp())
+    (folder / "sitecustomize.py").write_text(
+        "import sys\n" + "".join(f"sys.modules[{name!r}] = None\n" for name in NOT_ON_A_TERMINAL))
+    HIDDEN["path"] = str(folder)
+
+
 def env_for(display: str, db: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KIOSK_", "KIVY_"))}
-    env.update(DISPLAY=display, PYTHONPATH=str(ROOT), KIOSK_STORAGE__PATH=str(db),
+    path = os.pathsep.join(p for p in (HIDDEN.get("path"), str(ROOT)) if p)
+    env.update(DISPLAY=display, PYTHONPATH=path, KIOSK_STORAGE__PATH=str(db),
                KIOSK_GPIO__PIN_FACTORY="mock", KIOSK_CONFIG=str(db.parent / "kiosk.toml"),
                KIVY_NO_ARGS="1", KIVY_NO_CONFIG="1")
     (db.parent / "kiosk.toml").write_text("")
@@ -100,11 +122,12 @@ def idle(seconds: float) -> dict:
     try:
         env = env_for(display, tmp / "votes.db")
         procs["kiosk"] = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run"], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                          preexec_fn=confined())
         procs["minimal"] = subprocess.Popen([sys.executable, str(ROOT / "bench" /
                                                                  "ui_minimal_app.py")],
                                             env=env, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL)
+                                            stderr=subprocess.DEVNULL, preexec_fn=confined())
         time.sleep(5)
         start = {name: cpu_seconds(p.pid) for name, p in procs.items()}
         time.sleep(seconds)
@@ -118,6 +141,48 @@ def idle(seconds: float) -> dict:
         for p in procs.values():
             p.terminate()
             p.wait(10)
+        xvfb.terminate()
+
+
+def start(count: int) -> dict:
+    """Process start → first frame on the screen (READY=1 on NOTIFY_SOCKET, sent after the
+    first flip by both apps), kiosk and minimal app alternately, one at a time; RSS of each
+    3 s after its first frame (the kiosk on its rating screen)."""
+    import socket
+
+    xvfb, display = start_xvfb()
+    tmp = Path(tempfile.mkdtemp())
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp / "notify"))
+    sock.settimeout(120)
+    times: dict[str, list[float]] = {"kiosk": [], "minimal": []}
+    rss: dict[str, list[float]] = {"kiosk": [], "minimal": []}
+    commands = {"kiosk": [sys.executable, "-m", "kiosk.cli", "run"],
+                "minimal": [sys.executable, str(ROOT / "bench" / "ui_minimal_app.py")]}
+    try:
+        env = env_for(display, tmp / "votes.db") | {"NOTIFY_SOCKET": str(tmp / "notify")}
+        for _ in range(count):
+            for name, command in commands.items():
+                started = time.monotonic()
+                proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, preexec_fn=confined())
+                try:
+                    while sock.recv(256) != b"READY=1":
+                        pass
+                    times[name].append(time.monotonic() - started)
+                    time.sleep(3)
+                    rss[name].append(rss_mib(proc.pid))
+                finally:
+                    proc.terminate()
+                    proc.wait(30)
+        result = {f"{name}_start_s": round(statistics.median(t), 2) for name, t in times.items()}
+        result |= {f"{name}_start_all_s": [round(x, 2) for x in t] for name, t in times.items()}
+        result |= {f"{name}_rss_mib": round(statistics.median(r), 1) for name, r in rss.items()}
+        result["start_ratio"] = round(result["kiosk_start_s"] / result["minimal_start_s"], 2)
+        result["rss_ratio"] = round(result["kiosk_rss_mib"] / result["minimal_rss_mib"], 2)
+        return result
+    finally:
+        sock.close()
         xvfb.terminate()
 
 
@@ -139,6 +204,7 @@ def child(mode: str, count: int, out: str) -> None:
 
     result: dict = {}
     committed: list[float] = []
+    pressed: list[float] = []
     drawn: list[float] = []
     recorded = threading.Semaphore(0)
 
@@ -200,13 +266,13 @@ def child(mode: str, count: int, out: str) -> None:
                 time.sleep(0.25)  # the rating screen's own frame is drawn and the loop idles
                 shown.clear()
                 waiting.set()
+                pressed.append(time.perf_counter())
                 app.capture.press(1 + i % 3, Source.TOUCH)
                 shown.wait(2)
             lat = sorted((d - c) * 1000 for c, d in zip(committed, drawn, strict=False))
-            result.update(presses=count, frames=len(lat),
-                          p50_ms=round(statistics.median(lat), 2),
-                          p99_ms=round(lat[max(0, int(len(lat) * 0.99) - 1)], 2),
-                          max_ms=round(lat[-1], 2))
+            whole = sorted((d - p) * 1000 for p, d in zip(pressed, drawn, strict=False))
+            result.update(presses=count, frames=len(lat), **spread(lat),
+                          **{f"press_{k}": v for k, v in spread(whole).items()})
         else:
             # Through the real capture path (rules, store with fsync, UI listener), queued at
             # once with synthetic press times 100 ms apart so no press is a bounce.
@@ -229,6 +295,13 @@ def child(mode: str, count: int, out: str) -> None:
 
     threading.Thread(target=script, daemon=True).start()
     app.run()
+
+
+def spread(lat: list[float]) -> dict:
+    """p50, p99 and max of latencies in ms (``lat`` sorted)."""
+    return {"p50_ms": round(statistics.median(lat), 2),
+            "p99_ms": round(lat[max(0, int(len(lat) * 0.99) - 1)], 2),
+            "max_ms": round(lat[-1], 2)}
 
 
 def run_child(mode: str, count: int) -> dict:
@@ -256,18 +329,28 @@ def main() -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["idle", "latency", "memory", "touch", "voice", "all"])
+    parser.add_argument("what", choices=["idle", "latency", "memory", "touch", "voice", "start",
+                                         "all", "slow"])
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--presses", type=int, default=200)
     parser.add_argument("--votes", type=int, default=10_000)
     parser.add_argument("--touches", type=int, default=30)
+    parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--cpu-quota", type=float, default=None, metavar="FRACTION",
                         help="confine the app and its Xvfb to this share of one core")
+    parser.add_argument("--as-installed", action="store_true",
+                        help="hide what only the [dev] extra installs (numpy) from both apps")
     args = parser.parse_args()
+    if args.as_installed:
+        hide_dev_modules()
+    if args.what == "slow":
+        args.cpu_quota = args.cpu_quota or 0.2
     if args.cpu_quota:
         QUOTA["procs"] = make_quota(args.cpu_quota)
     results = {}
-    if args.what in ("idle", "all"):
+    if args.what in ("start", "all", "slow"):
+        results["start"] = start(args.starts)
+    if args.what in ("idle", "all", "slow"):
         results["idle"] = idle(args.seconds)
     if args.what in ("latency", "all"):
         results["latency"] = run_child("latency", args.presses)
@@ -275,7 +358,7 @@ def main() -> int:
         results["memory"] = run_child("memory", args.votes)
     if args.what in ("touch", "all"):
         results["touch"] = run_child("touch", args.touches)
-    if args.what in ("voice", "all"):
+    if args.what in ("voice", "all", "slow"):
         # Same run, same X server conditions: committed vote → thank-you frame without a
         # voice, then with the voice saying the level on ALSA's null device (espeak-ng prompts).
         from kiosk.voice.build import build

@@ -9,10 +9,14 @@ module of this package imports it:
 - ``KIVY_CLOCK=interrupt``: a callback scheduled from another thread (a committed vote) wakes
   the loop at once, so the main loop may idle at a low frame rate without delaying the
   thank-you.
+- ``KIVY_IMAGE=sdl2``: images (PNG, JPEG: officers' photos) through SDL2_image only; Kivy
+  would otherwise load every image library it finds (Pillow, and numpy with it: about
+  3 MiB and a fifth of a second at start, bench/ui.py start).
 """
 
 import os
 
 for _name, _value in (("KIVY_NO_ARGS", "1"), ("KIVY_NO_CONFIG", "1"),
-                      ("KIVY_NO_FILELOG", "1"), ("KIVY_CLOCK", "interrupt")):
+                      ("KIVY_NO_FILELOG", "1"), ("KIVY_CLOCK", "interrupt"),
+                      ("KIVY_IMAGE", "sdl2")):
     os.environ.setdefault(_name, _value)

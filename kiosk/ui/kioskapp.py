@@ -188,7 +188,10 @@ class KioskApp(App):
         words = {"clear": t("Clear"), "ok": t("OK"), "exit": t("Exit"),
                  "enter_pin": t("Technician: enter the PIN, then OK"),
                  "wrong_pin": t("Wrong PIN, try again")}
-        self.technician = TechnicianScreen(
+        # Built when first opened: a citizen never sees it (its widgets and textures cost
+        # memory on every terminal: bench/ui.py start).
+        self.technician = None
+        self._make_technician = lambda: TechnicianScreen(
             labels=self.labels, words=words, title=t("Technician"),
             test_hint=t("Button test: press a button, its light and its box turn on. "
                         "No vote is recorded."),
@@ -197,7 +200,7 @@ class KioskApp(App):
             when_unlocked=self.technician_unlocked, when_exit=self.close_technician)
         self.staff = self.counter_view.staff_screen()
         for screen in (self.rating, self.thanks, self.followup, self.out_of_order,
-                       self.technician, self.staff):
+                       self.staff):
             self.stage.add_screen(screen)
         self.counter_view.show_notice(None)
         self.stage.show("rating")
@@ -424,6 +427,9 @@ class KioskApp(App):
 
     def open_technician(self) -> None:
         if self.stage.current_name in ("rating", "out_of_order"):
+            if self.technician is None:
+                self.technician = self._make_technician()
+                self.stage.add_screen(self.technician)
             self.stage.show("technician")
 
     def technician_unlocked(self) -> None:
