@@ -9,7 +9,8 @@
 # Docker (default: pi-gen's build-docker.sh) or, with --native, pi-gen's own dependencies
 # (sudo apt-get install coreutils quilt parted qemu-user-static debootstrap zerofree zip
 #  dosfstools libarchive-tools libcap2-bin grep rsync xz-utils file git curl bc gpg
-#  pigz arch-test) and root. The image lands in PI_GEN_DIR/deploy/.
+#  pigz arch-test) and root; and fdisk, e2fsprogs, xz-utils for the data partition
+# (add-data-partition.sh). The image lands in PI_GEN_DIR/deploy/.
 set -euo pipefail
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 SRC=$(cd -- "$SCRIPT_DIR/.." && pwd)
@@ -55,7 +56,10 @@ cp -a "$deb" "$stage/00-install/files/"
 cp -a "$SCRIPT_DIR/files/kiosk.toml.example" "$stage/00-install/files/"
 # Only the kiosk image is exported, not the plain Lite one.
 touch "$PIGEN/stage2/SKIP_IMAGES"
-sed -e "s/^RELEASE=.*/RELEASE=$RELEASE/" -e "s/^IMG_NAME=.*/IMG_NAME=hailong-$RELEASE/" "$CONFIG" >"$PIGEN/config"
+# The image is exported uncompressed: the data partition is added to it below, then xz.
+sed -e "s/^RELEASE=.*/RELEASE=$RELEASE/" -e "s/^IMG_NAME=.*/IMG_NAME=hailong-$RELEASE/" \
+    -e "/^DEPLOY_COMPRESSION=/d" "$CONFIG" >"$PIGEN/config"
+echo "DEPLOY_COMPRESSION=none" >>"$PIGEN/config"
 
 # 4. Build.
 cd "$PIGEN"
@@ -64,4 +68,12 @@ if [ "$NATIVE" = 1 ]; then
 else
     ./build-docker.sh -c config
 fi
+
+# 5. The card's data partition (votes, settings, journal while the root is read-only), then
+#    the compressed image.
+find "$PIGEN/deploy" -maxdepth 1 -name "*hailong*.img" -newer "$PIGEN/config" -print0 |
+    while IFS= read -r -d '' img; do
+        "$SCRIPT_DIR/add-data-partition.sh" "$img"
+        xz -T0 -f "$img"
+    done
 find "$PIGEN/deploy" -maxdepth 1 -name "*hailong*" -newer "$PIGEN/config" -print

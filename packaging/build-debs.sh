@@ -194,6 +194,13 @@ build_kiosk() {
     fi
     install -D -m 755 "$SRC/image/firstboot/kiosk-firstboot" "$pkg/usr/sbin/kiosk-firstboot"
     install -D -m 755 "$SCRIPT_DIR/kiosk/kiosk-wrapper.sh" "$pkg/usr/bin/kiosk"
+    # The card that outlives power cuts (kiosk-card): the data partition's units, the guard.
+    install -D -m 755 "$SCRIPT_DIR/kiosk/kiosk-card" "$pkg/usr/sbin/kiosk-card"
+    for unit in kiosk-card.service var-lib-kiosk.mount etc-kiosk.mount var-log-journal.mount; do
+        install -m 644 "$SCRIPT_DIR/kiosk/$unit" "$units/$unit"
+    done
+    install -D -m 644 "$SCRIPT_DIR/kiosk/card.conf" "$units/kiosk.service.d/card.conf"
+    install -D -m 644 "$SCRIPT_DIR/kiosk/card.conf" "$units/kiosk-sync.service.d/card.conf"
     install -D -m 644 "$SCRIPT_DIR/kiosk/journald.conf" "$pkg/usr/lib/systemd/journald.conf.d/zz-hailong.conf"
     install -D -m 640 "$SCRIPT_DIR/kiosk/environment" "$pkg/etc/kiosk/environment"
     install -m 644 "$SRC/config/kiosk.example.toml" "$doc/kiosk.example.toml"
