@@ -9,8 +9,10 @@ vote store: ``settings.json``, written atomically (temporary file, fsync, rename
 folder), then the same as ``settings.good.json``, the last good version. The next heartbeat
 reports the version applied, or the one refused and why.
 
-The screen takes them between citizens (``follow``, the app's hook, looks every ``CHECK_S``
-while the rating screen waits and no press is queued): never during a vote or a follow-up,
+The screen takes them between citizens (``follow``, the app's hook, looks when the agent
+signals it through a FIFO beside the vote store, ``WAKE_FIFO``, and every ``FALLBACK_S`` in
+case a signal was missed; only while the rating screen waits and no press is queued, else
+again every ``CHECK_S`` until it does): never during a vote or a follow-up,
 and nothing is restarted that need not be: the question, the labels, the follow-up, the
 lock-out, the misuse window and the sound are changed in place; a new number of levels or a
 new language needs a new screen, so the UI restarts itself then (systemd starts it again; no
@@ -29,8 +31,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +53,7 @@ log = logging.getLogger("kiosk.steering")
 SETTINGS_FILE = "settings.json"
 GOOD_FILE = "settings.good.json"
 UI_REQUESTS_FILE = "screen-requests.json"  # restart_ui / button_test, for the screen
+WAKE_FIFO = "screen.wake"  # the agent writes a byte when it stored something for the screen
 JOURNAL_LINES = 100
 DOCTOR_TIMEOUT_S = 120
 
@@ -242,6 +247,7 @@ class Follower:
             log.warning("%s", exc)
             return
         store(folder_of(self.config), stored)
+        signal_screen(folder_of(self.config))
         self.applied, self.refused, self.problem = stored, None, None
         log.info("settings version %d stored; the screen takes it between citizens",
                  stored.version)
@@ -296,6 +302,56 @@ def ask_screen(folder: Path, request_id: int, action: str) -> None:
         pending = []
     pending.append({"id": request_id, "action": action})
     write_atomic(path, json.dumps(pending[-10:]).encode())
+    signal_screen(folder)
+
+
+def signal_screen(folder: Path) -> None:
+    """Tell a running screen that the agent stored something for it (its listener wakes);
+    nothing when no screen listens. Never blocks, never writes anything but a FIFO."""
+    try:
+        fd = os.open(folder / WAKE_FIFO, os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW
+                     | os.O_CLOEXEC)
+    except OSError:  # no screen is listening (ENXIO), or none ever made the FIFO (ENOENT)
+        return
+    try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            os.write(fd, b"!")
+    except OSError:  # full (EAGAIN): the screen has been told already
+        pass
+    finally:
+        os.close(fd)
+
+
+def listen(folder: Path, woken: Callable[[], None]) -> bool:
+    """Call ``woken`` (in a thread of its own, blocked in read(2) meanwhile: no wake-up of
+    the screen's thread) each time the agent signals; False when no FIFO can be made here."""
+    path = folder / WAKE_FIFO
+    try:
+        try:
+            os.mkfifo(path, 0o600)
+        except FileExistsError:
+            pass
+        # read and write: the FIFO always has a writer, so read(2) waits instead of seeing
+        # the end of the file between two signals
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise OSError(f"{path} is not a FIFO")
+    except OSError as exc:
+        log.warning("no signal from the agent (%s): the screen looks every %g s", exc, CHECK_S)
+        return False
+
+    def wait() -> None:
+        while True:
+            try:
+                if not os.read(fd, 512):
+                    return
+            except OSError:
+                return
+            woken()
+
+    threading.Thread(target=wait, name="settings-signal", daemon=True).start()
+    return True
 
 
 # --- the screen's side ------------------------------------------------------------------------
@@ -307,7 +363,7 @@ class ScreenFollower:
     local: KioskConfig
     applied: Stored | None = None
     seen: tuple | None = None
-    tick: Callable | None = None
+    tick: tuple = ()  # the Clock's callbacks (it keeps only weak references)
 
     def check(self) -> tuple[KioskConfig, list[str]] | None:
         """(the config to run, what changed) when the stored settings changed since the
@@ -355,14 +411,18 @@ def needs_new_screen(old: KioskConfig, new: KioskConfig) -> bool:
         new.scale.levels, new.terminal.language, voice(new))
 
 
-CHECK_S = 2.0  # how often the rating screen looks whether newer settings were stored
+CHECK_S = 2.0  # how often the screen looks while a signal waits for the citizen to finish
+FALLBACK_S = 60.0  # how often it looks anyway (a signal lost, an agent without one)
+SIGNAL_DELAY_S = 0.05  # from the agent's signal to the look (the UI thread's next frame)
 
 
 def follow(app, local: KioskConfig, schedule: Callable[[Callable, float], object]
            ) -> KioskConfig:
     """The hook of the app (``KioskApp.__init__``): the config to start with (kiosk.toml
-    with the last good district settings), and a look every ``CHECK_S`` while the rating
-    screen waits for a citizen (``schedule`` is Kivy's ``Clock.schedule_interval``)."""
+    with the last good district settings), and a look between citizens whenever the agent
+    signals that it stored something, else every ``FALLBACK_S`` (``schedule`` is Kivy's
+    ``Clock.schedule_interval``, safe from any thread; a callback returning False ends its
+    interval). Without the FIFO, a look every ``CHECK_S`` as before."""
     config, stored, problem = effective(local)
     if problem:
         log.warning("%s", problem)
@@ -373,9 +433,23 @@ def follow(app, local: KioskConfig, schedule: Callable[[Callable, float], object
     def tick(_dt) -> None:  # (returning False would end Kivy's interval)
         between_citizens(app)
 
-    # Kivy's Clock keeps only a weak reference to its callbacks: the follower holds this one
-    follower.tick = tick
-    schedule(tick, CHECK_S)
+    def look_now(_dt) -> bool:  # once, on the UI thread, soon after the agent's signal
+        if not is_between_citizens(app):
+            schedule(look_later, CHECK_S)
+        else:
+            between_citizens(app)
+        return False
+
+    def look_later(_dt) -> bool:  # while a citizen is served: until the screen is free
+        if not is_between_citizens(app):
+            return True
+        between_citizens(app)
+        return False
+
+    # Kivy's Clock keeps only a weak reference to its callbacks: the follower holds them
+    follower.tick = (tick, look_now, look_later)
+    signalled = listen(folder_of(local), lambda: schedule(look_now, SIGNAL_DELAY_S))
+    schedule(tick, FALLBACK_S if signalled else CHECK_S)
     return config
 
 
