@@ -117,6 +117,32 @@ class Counter:
     def xdotool(*args: str) -> None:
         subprocess.run(["xdotool", *args], check=True, timeout=30)
 
+    # touch (the mouse is the finger)
+
+    def click(self, widget_of) -> None:
+        """A real click on the centre of the widget ``widget_of(app)`` gives."""
+        from kivy.core.window import Window
+
+        def where():
+            widget = widget_of(self.app)
+            x, y = widget.to_window(widget.center_x, widget.center_y)
+            return Window.get_window_info().window, int(x), int(Window.height - y)
+        window, x, y = self.on_main(where)
+        self.xdotool("mousemove", "--window", str(window), str(x), str(y), "click", "1")
+
+    def staff_screen(self, pin: str) -> None:
+        """The technician's gesture (3 s in the top-left corner), then the staff PIN."""
+        from kivy.core.window import Window
+        window = self.on_main(lambda: Window.get_window_info().window)
+        self.xdotool("mousemove", "--window", str(window), "8", "8", "mousedown", "1")
+        time.sleep(3.5)
+        self.xdotool("mouseup", "1")
+        self.wait("technician pad", lambda s: s["screen"] == "technician")
+        for key in [*pin, "ok"]:
+            self.click(lambda app, key=key: next(
+                b for b in app.technician.ids.pad.children if b.key == key))
+        self.wait("staff screen", lambda s: s["screen"] == "staff")
+
 
 def script(counter: Counter, report: dict) -> None:
     """The counter's morning: refused scans, the officer signs in, two citizens, a dossier
@@ -146,6 +172,35 @@ def script(counter: Counter, report: dict) -> None:
     report["votes"] = counter.votes()
 
 
+def staff_and_window(counter: Counter, report: dict) -> None:
+    """No scanner: the staff screen signs the officer in and out and opens the voting window;
+    a press before that is stored but not counted, and the screen says it is waiting."""
+    waiting = "Xin Ông/Bà chờ: việc đánh giá mở khi cán bộ giải quyết xong hồ sơ."
+    counter.wait("waiting at start", lambda s: s["screen"] == "rating" and s["notice"] == waiting)
+    counter.key("3")
+    counter.wait("press outside the window", lambda s: len(counter.votes()) == 1)
+    counter.wait("still waiting", lambda s: s["screen"] == "rating" and s["notice"] == waiting)
+    counter.staff_screen(counter.params["staff_pin"])
+    report["roster"] = counter.on_main(lambda: sorted(
+        c.code for c in counter.app.staff.ids.officers.children))
+    counter.click(lambda app: next(c for c in app.staff.ids.officers.children
+                                   if c.code == "CB-1"))
+    counter.wait("signed in", lambda s: s["screen"] == "rating" and NHUNG in s["header"])
+    counter.staff_screen(counter.params["staff_pin"])
+    counter.click(lambda app: app.staff.ids.finished)
+    counter.wait("rate now", lambda s: s["notice"].startswith("Mời Ông/Bà đánh giá"))
+    counter.key("2")
+    counter.wait("counted vote", lambda s: len(counter.votes()) == 2 and s["screen"] == "thanks")
+    counter.wait("back, waiting", lambda s: s["screen"] == "rating" and s["notice"] == waiting)
+    counter.staff_screen(counter.params["staff_pin"])
+    counter.click(lambda app: app.staff.ids.sign_out)
+    counter.wait("signed out", lambda s: s["screen"] == "rating" and NHUNG not in s["header"])
+    report["votes"] = counter.votes()
+
+
+SCRIPTS = {"morning": script, "staff_and_window": staff_and_window}
+
+
 def child(params_path: str, report_path: str) -> int:
     params = json.loads(Path(params_path).read_text())
     config = json.loads(Path(params["config"]).read_text())
@@ -166,7 +221,7 @@ def child(params_path: str, report_path: str) -> int:
                     and time.monotonic() < deadline:
                 time.sleep(0.05)
             counter = Counter(App.get_running_app(), params)
-            script(counter, report)
+            SCRIPTS[params.get("script", "morning")](counter, report)
         except BaseException:
             report["errors"].append(traceback.format_exc())
         finally:
@@ -330,6 +385,28 @@ def test_a_badge_scan_signs_the_officer_in_and_the_votes_carry_them_to_the_serve
     assert [(p.officer, p.counter, p.end_reason) for p in periods] == [
         ("CB-1", "Quầy 2", "badge")]
     assert periods[0].ended_at is not None
+
+
+@pytest.mark.parametrize("system", ["sqlite"], indirect=True)
+def test_the_staff_screen_signs_in_and_out_and_opens_the_voting_window(display, system,
+                                                                      officers, tmp_path):
+    with system.engine.begin() as conn:
+        for table in ("votes", "duty_periods"):
+            conn.execute(sa.text(f"DELETE FROM {table} WHERE terminal_id = 'a-1'"))
+    config = counter_terminal(system, tmp_path, "none")
+    config["technician"] = {"pin": "2468"}
+    config["attribution"].update(staff_pin="1357", voting_window_s=60)
+    report = run_counter(display, tmp_path, config, {"script": "staff_and_window",
+                                                     "staff_pin": "1357"})
+    assert report["roster"] == ["CB-1"]  # CB-2 is disabled: not offered
+    assert [(v["level"], v["officer"], v["flags"]) for v in report["votes"]] == [
+        (3, None, "suspected_misuse;outside_window"), (2, "CB-1", "")]
+    synced = kiosk(tmp_path / "kiosk.toml", "sync", "--once")
+    assert synced.returncode == 0, synced.stderr
+    stored = sorted((v.level, v.officer, v.flags) for v in server_rows(system, "votes"))
+    assert stored == [(2, "CB-1", ""), (3, None, "suspected_misuse;outside_window")]
+    periods = server_rows(system, "duty_periods")
+    assert [(p.officer, p.end_reason) for p in periods] == [("CB-1", "staff_screen")]
 
 
 def public_key_text(key) -> str:
