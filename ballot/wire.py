@@ -149,6 +149,9 @@ class RequestAnswer(BaseModel):
     text: Annotated[Text, Field(max_length=MAX_ANSWER_CHARS)] = ""
 
 
+RELEASE_OUTCOMES = ("kept", "rolled_back", "refused")
+
+
 class Heartbeat(BaseModel):
     """``POST /api/v1/heartbeat`` body: the terminal's health, every few minutes."""
 
@@ -172,11 +175,19 @@ class Heartbeat(BaseModel):
     settings_refused: Annotated[int, Field(ge=0, le=INT64_MAX)] | None = None
     settings_refusal: Annotated[Text, Field(max_length=2000)] | None = None
     answers: Annotated[list[RequestAnswer], Field(max_length=MAX_ANSWERS)] = []
+    # software releases (docs/updates.md): the hailong-kiosk version installed, the outcome of
+    # the last update (kept, rolled_back, refused), the version it was about, and why
+    release_version: Annotated[Text, Field(max_length=100)] | None = None
+    release_outcome: Literal[RELEASE_OUTCOMES] | None = None
+    release_outcome_version: Annotated[Text, Field(max_length=100)] | None = None
+    release_reason: Annotated[Text, Field(max_length=2000)] | None = None
 
 
 HEARTBEAT_FIELDS = tuple(Heartbeat.model_fields)
 # What a heartbeat says of the steering (district.steering stores it, not the health tables)
-STEERING_FIELDS = ("settings_applied", "settings_refused", "settings_refusal", "answers")
+STEERING_FIELDS = ("settings_applied", "settings_refused", "settings_refusal", "answers",
+                   "release_version", "release_outcome", "release_outcome_version",
+                   "release_reason")
 # The health part of a heartbeat (the rest is the envelope every request carries)
 HEALTH_FIELDS = tuple(f for f in HEARTBEAT_FIELDS
                       if f not in ENVELOPE_FIELDS and f not in STEERING_FIELDS)

@@ -36,6 +36,7 @@ from district.dashboard.routes import downloads, json_api, pages, signin
 from district.dashboard.routes import officers as officer_routes
 from district.dashboard.scope import NotVisible
 from district.db import create_db_engine
+from district.releases.repository import WEB_PATH, repository_dir
 
 log = logging.getLogger(__name__)
 DESCRIPTION = ("Ingest API for satisfaction-rating terminals (votes, heartbeats, stats) and "
@@ -63,6 +64,9 @@ def create_app(db_url: str | None = None, engine: Engine | None = None) -> FastA
     app.add_route("/metrics", metrics.metrics_page, include_in_schema=False)
     app.add_middleware(metrics.LatencyMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # the district's signed apt repository, for its terminals' updates (docs/updates.md)
+    app.mount(WEB_PATH, StaticFiles(directory=repository_dir(str(engine.url)),
+                                    check_dir=False), name="apt")
     for area in (signin, pages, downloads, json_api, audit_page):
         app.include_router(area.router)
     app.include_router(officer_routes.router)  # attribution (issue 12)

@@ -118,6 +118,9 @@ def build_parser(_: Callable[[str], str]) -> argparse.ArgumentParser:
     # settings kept on the server, help from afar (issue 15): docs/steering.md
     from district.steering.cli import add_cli as add_steering_cli
     COMMANDS.update(add_steering_cli(sub, _))
+    # software releases (issue 15): the signed apt repository, rollouts (docs/updates.md)
+    from district.releases.cli import add_cli as add_releases_cli
+    COMMANDS.update(add_releases_cli(sub, _))
     # report (issue 16): the printed report of a unit and period, PDF or DOCX
     from district.dashboard.report_cli import add_cli as add_report_cli
     COMMANDS.update(add_report_cli(sub, _))

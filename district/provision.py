@@ -109,7 +109,8 @@ def cmd_fleet(args, db_url: str, _) -> int:
         results = provision(open_engine(db_url), args.fleet_file, server_url=args.server_url,
                             out_dir=Path(args.out), ca_bundle=args.ca_bundle,
                             rotate=args.rotate, ca_cert=ca_cert,
-                            badge_public_key=district_badge_key(args))
+                            badge_public_key=district_badge_key(args),
+                            release_key=district_release_key(args))
     except DistrictError as exc:
         print(_("error: {message}").format(message=exc.translated(t)), file=sys.stderr)
         return 1
@@ -151,6 +152,14 @@ def district_ca(args) -> str:
     return text
 
 
+def district_release_key(args) -> str:
+    """The release key's public half as an armoured OpenPGP key, for kiosk.toml ("" when
+    there is none: no updates from afar then)."""
+    from district.releases.cli import public_key_text
+
+    return public_key_text(getattr(args, "settings", None))
+
+
 def district_badge_key(args) -> str:
     """The public half of the district's badge key (district/badges.py), for kiosk.toml."""
     from district.badges import load_key, public_key_text
@@ -163,7 +172,8 @@ def district_badge_key(args) -> str:
 
 def provision(engine: sa.Engine, fleet_file: str | Path, *, server_url: str, out_dir: Path,
               ca_bundle: str = "", rotate: bool = False, ca_cert: str = "",
-              today: dt.date | None = None, badge_public_key: str = "") -> list[Provisioned]:
+              today: dt.date | None = None, badge_public_key: str = "",
+              release_key: str = "") -> list[Provisioned]:
     from kiosk.config import TERMINAL_ID
 
     fleet = read_fleet(fleet_file)
@@ -178,7 +188,8 @@ def provision(engine: sa.Engine, fleet_file: str | Path, *, server_url: str, out
     # Every file must validate before the database is touched (placeholders for secrets).
     for term in fleet.terminals:
         _validated(_kiosk_toml(fleet, term, units_by_id, server_url, "x" * 43, ca_bundle,
-                               "0" * PIN_DIGITS, ca_cert, badge_public_key), term.id)
+                               "0" * PIN_DIGITS, ca_cert, badge_public_key, release_key),
+                   term.id)
 
     from district.db import terminals
 
@@ -204,7 +215,7 @@ def provision(engine: sa.Engine, fleet_file: str | Path, *, server_url: str, out
             token = register_terminal(engine, term.id, term.unit, term.name)
         pin = "".join(secrets.choice("0123456789") for _ in range(PIN_DIGITS))
         text = _kiosk_toml(fleet, term, units_by_id, server_url, token, ca_bundle, pin, ca_cert,
-                           badge_public_key)
+                           badge_public_key, release_key)
         folder = out_dir / term.id
         folder.mkdir(exist_ok=True, mode=0o700)
         path = folder / "kiosk.toml"
@@ -250,7 +261,8 @@ def _toml_head(terminal_id: str) -> list[str]:
 
 
 def _kiosk_toml(fleet: Fleet, term, units_by_id, server_url: str, token: str, ca_bundle: str,
-                pin: str, ca_cert: str = "", badge_public_key: str = "") -> str:
+                pin: str, ca_cert: str = "", badge_public_key: str = "",
+                release_key: str = "") -> str:
     unit = units_by_id.get(term.unit)
     # the officers' badges are checked with the district's key (docs/attribution.md)
     badge_lines = (["", "[attribution]", f"badge_public_key = {_toml_str(badge_public_key)}"]
@@ -279,6 +291,9 @@ def _kiosk_toml(fleet: Fleet, term, units_by_id, server_url: str, token: str, ca
         "[technician]",
         f"pin = {_toml_str(pin)}",
         *badge_lines,
+        # the district's release key: apt checks its repository with it (docs/updates.md)
+        *(["", "[update]", f"release_key = '''\n{release_key.strip()}\n'''"]
+          if release_key.strip() else []),
         "",
     ])
 

@@ -88,6 +88,9 @@ def build_parser(t: Callable[[str], str]) -> argparse.ArgumentParser:
     check = add_verb(config_verbs, "check", t("validate a file; exit 0 when it is good"))
     check.add_argument("file", metavar="FILE", nargs="?", help=t("the file to check"))
     add_verb(config_verbs, "show", t("print the configuration in effect"))
+
+    from kiosk.update.cli import add_cli as add_update_cli  # docs/updates.md
+    add_update_cli(verbs, add_verb, t)
     return parser
 
 
@@ -282,8 +285,14 @@ def cmd_doctor(config: KioskConfig, args, t, language) -> int:
     return doctor_main(config, as_json=args.json, language=language)
 
 
+def cmd_update(config: KioskConfig, args, t, language) -> int:
+    from kiosk.update.cli import cmd_update as update_main
+    return update_main(config, args, t, language)
+
+
 COMMANDS = {"run": cmd_run, "sync": cmd_sync, "vote": cmd_vote, "status": cmd_status,
-            "export": cmd_export, "doctor": cmd_doctor, "config": cmd_config}
+            "export": cmd_export, "doctor": cmd_doctor, "config": cmd_config,
+            "update": cmd_update}
 
 if __name__ == "__main__":
     sys.exit(main())

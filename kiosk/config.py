@@ -307,6 +307,16 @@ class VoiceSection(VoiceSettings):  # + enabled, volume (the district decides th
     presence_pin: int | None = Field(None, ge=0, le=27)
 
 
+class UpdateSection(Section):
+    """Software updates from the district's signed apt repository (docs/updates.md)."""
+
+    # The district's release key, public half (armoured OpenPGP): written by provisioning
+    release_key: str = ""
+    repository: str = ""  # the apt repository's URL; empty: the server's own /apt
+    health_s: float = Field(180, gt=0, le=3600)  # a new release proves healthy within this
+    quiet_s: float = Field(30, ge=0, le=3600)  # no vote for this long: between two citizens
+
+
 class KioskConfig(Section):
     terminal: TerminalSection = TerminalSection()
     scale: ScaleSection = ScaleSection()
@@ -322,6 +332,7 @@ class KioskConfig(Section):
     ui: UiSection = UiSection()
     voice: VoiceSection = VoiceSection()
     attribution: AttributionSection = AttributionSection()
+    update: UpdateSection = UpdateSection()
 
     @model_validator(mode="after")
     def _wiring(self) -> KioskConfig:

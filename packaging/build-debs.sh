@@ -188,6 +188,10 @@ build_kiosk() {
     install -D -m 644 "$SRC/systemd/kiosk.service" "$units/kiosk.service"
     install -D -m 644 "$SRC/systemd/kiosk-sync.service" "$units/kiosk-sync.service"
     install -D -m 644 "$SRC/image/firstboot/kiosk-firstboot.service" "$units/kiosk-firstboot.service"
+    # Software updates from the district's signed apt repository (docs/updates.md).
+    for unit in kiosk-update.service kiosk-update.timer kiosk-update-repair.service; do
+        install -m 644 "$SCRIPT_DIR/kiosk/$unit" "$units/$unit"
+    done
     if [ "$RELEASE" != bookworm ]; then
         # RestartSteps=/RestartMaxDelaySec= exist from systemd 254 (Trixie 257, Bookworm 252).
         install -D -m 644 "$SCRIPT_DIR/kiosk/restart-delay.conf" "$units/kiosk.service.d/restart-delay.conf"

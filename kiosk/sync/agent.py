@@ -55,6 +55,8 @@ from kiosk.sync.client import (
     SyncError,
     TransientError,
 )
+from kiosk.update.follow import note_target as note_release_target
+from kiosk.update.follow import report as release_report
 from kiosk.vote import iso
 
 log = logging.getLogger("kiosk.sync")
@@ -344,7 +346,7 @@ class SyncAgent:
         """One heartbeat, never retried here (the next one comes soon enough)."""
         self._last_heartbeat = time.monotonic()
         try:
-            report = {**self.health_report(), **self.steering.report()}
+            report = {**self.health_report(), **self.steering.report(), **release_report()}
             answer = self.client.heartbeat(report)
         except (SyncError, StorageError) as error:
             log.warning("heartbeat failed: %s", error)
@@ -358,6 +360,10 @@ class SyncAgent:
         except StorageError:
             log.exception("could not record the heartbeat")
         self.refresh_roster()
+        try:  # the release the district wants here, for kiosk-update (docs/updates.md)
+            note_release_target(self.store.path.parent, answer)
+        except OSError as error:
+            log.warning("could not keep the release target: %s", error)
         try:
             self.steering.after_heartbeat(answer, report)
         except (SyncError, OSError) as error:  # the next heartbeat tries again

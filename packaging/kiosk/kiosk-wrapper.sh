@@ -3,7 +3,8 @@
 # Runs the real command as the `kiosk` user, so that it reads /etc/kiosk/kiosk.toml (mode
 # 0600) and never leaves files owned by root in /var/lib/kiosk.
 REAL=/opt/hailong/venv/bin/kiosk
-if [ "$(id -un)" = kiosk ]; then
+# `kiosk update` (docs/updates.md) installs software: it stays root's.
+if [ "$(id -un)" = kiosk ] || { [ "$(id -u)" = 0 ] && [ "${1:-}" = update ]; }; then
     exec "$REAL" "$@"
 elif [ "$(id -u)" = 0 ]; then
     exec runuser -u kiosk -- "$REAL" "$@"

@@ -1,0 +1,63 @@
+"""The updater's state, one JSON file written whole or not at all (temporary file, fsync,
+rename, fsync of the folder): whatever instant the power goes, the next run reads the step
+it was at and finishes or undoes it (``kiosk.update.updater.repair``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+STATE_DIR = Path(os.environ.get("KIOSK_UPDATE_DIR", "/var/lib/kiosk-update"))
+IDLE, INSTALLING, TRIAL, ROLLING_BACK = "idle", "installing", "trial", "rolling_back"
+
+
+@dataclass
+class State:
+    phase: str = IDLE
+    target: str | None = None          # the version being installed or tried
+    previous: str | None = None        # the version to go back to
+    rollout: int | None = None
+    allow_older: bool = False
+    ui_was_ready: bool = True          # the screen ran before: it must run after
+    trial_since: float | None = None   # wall clock (s) when the new release was installed
+    trial_boot: str | None = None      # the boot of the trial, and its CLOCK_MONOTONIC (µs)
+    trial_mono_us: int = 0
+    outcome: dict | None = None        # {version, outcome: kept|rolled_back|refused, reason}
+    failed: dict[str, int] = field(default_factory=dict)  # version → rollout that failed
+
+    def with_outcome(self, version: str, outcome: str, reason: str = "") -> State:
+        self.outcome = {"version": version, "outcome": outcome, "reason": reason[:2000]}
+        return self
+
+
+def path(folder: Path = STATE_DIR) -> Path:
+    return folder / "state.json"
+
+
+def load(folder: Path = STATE_DIR) -> State:
+    try:
+        data = json.loads(path(folder).read_text())
+        known = State.__dataclass_fields__
+        return State(**{k: v for k, v in data.items() if k in known})
+    except (OSError, ValueError, TypeError):
+        return State()
+
+
+def save(state: State, folder: Path = STATE_DIR) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o755)  # the sync agent (user kiosk) reads the outcome
+    target = path(folder)
+    tmp = target.with_name(".state.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(asdict(state), f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, target)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

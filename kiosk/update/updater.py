@@ -1,0 +1,276 @@
+"""The updater's steps (kiosk-update.service, root), each written to the state file before
+it starts, so that a kill or a power cut at any instant is finished or undone by the next run
+(``repair``, at boot before the screen starts, and at the start of every run):
+
+```
+idle ──turn──> refused?  apt: signature, hashes, version published for this architecture,
+               not older (unless the district asks), the running version kept for the way back
+     ──quiet (between citizens)──> installing ──apt-get install V──> trial ──healthy──> idle (kept)
+                                        │                              │ not within health_s
+                                        └──── interrupted, failed ─────┴──> rolling_back ──> idle
+```
+
+apt and dpkg keep their own journal (/var/lib/dpkg/updates, ``dpkg --configure -a``); the
+previous version stays in the district's repository and in apt's cache
+(/var/cache/apt/archives), so going back needs no network.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from kiosk import clock
+from kiosk.config import KioskConfig
+from kiosk.update import apt, health
+from kiosk.update import state as update_state
+from kiosk.update.follow import read_target
+from kiosk.update.state import IDLE, INSTALLING, ROLLING_BACK, TRIAL, State
+
+QUIET_WAIT_S = 600   # how long a run waits for a moment between citizens
+POLL_S = 2.0
+
+
+class Refused(Exception):
+    """This release is not installed; ``str()`` says why (reported with the heartbeat)."""
+
+
+def dearmor(text: str) -> bytes:
+    import base64
+
+    lines = [line.strip() for line in text.strip().splitlines()]
+    if len(lines) < 3 or not lines[0].startswith("-----BEGIN PGP PUBLIC KEY BLOCK"):
+        raise Refused("[update] release_key of kiosk.toml is not an OpenPGP public key "
+                      "(district fleet provision writes it)")
+    body = lines[1:-1]
+    body = body[body.index("") + 1:] if "" in body else body
+    return base64.b64decode("".join(x for x in body if not x.startswith("=")))
+
+
+class Updater:
+    def __init__(self, config: KioskConfig, folder: Path = update_state.STATE_DIR,
+                 say: Callable[[str], None] = lambda _line: None):
+        self.config = config
+        self.folder = folder
+        self.say = say
+        self.arch = apt.architecture()
+
+    # -- what the server asks ------------------------------------------------------------
+
+    def target(self) -> dict | None:
+        return read_target(Path(self.config.storage.path).parent)
+
+    def repository(self) -> apt.Repository:
+        cfg = self.config
+        if not cfg.update.release_key.strip():
+            raise Refused("no release key in kiosk.toml ([update] release_key): provision "
+                          "the terminal again with district fleet provision")
+        url = cfg.update.repository or (cfg.server.url + "/apt" if cfg.server.url else "")
+        if not url:
+            raise Refused("no server address in kiosk.toml: no repository to update from")
+        ca = cfg.server.ca_cert
+        if not ca and cfg.server.ca_bundle:
+            ca = Path(cfg.server.ca_bundle).read_text()
+        return apt.Repository(self.folder, url.rstrip("/"), apt.os_suite(),
+                              dearmor(cfg.update.release_key), ca)
+
+    def due(self, st: State, target: dict | None) -> str | None:
+        """The version whose turn has come for this terminal, or None."""
+        if not target or target.get("paused"):
+            return None
+        version = target["version"]
+        installed, _status = apt.installed()
+        if version == installed:
+            return None
+        if st.failed.get(version) == target.get("rollout"):
+            return None  # it failed here: not again until the district rolls it out anew
+        return version
+
+    # -- one run -------------------------------------------------------------------------
+
+    def run(self, force: bool = False, wait_s: float = QUIET_WAIT_S) -> str:
+        """One run of kiosk-update.service (``force``: the technician's --apply). Returns
+        what happened, in words."""
+        st = update_state.load(self.folder)
+        if st.phase != IDLE:
+            st = self.repair(st)
+            if st.phase == TRIAL:
+                return self.trial(st)
+        target = self.target()
+        version = self.due(st, target) if not force else (target or {}).get("version")
+        if not version:
+            return "nothing to do"
+        installed, _status = apt.installed()
+        if force and version == installed:
+            return f"{version} runs already"
+        try:
+            repo = self.check(version, installed, bool(target.get("allow_older")))
+        except (Refused, apt.AptFailed) as exc:
+            update_state.save(st.with_outcome(version, "refused", str(exc)), self.folder)
+            return f"refused {version}: {exc}"
+        if not self.wait_quiet(wait_s):
+            return "no moment between citizens: next run"
+        st = State(phase=INSTALLING, target=version, previous=installed,
+                   rollout=target.get("rollout"), allow_older=bool(target.get("allow_older")),
+                   ui_was_ready=health.ui_running(), failed=st.failed, outcome=st.outcome)
+        update_state.save(st, self.folder)
+        self.say(f"installing hailong-kiosk {version} (was {installed})")
+        try:
+            repo.install(version)
+        except apt.AptFailed as exc:
+            return self.roll_back(st, f"apt-get install failed: {exc}")
+        return self.trial(self.begin_trial(st))
+
+    def check(self, version: str, installed: str | None, allow_older: bool) -> apt.Repository:
+        """Everything before the install: raises Refused (or AptFailed) with the reason."""
+        if installed and compare(version, installed) < 0 and not allow_older:
+            raise Refused(f"{version} is older than the version installed ({installed})")
+        repo = self.repository()
+        repo.prepare()
+        repo.update()
+        published = repo.versions()
+        if version not in published:
+            raise Refused(f"hailong-kiosk {version} is not in the district's repository for "
+                          f"this terminal's architecture ({self.arch}) and release "
+                          f"({repo.suite})")
+        if installed and installed not in published:
+            raise Refused(f"the running version {installed} is not in the district's "
+                          "repository: without it there is no way back, so no update")
+        repo.download(version)     # hashes checked against the signed index
+        if installed:
+            repo.download(installed)  # the way back, in apt's cache
+        return repo
+
+    def wait_quiet(self, wait_s: float) -> bool:
+        deadline = time.monotonic() + wait_s
+        while True:
+            if between_citizens(self.config.update.quiet_s):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(POLL_S)
+
+    # -- keep it only if healthy ---------------------------------------------------------
+
+    def begin_trial(self, st: State) -> State:
+        st.phase, st.trial_since = TRIAL, time.time()
+        st.trial_boot, st.trial_mono_us = clock.boot_id(), health.monotonic_us()
+        update_state.save(st, self.folder)
+        return st
+
+    def trial(self, st: State) -> str:
+        if st.trial_boot != clock.boot_id():  # a reboot during the trial: a new window
+            st = self.begin_trial(st)
+        deadline = st.trial_since + self.config.update.health_s
+        problems: list[str] = []
+        while True:
+            problems = [p for p in (
+                health.ui_ready(st.trial_mono_us) if st.ui_was_ready else None,
+                health.synced_since(st.trial_since),
+                health.store_probe()) if p]
+            if not problems:
+                break
+            if time.time() > deadline:
+                return self.roll_back(st, "; ".join(problems))
+            time.sleep(POLL_S)
+        st.failed.pop(st.target, None)
+        version = st.target
+        update_state.save(State(failed=st.failed).with_outcome(version, "kept"), self.folder)
+        self.say(f"hailong-kiosk {version} proved healthy: kept")
+        return f"kept {version}"
+
+    def roll_back(self, st: State, reason: str, count_failure: bool = True) -> str:
+        st.phase = ROLLING_BACK
+        update_state.save(st, self.folder)
+        self.say(f"back to hailong-kiosk {st.previous}: {reason}")
+        self.reinstall_previous(st)
+        if count_failure and st.target and st.rollout is not None:
+            st.failed[st.target] = st.rollout
+        done = State(failed=st.failed).with_outcome(
+            st.target or "", "rolled_back", f"{reason} (back to {st.previous})")
+        update_state.save(done, self.folder)
+        return f"rolled back {st.target} to {st.previous}: {reason}"
+
+    def reinstall_previous(self, st: State) -> None:
+        """The previous version again, from apt's cache (no network needed)."""
+        try:
+            apt.configure_pending()
+        except apt.AptFailed:
+            pass
+        cached = Path("/var/cache/apt/archives") / \
+            f"{apt.PACKAGE}_{st.previous.replace(':', '%3a')}_{self.arch}.deb"
+        try:
+            self.repository().install(st.previous)
+        except (Refused, apt.AptFailed):
+            if not cached.exists():
+                raise
+            apt.run(["dpkg", "--force-confold", "-i", str(cached)])
+
+    # -- after a kill or a power cut -----------------------------------------------------
+
+    def repair(self, st: State | None = None) -> State:
+        """Finish or undo what was cut off: at boot (before the screen starts) and at the
+        start of every run. Leaves an installed, configured release."""
+        st = st or update_state.load(self.folder)
+        try:
+            apt.configure_pending()  # dpkg's own journal
+        except apt.AptFailed as exc:
+            self.say(f"dpkg --configure -a: {exc}")
+        version, status = apt.installed()
+        if st.phase == INSTALLING and version == st.target and status == "ii ":
+            return self.begin_trial(st)
+        if st.phase in (INSTALLING, ROLLING_BACK) or (st.phase != IDLE and status != "ii "):
+            # an install cut short is not the release's fault: tried again later
+            self.roll_back(st, f"the update to {st.target} was interrupted",
+                           count_failure=st.phase == ROLLING_BACK)
+            return update_state.load(self.folder)
+        return st
+
+
+def between_citizens(quiet_s: float) -> bool:
+    """No follow-up open and no vote for ``quiet_s``: read as user kiosk by ``kiosk update
+    --between-citizens`` (the store is the kiosk's)."""
+    try:
+        proc = subprocess.run(["runuser", "-u", "kiosk", "--", health.KIOSK, "update",
+                               "--between-citizens", str(quiet_s)],
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return proc.stdout.strip() == "yes"
+
+
+def compare(a: str, b: str) -> int:
+    """Debian's version order, by dpkg itself."""
+    for op, value in (("lt", -1), ("gt", 1)):
+        if subprocess.run(["dpkg", "--compare-versions", a, op, b]).returncode == 0:
+            return value
+    return 0
+
+
+def quiet_now(config: KioskConfig, quiet_s: float) -> bool:
+    """In the store: no vote held for a follow-up, the newest vote older than ``quiet_s``."""
+    import sqlite3
+
+    path = Path(config.storage.path)
+    if not path.exists():
+        return True
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        held = conn.execute("SELECT count(*) FROM votes WHERE status = 'held'").fetchone()[0]
+        last = conn.execute("SELECT boot_id, monotonic_ns FROM votes ORDER BY seq DESC "
+                            "LIMIT 1").fetchone()
+    finally:
+        conn.close()
+    if held:
+        return False
+    if last is None or last[0] != clock.boot_id():
+        return True
+    return clock.since_boot_ns() - int(last[1]) >= quiet_s * 1e9
+
+
+def describe(st: State) -> str:
+    return json.dumps({"phase": st.phase, "target": st.target, "previous": st.previous,
+                       "outcome": st.outcome}, ensure_ascii=False)
