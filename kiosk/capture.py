@@ -77,6 +77,7 @@ class Capture:
                                  self.config.followup,
                                  window_s=self.config.attribution.voting_window_s)
         self.desk: Desk | None = None  # made with the store (capture thread)
+        self._next_refresh = 0.0  # when the on-duty officer's name and photo are read again
         #: the held vote whose follow-up is open (capture thread only)
         self.followup_vote: Vote | None = None
         self.events: queue.Queue[ButtonEvent | Callable[[], None] | None] = queue.Queue()
@@ -316,6 +317,10 @@ class Capture:
         try:
             if desk.end_day_if_due(clock.utc_now()):
                 self._tell("duty_changed", None)
+            elif self._next_refresh <= time.monotonic():  # a name or photo come late
+                self._next_refresh = time.monotonic() + DAY_END_LOOK_S
+                if desk.refresh():
+                    self._tell("duty_changed", desk.on_duty)
         except StorageError as error:
             self._storage_failed(error)
 

@@ -23,7 +23,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ballot.wire import iso
 from kiosk.attribution import Classifier, RosterEntry, Scan, ScanKind
@@ -157,6 +157,7 @@ class Desk:
         self.classifier = Classifier(self.section.badge_public_key, self.section.dossier_pattern)
         self.dossier: tuple[str, int] | None = None  # (code, until monotonic ns)
         self.on_duty = self.log.open_period()
+        self._photo_shown = self._has_photo()  # what the screen was last told
 
     # -- what a vote carries --------------------------------------------------------------
 
@@ -202,6 +203,7 @@ class Desk:
         """``officer`` on duty from now; whoever was is signed out (``next_officer``)."""
         self.on_duty = self.log.start(officer, self.counter, now, clock_synced,
                                       ending=self.on_duty)
+        self._photo_shown = self._has_photo()
         log.info("officer %s on duty", officer)
         return self.on_duty
 
@@ -221,6 +223,22 @@ class Desk:
             return ScanAnswer("signed_in", MSG_SIGNED_IN, {"name": self.on_duty.name})
         on_duty = self.sign_in(code, now, clock_synced)
         return ScanAnswer("signed_in", MSG_SIGNED_IN, {"name": on_duty.name})
+
+    def refresh(self) -> bool:
+        """The roster came after the sign-in (the agent fetches it after its heartbeat): the
+        officer's name and photo, once known, replace the code. True when they changed."""
+        if self.on_duty is None:
+            return False
+        name = self.log.name_of(self.on_duty.officer)
+        photo = self._has_photo()
+        changed = (name, photo) != (self.on_duty.name, self._photo_shown)
+        if name != self.on_duty.name:
+            self.on_duty = replace(self.on_duty, name=name)
+        self._photo_shown = photo
+        return changed
+
+    def _has_photo(self) -> bool:
+        return self.on_duty is not None and self.log.photo(self.on_duty.officer) is not None
 
     # -- the end of the working day ------------------------------------------------------------
 

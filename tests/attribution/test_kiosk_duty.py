@@ -250,3 +250,15 @@ def test_the_agent_brings_the_units_roster_and_a_revoked_badge_is_refused(system
         agent.close()
     assert [a.kind for a in heard.answers] == ["signed_in", "signed_out", "badge_revoked"]
     assert heard.answers[0].params == {"name": "Đỗ Minh Châu"}
+
+
+def test_the_officers_name_and_photo_replace_the_code_once_the_roster_comes(tmp_path):
+    cfg = config(tmp_path)
+    with VoteStore(cfg.storage.path, cfg.terminal.id) as store:
+        desk = Desk(store, cfg)
+        desk.sign_in("CB-3", dt.datetime.now(dt.UTC), True)  # before the agent's roster
+        assert desk.on_duty.name == "CB-3" and not desk.refresh()
+        store.conn.execute("INSERT INTO officers (code, full_name, badge_issue, active, photo,"
+                           " photo_type) VALUES ('CB-3', 'Vũ Thị Lan', 1, 1, x'89', 'image/png')")
+        assert desk.refresh() and desk.on_duty.name == "Vũ Thị Lan"
+        assert not desk.refresh()  # told once
