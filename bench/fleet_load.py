@@ -1,14 +1,22 @@
 """Fleet load: N simulated terminals, each a heartbeat and a small batch per minute.
 
     .venv/bin/python bench/fleet_load.py [--terminals 10000] [--minutes 2] [--workers 2]
-                                         [--batch 3] [--write]
+                                         [--batch 3] [--wards 0] [--steering] [--write]
 
 Starts ``district serve --workers W`` on loopback against a fresh PostgreSQL database,
 registers the terminals, then for ``--minutes`` every terminal sends, at its own random
 second of each minute, ``POST /api/v1/heartbeat`` then ``POST /api/v1/votes`` (``--batch``
 votes). The load generator is plain asyncio over keep-alive HTTP/1.1 connections (cheap on
 CPU, so it steals little from the server on the same machine). Reports p50/p99/max latency
-and errors (any non-200 or transport failure). Target: p99 < 200 ms, zero errors.
+and errors (any non-200 or transport failure), also per path. Target: p99 < 200 ms, zero
+errors.
+
+``--wards N`` spreads the terminals over N units below the root (the rollups then count
+each vote in two units). ``--steering`` (20 wards unless ``--wards`` says otherwise) turns
+fleet steering on as a district runs it: settings at the fleet, at every ward and at one
+terminal in a hundred, an open request (never answered, so it rides on every answer) for one
+terminal in a hundred, and every heartbeat reports the settings version its terminal runs.
+The same-run baseline is the same fleet without ``--steering``.
 """
 
 from __future__ import annotations
@@ -34,17 +42,49 @@ from district import db  # noqa: E402
 from district.auth import hash_token, new_token  # noqa: E402
 
 
-def register_fleet(database: Database, n: int) -> dict[str, str]:
+def register_fleet(database: Database, n: int, wards: int = 0) -> dict[str, str]:
     """Bulk registration (one statement): register_terminal one by one would take minutes."""
     tokens = {f"sim-{i:05d}": new_token() for i in range(n)}
     now = dt.datetime.now(dt.UTC)
+    ward_ids = [f"sim-w{w:02d}" for w in range(wards)] or ["sim"]
     with database.engine.begin() as conn:
         conn.execute(db.units.insert().values(id="sim", name="Simulated", kind="",
                                               created_at=now))
+        if wards:
+            conn.execute(db.units.insert(), [
+                {"id": w, "name": w, "kind": "", "parent_id": "sim", "created_at": now}
+                for w in ward_ids])
         conn.execute(db.terminals.insert(), [
-            {"id": t, "unit_id": "sim", "name": t, "token_hash": hash_token(tok),
-             "created_at": now, "token_issued_at": now} for t, tok in tokens.items()])
+            {"id": t, "unit_id": ward_ids[i % len(ward_ids)], "name": t,
+             "token_hash": hash_token(tok), "created_at": now, "token_issued_at": now}
+            for i, (t, tok) in enumerate(tokens.items())])
     return tokens
+
+
+def steer_fleet(database: Database, tokens: dict[str, str], wards: int) -> int:
+    """Settings at the fleet, every ward and one terminal in a hundred; an open request for
+    one terminal in a hundred. Returns the newest settings version."""
+    from district import audit
+    from district.steering import store
+    from district.steering import terminal as steering
+
+    actor = audit.Actor("bench", "cli")
+    engine = database.engine
+    newest = store.change(engine, store.FLEET_SCOPE, {"followup.enabled": True}, actor)
+    for w in range(wards):
+        newest = store.change(engine, store.Scope(store.UNIT, f"sim-w{w:02d}"),
+                              {"scale.question_vi": f"Phường {w}?"}, actor)
+    for k, terminal in enumerate(tokens):
+        if k % 100 == 0:
+            newest = store.change(engine, store.Scope(store.TERMINAL, terminal),
+                                  {"ui.sound": True}, actor)
+        if k % 100 == 50:
+            steering.ask(engine, terminal, "doctor", actor)
+    return newest
+
+
+class _ClosedIdle(Exception):
+    """The connection ended before an answer began."""
 
 
 class Connection:
@@ -55,6 +95,15 @@ class Connection:
         self.reader = self.writer = None
 
     async def post(self, path: str, token: str, body: bytes) -> int:
+        try:
+            return await self._post(path, token, body)
+        except _ClosedIdle:
+            # the server closed the idle keep-alive connection just before we wrote on it:
+            # a new connection and the request once more, as HTTP clients do
+            self.close()
+            return await self._post(path, token, body)
+
+    async def _post(self, path: str, token: str, body: bytes) -> int:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         self.writer.write(
@@ -63,6 +112,8 @@ class Connection:
             + body)
         await self.writer.drain()
         status_line = await self.reader.readline()
+        if not status_line:
+            raise _ClosedIdle
         length = 0
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             if line.lower().startswith(b"content-length:"):
@@ -77,7 +128,8 @@ class Connection:
 
 
 async def run_load(base: str, tokens: dict[str, str], minutes: float, batch: int,
-                   connections: int) -> tuple[list[float], int, int, float]:
+                   connections: int, applied: int | None = None
+                   ) -> tuple[list[float], int, int, float]:
     host, port = base.removeprefix("http://").split(":")
     pool: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(connections):
@@ -85,6 +137,7 @@ async def run_load(base: str, tokens: dict[str, str], minutes: float, batch: int
     latencies: list[float] = []
     timeline: list[tuple[float, str, float]] = []  # (start, path, seconds)
     errors = 0
+    failures: dict[str, int] = {}  # what failed: path and status (or exception)
     late = 0  # requests that could not start within 50 ms of their slot (generator starved)
     seqs = dict.fromkeys(tokens, 0)
     start = time.monotonic() + 1.0
@@ -98,8 +151,11 @@ async def run_load(base: str, tokens: dict[str, str], minutes: float, batch: int
             status = await conn.post(path, token, json.dumps(body).encode())
             if status != 200:
                 errors += 1
-        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+                failures[f"{path} {status}"] = failures.get(f"{path} {status}", 0) + 1
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
             errors += 1
+            failures[f"{path} {type(exc).__name__}"] = failures.get(
+                f"{path} {type(exc).__name__}", 0) + 1
             conn.close()
         finally:
             latencies.append(time.perf_counter() - begin)
@@ -118,7 +174,8 @@ async def run_load(base: str, tokens: dict[str, str], minutes: float, batch: int
             "terminal_id": terminal, "sent_at": now, "boot_id": "sim-boot",
             "monotonic_ns": mono, "backlog": batch, "rejected": 0, "software_version": "0.1.0",
             "clock_synced": True, "disk_free_bytes": 10**10, "uptime_s": 3600.0,
-            "last_error": None, "stuck_buttons": []})
+            "last_error": None, "stuck_buttons": [],
+            **({} if applied is None else {"settings_applied": applied})})
         votes = []
         for _ in range(batch):
             seqs[terminal] += 1
@@ -136,6 +193,8 @@ async def run_load(base: str, tokens: dict[str, str], minutes: float, batch: int
     elapsed = time.monotonic() - began
     while not pool.empty():
         pool.get_nowait().close()
+    if failures:
+        print("failures:", ", ".join(f"{k}: {n}" for k, n in sorted(failures.items())))
     return latencies, errors, late, elapsed, timeline
 
 
@@ -195,6 +254,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64, help="client connections")
     parser.add_argument("--no-rollups", action="store_true",
                         help="diagnosis: the server skips the dashboard's rollup upserts")
+    parser.add_argument("--wards", type=int, default=None,
+                        help="units below the root the terminals are spread over (default 0, "
+                        "20 with --steering)")
+    parser.add_argument("--steering", action="store_true",
+                        help="settings, requests and reports of fleet steering on")
     parser.add_argument("--timeline", action="store_true",
                         help="print p50/p99/max per 10 s and per path")
     parser.add_argument("--write", action="store_true", help="append to bench/RESULTS-ingest.md")
@@ -202,12 +266,14 @@ def main() -> int:
 
     database = Database("postgres")
     try:
-        tokens = register_fleet(database, args.terminals)
+        wards = args.wards if args.wards is not None else (20 if args.steering else 0)
+        tokens = register_fleet(database, args.terminals, wards)
+        applied = steer_fleet(database, tokens, wards) if args.steering else None
         proc, base = start_server(database.url, args.workers, rollups=not args.no_rollups)
         try:
             before = cpu_snapshot()
             latencies, errors, late, elapsed, timeline = asyncio.run(
-                run_load(base, tokens, args.minutes, args.batch, args.connections))
+                run_load(base, tokens, args.minutes, args.batch, args.connections, applied))
             after = cpu_snapshot()
             if args.timeline:
                 print_timeline(timeline)
@@ -225,6 +291,10 @@ def main() -> int:
                f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(latencies) * 1000:.0f} ms, "
                f"errors {errors}, late starts {late}, votes stored {stored:,}/{expected:,}")
     print(summary)
+    for path in ("/api/v1/heartbeat", "/api/v1/votes"):
+        values = [secs for _t, p, secs in timeline if p == path]
+        print(f"  {path}: p50 {percentile(values, 0.5) * 1000:.1f} ms, "
+              f"p99 {percentile(values, 0.99) * 1000:.1f} ms, max {max(values) * 1000:.0f} ms")
     spent = {k: after[k] - before[k] for k in before}
     cores = os.cpu_count() or 1
     print(f"CPU during the load: machine {spent['machine'] / spent['wall'] / cores:.0%} of "
