@@ -262,3 +262,19 @@ def test_the_officers_name_and_photo_replace_the_code_once_the_roster_comes(tmp_
                            " photo_type) VALUES ('CB-3', 'Vũ Thị Lan', 1, 1, x'89', 'image/png')")
         assert desk.refresh() and desk.on_duty.name == "Vũ Thị Lan"
         assert not desk.refresh()  # told once
+
+
+def test_kiosk_run_starts_the_configured_reader_and_waits_for_a_missing_device(tmp_path):
+    from kiosk.hardware.scanner import EvdevScanner, SerialScanner, open_reader
+    scans: list[str] = []
+    assert open_reader(config(tmp_path).attribution, scans.append) is None  # window keys
+    for kind, cls in (("evdev", EvdevScanner), ("serial", SerialScanner)):
+        section = config(tmp_path, scanner=kind,
+                         scanner_device=str(tmp_path / "unplugged")).attribution
+        reader = open_reader(section, scans.append)
+        try:
+            assert isinstance(reader, cls) and reader._thread.is_alive()
+            assert not reader.connected.wait(0.5)  # not there: it keeps trying, never fails
+        finally:
+            reader.close()
+    assert scans == []
