@@ -117,36 +117,6 @@ class Delivery:
         return clock.Request(self.received_at, self.sent_at, self.boot_id, self.monotonic_ns)
 
 
-def boot_clock_rows(terminal_id: str, checked: Sequence[CheckedVote],
-                    delivery: Delivery) -> list[dict]:
-    """The ``terminal_boots`` rows this delivery teaches (district.clock), in boot id order."""
-    now = delivery.received_at
-    learned: dict[str, dict] = {}
-    if delivery.boot_id is not None and delivery.monotonic_ns is not None:
-        bound = clock.epoch_upper_bound_us(delivery.received_at, delivery.monotonic_ns)
-        if clock.BootClock().refuses_request(bound, delivery.monotonic_ns) is None:
-            learned[delivery.boot_id] = {"epoch_us": bound, "samples": 1}  # else: impossible
-    for item in checked:
-        vote = item.vote
-        if vote.clock_synced:
-            entry = learned.setdefault(vote.boot_id, {"epoch_us": None, "samples": 0})
-            entry.setdefault(
-                "synced_epoch_us", clock.synced_epoch_us(vote.recorded_at, vote.monotonic_ns))
-    return [{"terminal_id": terminal_id, "boot_id": boot_id, "epoch_us": v["epoch_us"],
-             "synced_epoch_us": v.get("synced_epoch_us"), "samples": v["samples"],
-             "first_seen": now, "last_seen": now}
-            for boot_id, v in sorted(learned.items())]  # sorted: one lock order everywhere
-
-
-def learn_boot_clocks(conn: Connection, terminal_id: str, checked: Sequence[CheckedVote],
-                      delivery: Delivery) -> None:
-    """Record what this delivery teaches about the terminal's boot epochs (district.clock)."""
-    rows = boot_clock_rows(terminal_id, checked, delivery)
-    if rows:
-        # one row (a heartbeat, a batch from one boot) is a plain execute, not an executemany
-        conn.execute(_boot_clock_upsert(conn.dialect.name), rows[0] if len(rows) == 1 else rows)
-
-
 @functools.cache
 def _boot_clock_upsert(dialect: str) -> sa.Insert:
     """Built once per dialect: building ``excluded`` and the CASE costs more than running it."""
