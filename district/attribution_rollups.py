@@ -140,16 +140,19 @@ def add(conn: Connection, coverage: Counter, procedures: Counter) -> None:
 
 
 def _upsert(conn: Connection, table: sa.Table, rows: dict[tuple, dict]) -> None:
+    """``INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n`` of every row, through the
+    driver's executemany (an import of a year adds tens of thousands of day rows: the
+    per-row parameter processing of a compiled statement cost more than the upserts)."""
     if not rows:
         return
     keys = [c.name for c in table.primary_key.columns]
-    values = [dict(zip(keys, k, strict=True)) | v for k, v in sorted(rows.items())]
-    ins = dialect_insert(conn, table)
     counts = [c.name for c in table.columns if not c.primary_key]
-    stmt = ins.on_conflict_do_update(index_elements=keys,
-                                     set_={c: table.c[c] + ins.excluded[c] for c in counts})
-    for start in range(0, len(values), 5000):
-        conn.execute(stmt, values[start:start + 5000])
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    sql = (f"INSERT INTO {table.name} ({', '.join(keys + counts)}) "
+           f"VALUES ({', '.join([mark] * (len(keys) + len(counts)))}) "
+           f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+           + ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in counts))
+    conn.exec_driver_sql(sql, [(*k, *(v[c] for c in counts)) for k, v in sorted(rows.items())])
 
 
 def name_procedures(conn: Connection, dossiers: Iterable[dict]) -> None:

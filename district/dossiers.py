@@ -556,24 +556,43 @@ def _insert_new(conn: Connection, rows: list[dict], now: dt.datetime) -> None:
     if not rows:
         return
     rows = sorted(rows, key=lambda r: r["code"])
+    days = {d for r in rows for d in (r["received_on"], r["due_on"], r["finished_on"])}
     if conn.dialect.name == "postgresql":
-        with conn.connection.driver_connection.cursor() as cursor, cursor.copy(
-                f"COPY dossiers ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row((r["code"], r["procedure_code"], r["procedure_name"],
-                                r["unit_id"], r["received_on"], r["due_on"], r["finished_on"],
-                                r["officer"], now))
+        _copy_new(conn, rows, days, now)
         return
     stamp = now.astimezone(dt.UTC).replace(tzinfo=None).isoformat(
         sep=" ", timespec="microseconds")  # the same moment for every row
     sql = (f"INSERT INTO dossiers ({', '.join(_COLUMNS)}) "
            f"VALUES ({', '.join(['?'] * len(_COLUMNS))})")
-    days = {d for r in rows for d in (r["received_on"], r["due_on"], r["finished_on"])}
     iso = {d: d and d.isoformat() for d in days}  # a few hundred dates, each written once
     conn.exec_driver_sql(sql, [
         (r["code"], r["procedure_code"], r["procedure_name"], r["unit_id"],
          iso[r["received_on"]], iso[r["due_on"]], iso[r["finished_on"]], r["officer"], stamp)
         for r in rows])
+
+
+def _copy_new(conn: Connection, rows: list[dict], days: set, now: dt.datetime) -> None:
+    """PostgreSQL: the rows as COPY's text format, written in large pieces (psycopg's
+    ``write_row`` adapts each value in Python: most of the import's time)."""
+    iso = {d: d.isoformat() if d else "\\N" for d in days}
+    stamp = now.isoformat()
+
+    def text(value: str | None) -> str:
+        if value is None:
+            return "\\N"
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            value = (value.replace("\\", "\\\\").replace("\t", "\\t")
+                     .replace("\n", "\\n").replace("\r", "\\r"))
+        return value
+
+    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(
+            f"COPY dossiers ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+        for start in range(0, len(rows), 10_000):
+            copy.write("".join(
+                f"{text(r['code'])}\t{text(r['procedure_code'])}\t"
+                f"{text(r['procedure_name'])}\t{text(r['unit_id'])}\t{iso[r['received_on']]}\t"
+                f"{iso[r['due_on']]}\t{iso[r['finished_on']]}\t{text(r['officer'])}\t{stamp}\n"
+                for r in rows[start:start + 10_000]))
 
 
 def _known(conn: Connection, codes: list[str]) -> tuple[dict[str, dict], dict[str, dict]]:

@@ -201,3 +201,20 @@ def test_a_one_stop_system_pushes_dossiers_with_an_admin_token(system):
     assert httpx.post(url, json=body).status_code == 401
     strange = httpx.post(url, json={"dossiers": [{"colour": "red"}]}, headers=auth)
     assert strange.status_code == 422
+
+
+def test_names_with_tabs_newlines_and_backslashes_are_stored_as_sent(system):
+    """(PostgreSQL's new rows travel in COPY's text format, which escapes these.)"""
+    from district.dossiers import import_dossiers
+
+    p = f"000.00.06.H{system.backend[:1].upper()}6-241201-"
+    names = ["Tên\tcó tab", "dòng 1\ndòng 2\r\n", "C:\\thư mục\\N", "\\N"]
+    rows = [{"code": f"{p}{i:04d}", "procedure_code": "1.001", "procedure_name": name,
+             "unit_id": "p-a", "received_on": None, "due_on": None,
+             "finished_on": dt.date(2024, 12, 2), "officer": None, "line": i + 2}
+            for i, name in enumerate(names)]
+    assert import_dossiers(system.engine, rows, "odd names").added == len(names)
+    with system.engine.connect() as conn:
+        stored = dict(conn.execute(sa.select(dossiers.c.code, dossiers.c.procedure_name)
+                                   .where(dossiers.c.code.like(p + "%"))).all())
+    assert stored == {r["code"]: r["procedure_name"] for r in rows}
