@@ -38,7 +38,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -46,7 +45,7 @@ import sqlalchemy as sa
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from redating import NS, PG_ADMIN, WRONG, Kiosk, iso, province  # noqa: E402 (puts the repo first)
+from redating import NS, WRONG, Kiosk, iso, province  # noqa: E402 (puts the repo first)
 
 from ballot.wire import Heartbeat  # noqa: E402
 from district import db, redating, rollups  # noqa: E402
@@ -54,6 +53,7 @@ from district.auth import hash_token  # noqa: E402
 from district.fleet import load_units  # noqa: E402
 from district.heartbeat import store_heartbeat  # noqa: E402
 from district.ingest import Delivery, ingest_batch  # noqa: E402
+from tests.helpers import fresh_database  # noqa: E402 (throwaway databases)
 
 
 class HonestKiosk(Kiosk):
@@ -101,25 +101,13 @@ def beat_of(k: Kiosk, transit_s: float, honest: bool) -> tuple[Heartbeat, dt.dat
 
 
 def run(kind: str, n: int, stored: int, share: float, threads: int) -> dict:
-    import psycopg
-
-    folder = tempfile.TemporaryDirectory(prefix="hl_redate_fleet_")
-    name = f"hl_redate_fleet_{uuid.uuid4().hex[:8]}"
-    if kind == "sqlite":
-        url = f"sqlite:///{folder.name}/district.db"
-    else:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    engine = db.create_db_engine(url)
-    try:
-        return measure(engine, n, stored, share, threads) | {"backend": kind}
-    finally:
-        engine.dispose()
-        folder.cleanup()
-        if kind == "postgres":
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with tempfile.TemporaryDirectory(prefix="hl_redate_fleet_") as folder, \
+            fresh_database(kind, Path(folder), "hl_redate_fleet") as url:
+        engine = db.create_db_engine(url)
+        try:
+            return measure(engine, n, stored, share, threads) | {"backend": kind}
+        finally:
+            engine.dispose()
 
 
 def measure(engine, n: int, stored: int, share: float, threads: int) -> dict:

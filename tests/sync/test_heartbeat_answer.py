@@ -10,30 +10,16 @@ import datetime as dt
 import secrets
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from district import audit, db
 from district.fleet import load_units, register_terminal
 from district.steering import store
 from district.steering import terminal as steering
-from tests.helpers import DistrictServer, fresh_database, iso
+from tests.helpers import iso
+from tests.sync.test_clock_truth import district  # noqa: F401 (a server per database)
 
 ACTOR = audit.Actor("tests", "cli")
-
-
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres",
-                                                                marks=pytest.mark.postgres)])
-def district(request, tmp_path_factory):
-    with fresh_database(request.param, tmp_path_factory.mktemp("answer"), "hl_answer") as url:
-        engine = db.create_db_engine(url)
-        db.migrate(engine)
-        server = DistrictServer(url).start()
-        try:
-            yield server.url, engine
-        finally:
-            server.stop()
-            engine.dispose()
 
 
 def beat(url: str, terminal: str, token: str, **fields) -> dict:
@@ -56,7 +42,7 @@ def assert_runs_what_the_store_says(url, engine, terminal, token) -> dict:
     return answer
 
 
-def test_the_answer_follows_every_change_of_settings_tree_and_unit(district):
+def test_the_answer_follows_every_change_of_settings_tree_and_unit(district):  # noqa: F811
     url, engine = district
     tag = secrets.token_hex(3)
     top, left, right = f"top-{tag}", f"left-{tag}", f"right-{tag}"
@@ -89,7 +75,7 @@ def test_the_answer_follows_every_change_of_settings_tree_and_unit(district):
     assert regrafted["settings_etag"] != moved["settings_etag"]
 
 
-def test_open_requests_ride_on_every_answer_until_answered(district):
+def test_open_requests_ride_on_every_answer_until_answered(district):  # noqa: F811
     url, engine = district
     terminal = f"t-{secrets.token_hex(3)}"
     token = register_terminal(engine, terminal, f"u-{terminal}", terminal)
