@@ -111,6 +111,8 @@ def _officer_rollup(name: str, bucket: str) -> sa.Table:
         _key(bucket), _key("scale", sa.SmallInteger),
         *_counts(COUNT_COLUMNS),
         sa.Index(f"ix_{name}_unit_{bucket}", "unit_id", bucket),
+        # one officer's page (d0010): their rows only, not every officer's of the units
+        sa.Index(f"ix_{name}_officer_{bucket}", "officer", bucket),
     )
 
 
