@@ -25,13 +25,20 @@ DUE = dt.datetime(2025, 11, 1, 7, tzinfo=LOCAL_TZ)  # the 1st: October's report
 FILES = {"hailong-q-20251001-20251031-report.pdf", "hailong-q-20251001-20251031-report.xlsx"}
 
 
-@pytest.fixture
-def engine(dataset):
-    engine, _generated = dataset
-    with engine.begin() as conn:  # every test starts without schedules
+def _clear(engine) -> None:
+    with engine.begin() as conn:
         conn.execute(schedules.sendings.delete())
         conn.execute(schedules.schedules.delete())
-    return engine
+
+
+@pytest.fixture
+def engine(dataset):
+    """The data set's database, without schedules before and after (no other test's
+    server may find one due)."""
+    engine, _generated = dataset
+    _clear(engine)
+    yield engine
+    _clear(engine)
 
 
 def csrf(client) -> str:
