@@ -125,7 +125,7 @@ def test_the_dashboard_api_refuses_strangers(dashboard_api):
              for p in doc["paths"] if p.startswith(DASHBOARD)]
     assert {p.removeprefix("/api/v1/dashboard/") for p in paths} == {
         "overview", "units/p1", "fleet", "alerts", "officers", "officers/cb-001",
-        "procedures", "coverage"}
+        "procedures", "coverage", "indices"}
     admin = create_admin_token(dashboard_api.engine, "revoked")
     with write_transaction(dashboard_api.engine) as conn:
         conn.execute(api_tokens.update().values(revoked_at=utcnow()))
