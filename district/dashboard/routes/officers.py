@@ -169,6 +169,13 @@ async def _manage_page(html: Renderer, dash, who, scope, unit: str, *, status: i
                      max_kib=MAX_PHOTO_BYTES // 1024, page="officers")
 
 
+async def _refused(html: Renderer, dash, who, scope, unit: str, exc: DistrictError,
+                   form: dict | None = None):
+    """Bad input: the page again, saying what is wrong (nothing was changed)."""
+    return await _manage_page(html, dash, who, scope, unit, status=422, form=form,
+                              error=exc.translated(_district_gettext(html)))
+
+
 @router.get(MANAGE, include_in_schema=False)
 async def manage_page(dash: DashboardDep, who: SignedIn, scope: VisibleScope, html: Page,
                       unit: Annotated[str, text_query("the unit")] = None,
@@ -260,8 +267,7 @@ async def add_officer(request: Request, dash: DashboardDep, who: SignedIn, scope
             dash.engine, code, full_name, target, photo_data=picture,
             actor=_actor(request, who)))
     except DistrictError as exc:
-        return await _manage_page(html, dash, who, scope, top, status=422, form=form,
-                                  error=exc.translated(_district_gettext(html)))
+        return await _refused(html, dash, who, scope, top, exc, form)
     return _back(top, "added", code)
 
 
@@ -281,8 +287,7 @@ async def change_officer(request: Request, code: str, dash: DashboardDep, who: S
                                           officer.code, full_name, target,
                                           _actor(request, who))
     except DistrictError as exc:
-        return await _manage_page(html, dash, who, scope, top, status=422,
-                                  error=exc.translated(_district_gettext(html)))
+        return await _refused(html, dash, who, scope, top, exc)
     return _back(top, "changed" if changes else "unchanged", officer.code)
 
 
@@ -302,8 +307,7 @@ async def replace_photo(request: Request, code: str, dash: DashboardDep, who: Si
         await run_in_threadpool(officer_store.set_photo, dash.engine, officer.code, picture,
                                 _actor(request, who))
     except DistrictError as exc:
-        return await _manage_page(html, dash, who, scope, top, status=422,
-                                  error=exc.translated(_district_gettext(html)))
+        return await _refused(html, dash, who, scope, top, exc)
     return _back(top, "photo", officer.code)
 
 
@@ -347,8 +351,7 @@ async def badge_sheet(request: Request, dash: DashboardDep, who: SignedIn,
     try:
         pdf, count = await run_in_threadpool(_sheet, dash.engine, top, html)
     except DistrictError as exc:
-        return await _manage_page(html, dash, who, scope, top, status=422,
-                                  error=exc.translated(_district_gettext(html)))
+        return await _refused(html, dash, who, scope, top, exc)
     await run_in_threadpool(audit.record_now, dash.engine, _actor(request, who),
                             "badges_printed", top, {"cards": count})
     name = f"the-can-bo-{top}.pdf"
