@@ -18,6 +18,8 @@ import time
 
 KIOSK = "/opt/hailong/venv/bin/kiosk"
 STABLE_S = 15.0
+# as user kiosk, without a PAM session (runuser would log two lines per check)
+AS_KIOSK = ["setpriv", "--reuid=kiosk", "--regid=kiosk", "--init-groups", "--"]
 
 
 def _run(cmd: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
@@ -54,7 +56,7 @@ def ui_ready(since_us: int) -> str | None:
 def store_probe() -> str | None:
     """``kiosk doctor --json``'s storage check (a probe write, no vote), as user kiosk."""
     try:
-        proc = _run(["runuser", "-u", "kiosk", "--", KIOSK, "doctor", "--json", "--lang", "en"],
+        proc = _run([*AS_KIOSK, KIOSK, "doctor", "--json", "--lang", "en"],
                     timeout=180)
         report = json.loads(proc.stdout)
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
@@ -68,7 +70,7 @@ def store_probe() -> str | None:
 def synced_since(wall: float) -> str | None:
     """The sync agent reached the server after ``wall`` (seconds since the epoch)."""
     try:
-        proc = _run(["runuser", "-u", "kiosk", "--", KIOSK, "status", "--json"])
+        proc = _run([*AS_KIOSK, KIOSK, "status", "--json"])
         last = json.loads(proc.stdout).get("last_sync_at")
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
         return f"kiosk status did not answer: {exc}"

@@ -113,9 +113,13 @@ class Updater:
             return f"refused {version}: {exc}"
         if not self.wait_quiet(wait_s):
             return "no moment between citizens: next run"
+        # the trial counts from here: the package's postinst restarts the screen and the
+        # agent during the install, and they may be up again before apt-get returns
         st = State(phase=INSTALLING, target=version, previous=installed,
                    rollout=target.get("rollout"), allow_older=bool(target.get("allow_older")),
-                   ui_was_ready=health.ui_running(), failed=st.failed, outcome=st.outcome)
+                   ui_was_ready=health.ui_running(), failed=st.failed, outcome=st.outcome,
+                   trial_since=time.time(), trial_boot=clock.boot_id(),
+                   trial_mono_us=health.monotonic_us())
         update_state.save(st, self.folder)
         self.say(f"installing hailong-kiosk {version} (was {installed})")
         try:
@@ -156,31 +160,38 @@ class Updater:
     # -- keep it only if healthy ---------------------------------------------------------
 
     def begin_trial(self, st: State) -> State:
-        st.phase, st.trial_since = TRIAL, time.time()
-        st.trial_boot, st.trial_mono_us = clock.boot_id(), health.monotonic_us()
+        st.phase = TRIAL
+        if st.trial_boot != clock.boot_id() or st.trial_since is None:
+            # after a reboot: a new window, and whatever this boot started counts
+            st.trial_since, st.trial_mono_us = time.time(), 0
+            st.trial_boot = clock.boot_id()
         update_state.save(st, self.folder)
         return st
 
     def trial(self, st: State) -> str:
-        if st.trial_boot != clock.boot_id():  # a reboot during the trial: a new window
+        if st.trial_boot != clock.boot_id():  # a reboot during the trial
             st = self.begin_trial(st)
         deadline = st.trial_since + self.config.update.health_s
-        problems: list[str] = []
         while True:
-            problems = [p for p in (
-                health.ui_ready(st.trial_mono_us) if st.ui_was_ready else None,
-                health.synced_since(st.trial_since),
-                health.store_probe()) if p]
-            if not problems:
+            problem = self.unhealthy(st)
+            if problem is None:
                 break
             if time.time() > deadline:
-                return self.roll_back(st, "; ".join(problems))
+                return self.roll_back(st, problem)
             time.sleep(POLL_S)
         st.failed.pop(st.target, None)
         version = st.target
         update_state.save(State(failed=st.failed).with_outcome(version, "kept"), self.folder)
         self.say(f"hailong-kiosk {version} proved healthy: kept")
         return f"kept {version}"
+
+    def unhealthy(self, st: State) -> str | None:
+        """The first of the health checks that does not hold yet (cheapest first)."""
+        if st.ui_was_ready:
+            problem = health.ui_ready(st.trial_mono_us)
+            if problem:
+                return problem
+        return health.synced_since(st.trial_since) or health.store_probe()
 
     def roll_back(self, st: State, reason: str, count_failure: bool = True) -> str:
         st.phase = ROLLING_BACK
@@ -200,6 +211,8 @@ class Updater:
             apt.configure_pending()
         except apt.AptFailed:
             pass
+        if not st.previous:
+            return
         cached = Path("/var/cache/apt/archives") / \
             f"{apt.PACKAGE}_{st.previous.replace(':', '%3a')}_{self.arch}.deb"
         try:
@@ -234,7 +247,7 @@ def between_citizens(quiet_s: float) -> bool:
     """No follow-up open and no vote for ``quiet_s``: read as user kiosk by ``kiosk update
     --between-citizens`` (the store is the kiosk's)."""
     try:
-        proc = subprocess.run(["runuser", "-u", "kiosk", "--", health.KIOSK, "update",
+        proc = subprocess.run([*health.AS_KIOSK, health.KIOSK, "update",
                                "--between-citizens", str(quiet_s)],
                               capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError):
