@@ -112,6 +112,7 @@ def test_the_first_boot_moves_votes_settings_and_journal_to_the_data_partition(c
         m.server.provision() / TERMINAL / "kiosk.toml").read_bytes()
     assert (m.data / "etc/environment").is_file()
     assert not m.path("/etc/kiosk/kiosk.toml").exists()  # the root's own folder, under the bind
+    m.wait_active("kiosk-sync.service")  # a writable root: the guard lets it start
     status = m.run("kiosk-card", "status").stdout
     assert "root: writable" in status
     for place in ON_DATA:
@@ -134,6 +135,7 @@ def test_a_power_cut_on_a_protected_card_changes_no_file_of_the_root_and_loses_n
     for place in ON_DATA:
         assert f"{place}: data" in status, status
     m.run("runuser", "-u", "kiosk", "--", "/usr/sbin/kiosk-card", "check")
+    m.wait_active("kiosk-sync.service")  # its guard (ExecStartPre) lets it start
     acknowledged = [m.run("kiosk", "vote", str(1 + i % 3)).stdout.strip().splitlines()[-1]
                     for i in range(12)]
     # What a technician might leave on the root, and what the system writes there itself.
