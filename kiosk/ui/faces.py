@@ -21,7 +21,7 @@ MOODS = {
 }
 INK = (0.10, 0.10, 0.12, 1)
 #: discs drawing the mouth: close enough to look like one stroke at any face size
-MOUTH_DOTS = 28
+MOUTH_DOTS = 72
 
 
 def mood(level: int, levels: int) -> float:

@@ -130,7 +130,7 @@ class LevelRow(Widget):
 
         u, scale = app.u, app.type
         gap, pad, vpad = u * 1.5, u, u * 0.5
-        face_min = FACE_MIN_MM / scale.mm_per_px + 2 * u * 1.5  # the card's padding
+        face_min = FACE_MIN_MM / scale.mm_per_px + 2 * u * 0.8  # the card's padding
         widths: dict = {}
 
         def measure(text: str, size: float) -> float:
