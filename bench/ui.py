@@ -115,12 +115,20 @@ def env_for(display: str, db: Path) -> dict:
 
 
 def idle(seconds: float) -> dict:
-    """Both apps side by side for `seconds` after a 5 s warm-up; CPU % of one core."""
+    """Both apps side by side for `seconds`, 5 s after both drew their first frame; CPU % of
+    one core."""
+    import socket
+
     xvfb, display = start_xvfb()
     tmp = Path(tempfile.mkdtemp())
     procs = {}
+    ready = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ready.bind(str(tmp / "notify"))
+    ready.settimeout(120)
     try:
-        env = env_for(display, tmp / "votes.db")
+        # Both say READY=1 after their first frame; the warm-up starts then (under a CPU
+        # quota the kiosk's start takes longer than a fixed warm-up).
+        env = env_for(display, tmp / "votes.db") | {"NOTIFY_SOCKET": str(tmp / "notify")}
         procs["kiosk"] = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run"], env=env,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                           preexec_fn=confined())
@@ -128,6 +136,9 @@ def idle(seconds: float) -> dict:
                                                                  "ui_minimal_app.py")],
                                             env=env, stdout=subprocess.DEVNULL,
                                             stderr=subprocess.DEVNULL, preexec_fn=confined())
+        for _ in procs:
+            while ready.recv(256) != b"READY=1":
+                pass
         time.sleep(5)
         start = {name: cpu_seconds(p.pid) for name, p in procs.items()}
         time.sleep(seconds)
@@ -138,6 +149,7 @@ def idle(seconds: float) -> dict:
         result["ratio"] = round(used["kiosk"] / used["minimal"], 3) if used["minimal"] else None
         return result
     finally:
+        ready.close()
         for p in procs.values():
             p.terminate()
             p.wait(10)
