@@ -7,7 +7,9 @@
    (``district.dossiers.parse_rows`` + ``import_dossiers``); rows/s, and the same file again
    (nothing changes). Baseline in the same run: reading the CSV alone (``csv.reader``).
 2. **Ingest A/B**: the same batches of 500 votes stored with and without dossier codes
-   (the claim of ``dossier_ratings``, the repeat_dossier flag): votes/s of each, same run.
+   (the claim of ``dossier_ratings``, the repeat_dossier flag): votes/s of each, same run;
+   and votes with dossier codes with and without the coverage and procedure rollups kept
+   (``attribution_rollups.count_claims`` made a no-op: the ingest before d0010), alternated.
 3. **Pages**: the officers page and its JSON (``/api/v1/dashboard/officers``,
    ``/procedures``, ``/coverage``) and one officer's page for a month and a year, through the
    real app in-process, signed in as a district official: p50 / p95 (ms).
@@ -16,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -93,6 +96,20 @@ def ingest(engine, terminal: str, unit: str, votes: list[dict]) -> float:
     return len(votes) / (time.perf_counter() - start)
 
 
+@contextlib.contextmanager
+def _rollups_kept(kept: bool):
+    """The ingest as it was before the attribution rollups (``count_claims`` a no-op)."""
+    from district import attribution_rollups
+
+    real = attribution_rollups.count_claims
+    if not kept:
+        attribution_rollups.count_claims = lambda conn, ratings: None
+    try:
+        yield
+    finally:
+        attribution_rollups.count_claims = real
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", required=True)
@@ -133,15 +150,27 @@ def main() -> None:
     ward_codes = {w: codes[i::len(WARDS)] for i, w in enumerate(WARDS)}
     with_codes = {w: list(votes_for(ward_codes[w], half // len(WARDS), by_ward[w], rnd))
                   for w in WARDS}
-    rates: dict[str, list[float]] = {"a": [], "b": []}
+    # C: with codes, but the coverage and procedure rollups not kept (their cost alone)
+    unkept = {w: list(votes_for(ward_codes[w][1::2], half // len(WARDS) // 2, by_ward[w], rnd))
+              for w in WARDS}
+    kept = {w: list(votes_for(ward_codes[w][::2], half // len(WARDS) // 2, by_ward[w], rnd))
+            for w in WARDS}
+    rates: dict[str, list[float]] = {"a": [], "b": [], "kept": [], "unkept": []}
     for i, w in enumerate(WARDS):  # alternated, so neither side always meets the larger table
         order = (("a", plain), ("b", with_codes)) if i % 2 == 0 else (("b", with_codes),
                                                                        ("a", plain))
         for side, votes in order:
             rates[side].append(ingest(engine, f"t-{w}", w, votes[w]))
+        for side, votes in ((("kept", kept), ("unkept", unkept)) if i % 2 else
+                            (("unkept", unkept), ("kept", kept))):
+            with _rollups_kept(side == "kept"):
+                rates[side].append(ingest(engine, f"t-{w}", w, votes[w]))
     a, b = statistics.mean(rates["a"]), statistics.mean(rates["b"])
     print(f"ingest A/B (batches of 500): without dossier codes {a:,.0f} votes/s, with "
           f"{b:,.0f} votes/s ({(b / a - 1) * 100:+.1f} %)")
+    k, u = statistics.mean(rates["kept"]), statistics.mean(rates["unkept"])
+    print(f"ingest A/B, votes with dossier codes: coverage/procedure rollups kept {k:,.0f} "
+          f"votes/s, not kept {u:,.0f} votes/s ({(k / u - 1) * 100:+.1f} %)")
 
     from fastapi.testclient import TestClient
 
