@@ -36,7 +36,7 @@ from district.dashboard.periods import Period
 from district.dashboard.scope import NotVisible, Scope
 from district.db import utcnow
 from district.duty import on_duty_seconds
-from district.rollups import LOCAL_TZ
+from district.rollups import LOCAL_TZ, day_date, officer_day, officer_month
 
 MIN_VOTES = 10  # fewer counted votes in the period say too little to rank an officer
 
@@ -221,10 +221,14 @@ def officer_data(engine: Engine, scope: Scope, code: str, period: Period) -> dic
     units = scope.tree.subtree(scope.top) if scope.top else sorted(scope.tree.names)
     start, end = _bounds(period)
     with engine.connect() as conn:
-        by_counter: dict[tuple[str, str], agg.Counts] = {}
-        for (u, counter, officer), c in agg.counts_by_officer(conn, period, units).items():
-            if officer == code:
-                by_counter[(u, counter)] = c
+        by_counter: dict[tuple[str, str], agg.Counts] = defaultdict(agg.Counts)
+        # this officer's rows only (the (officer, bucket) index), not every officer's
+        for r in agg._over_period(conn, period, officer_day, officer_month,
+                                  ["unit_id", "counter"],
+                                  lambda t: sa.and_(t.c.officer == code,
+                                                    agg.in_values(conn, t.c.unit_id, units))):
+            by_counter[(r["unit_id"], r["counter"])].add_row(r["scale"], r)
+        by_counter = dict(by_counter)
         trend = _officer_trend(conn, period, units, code)
         duty = on_duty_seconds(conn, [code], start, end, utcnow())[code]
         coverage = _officer_coverage(conn, period, code)
@@ -246,8 +250,6 @@ def _officer_coverage(conn: Connection, period: Period, code: str) -> Coverage:
 
 def _officer_trend(conn: Connection, period: Period, units: list[str], code: str
                    ) -> list[tuple[dt.date, agg.Counts]]:
-    from district.rollups import day_date, officer_day
-
     t = officer_day
     stmt = (sa.select(t.c.day, t.c.scale, *agg._sums(t))
             .where(t.c.officer == code, agg.in_values(conn, t.c.unit_id, units),
