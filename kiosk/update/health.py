@@ -18,6 +18,7 @@ import time
 
 KIOSK = "/opt/hailong/venv/bin/kiosk"
 STABLE_S = 15.0
+NOT_STABLE = "kiosk.service: ready, not yet stable"
 # as user kiosk, without a PAM session (runuser would log two lines per check)
 AS_KIOSK = ["setpriv", "--reuid=kiosk", "--regid=kiosk", "--init-groups", "--"]
 
@@ -49,7 +50,7 @@ def ui_ready(since_us: int) -> str | None:
                f"(result {u.get('Result')}, {u.get('NRestarts', '?')} restarts): " \
                "the screen did not report ready (READY=1)"
     if monotonic_us() - entered < STABLE_S * 1e6:
-        return "kiosk.service: ready, not yet stable"
+        return NOT_STABLE
     return None
 
 

@@ -24,6 +24,7 @@ class State:
     trial_since: float | None = None   # wall clock (s) when the new release was installed
     trial_boot: str | None = None      # the boot of the trial, and its CLOCK_MONOTONIC (µs)
     trial_mono_us: int = 0
+    trial_until: float | None = None   # wall clock: health_s after the install ended
     outcome: dict | None = None        # {version, outcome: kept|rolled_back|refused, reason}
     failed: dict[str, int] = field(default_factory=dict)  # version → rollout that failed
 

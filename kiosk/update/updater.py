@@ -164,19 +164,23 @@ class Updater:
         if st.trial_boot != clock.boot_id() or st.trial_since is None:
             # after a reboot: a new window, and whatever this boot started counts
             st.trial_since, st.trial_mono_us = time.time(), 0
-            st.trial_boot = clock.boot_id()
+            st.trial_boot, st.trial_until = clock.boot_id(), None
+        if st.trial_until is None:  # health_s from the end of the install (a slow card's
+            st.trial_until = time.time() + self.config.update.health_s  # apt is not counted)
         update_state.save(st, self.folder)
         return st
 
     def trial(self, st: State) -> str:
         if st.trial_boot != clock.boot_id():  # a reboot during the trial
             st = self.begin_trial(st)
-        deadline = st.trial_since + self.config.update.health_s
+        deadline = st.trial_until or time.time() + self.config.update.health_s
         while True:
             problem = self.unhealthy(st)
             if problem is None:
                 break
-            if time.time() > deadline:
+            # (a screen up but not yet stable gets the few seconds it needs)
+            if time.time() > deadline + (health.STABLE_S if problem == health.NOT_STABLE
+                                         else 0):
                 return self.roll_back(st, problem)
             time.sleep(POLL_S)
         st.failed.pop(st.target, None)

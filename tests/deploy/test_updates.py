@@ -31,7 +31,7 @@ KILLS = int(os.environ.get("HAILONG_UPDATE_KILLS", "50"))
 LIB = "/usr/lib/x86_64-linux-gnu/"
 HOST_GL = ("libGL.so.1", "libGLX.so.0", "libGLX_mesa.so.0", "libxcb-glx.so.0",
            "libXxf86vm.so.1", "libxcb-shm.so.0")
-TEST_ENVIRONMENT = ("KIOSK_SYNC__HEARTBEAT_INTERVAL_S=3\nKIOSK_UPDATE__HEALTH_S=75\n"
+TEST_ENVIRONMENT = ("KIOSK_SYNC__HEARTBEAT_INTERVAL_S=3\nKIOSK_UPDATE__HEALTH_S=90\n"
                     "KIOSK_UPDATE__QUIET_S=2\n")
 
 
