@@ -214,7 +214,7 @@ def test_two_server_processes_send_one_mail(engine, db_url, tmp_path):
                "DISTRICT_SMTP_PORT": str(controller.port), "DISTRICT_ALERT_INTERVAL_S": "0",
                "DISTRICT_REPORT_INTERVAL_S": "0.5"}
         server = DistrictServer(db_url, workers=2, env=env, log=tmp_path / "server.log")
-        server.start(timeout=60)
+        server.start()
         try:
             deadline = time.monotonic() + 120
             while not received and time.monotonic() < deadline:

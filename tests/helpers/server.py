@@ -46,8 +46,9 @@ class DistrictServer:
                      "--port", str(self.port), "--workers", str(workers)])
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30, ready_path: str = "/healthz") -> DistrictServer:
-        """Start and wait until ``ready_path`` answers 200."""
+    def start(self, timeout: float = 180, ready_path: str = "/healthz") -> DistrictServer:
+        """Start and wait until ``ready_path`` answers 200. The wait is a hang guard: on a
+        machine loaded 20 deep a server's imports alone took over 30 s."""
         if self.log:
             stdout = stderr = self.log.open("ab")
         else:  # stderr kept for the message if it dies at start (it logs warnings only)

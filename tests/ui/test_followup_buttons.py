@@ -19,7 +19,9 @@ def test_buttons_answer_the_followup(run_scenario, tmp_path):
     try:
         config = ui_config(tmp_path, serial={"enabled": True, "port": os.ttyname(slave)},
                            rules={"lockout_s": 1.0},
-                           followup={"enabled": True, "timeout_s": 4, "answer_after_ms": 300})
+                           # 30 s: each answer comes after a screenshot, which took over 4 s
+                           # on a machine loaded 20 deep (the press was then a new vote)
+                           followup={"enabled": True, "timeout_s": 30, "answer_after_ms": 300})
         report = run_scenario("followup_buttons", {"config": config, "size": [800, 480],
                                                    "serial_master": master,
                                                    "shots": str(shots)}, pass_fds=(master,))
