@@ -20,6 +20,7 @@ from district.fleet import load_units, register_terminal
 from district.ingest import Delivery, ingest_batch
 from tests.dashboard.test_counting import TERMINALS, UNITS, generated_votes
 from tests.helpers import fresh_database
+from tests.helpers.terminals import terminal_at_old_revision
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -106,8 +107,9 @@ def test_migrations_fill_what_the_live_code_counts(kind, tmp_path):
             migrate(fresh)
             for engine in (migrated, fresh):
                 load_units(engine, {"units": UNITS})
-                for terminal, _scale in TERMINALS:
-                    register_terminal(engine, terminal, "xa")
+            for terminal, _scale in TERMINALS:
+                terminal_at_old_revision(migrated, terminal, "xa")
+                register_terminal(fresh, terminal, "xa")
             store(migrated, 1, 300, upkeep=False)  # d0001's trigger counts them
             store(fresh, 1, 300)                   # today's ingest counts them
             with migrated.connect() as conn:

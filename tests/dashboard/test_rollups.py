@@ -16,6 +16,7 @@ from district.db import create_db_engine, migrate
 from district.fleet import load_units, register_terminal
 from district.ingest import Delivery, ingest_batch
 from tests.helpers import fresh_database
+from tests.helpers.terminals import terminal_at_old_revision
 
 TREE = {"units": [{"id": "tinh", "name": "Tỉnh"},
                   {"id": "h1", "name": "Huyện 1", "parent": "tinh"},
@@ -100,7 +101,7 @@ def test_migration_from_trigger_rollups_fills_the_new_tables(fresh_url):
 
     engine = at_revision(fresh_url, "d0001")
     load_units(engine, TREE)
-    register_terminal(engine, "t-x1", "x1")
+    terminal_at_old_revision(engine, "t-x1", "x1")
     from district import rollups as r
 
     saved = r.add_votes
@@ -131,8 +132,8 @@ def test_officer_rollups_count_what_the_ingest_stores_and_fill_from_older_votes(
 
     engine = at_revision(fresh_url, "d0003")
     load_units(engine, TREE)
-    register_terminal(engine, "t-x1", "x1")
-    register_terminal(engine, "t-h2", "h2")
+    terminal_at_old_revision(engine, "t-x1", "x1")
+    terminal_at_old_revision(engine, "t-h2", "h2")
 
     def on_duty(batch, counter, officer):
         return [{**v, "counter": counter, "officer": officer} for v in batch]

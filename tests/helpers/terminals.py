@@ -31,3 +31,21 @@ def add_terminal(db_url: str | None, terminal_id: str, unit: str, *,
     done = district(db_url, "terminals", "add", terminal_id, "--unit", unit, env=env, cwd=cwd)
     assert done.returncode == 0, f"district terminals add {terminal_id}: {done.stderr}"
     return printed_token(done.stdout)
+
+
+def terminal_at_old_revision(engine, terminal_id: str, unit_id: str) -> None:
+    """A terminal row in a database migrated to an old revision, where today's
+    ``register_terminal`` cannot run (it writes the audit log, d0006). The columns are
+    those of the first schema; the unit must exist (``load_units``)."""
+    import datetime as dt
+    import hashlib
+
+    import sqlalchemy as sa
+
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO terminals (id, unit_id, name, token_hash, created_at, token_issued_at)"
+            " VALUES (:id, :unit, '', :hash, :now, :now)"),
+            {"id": terminal_id, "unit": unit_id, "now": now,
+             "hash": hashlib.sha256(terminal_id.encode()).hexdigest()})  # unique, unused
