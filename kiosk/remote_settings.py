@@ -475,7 +475,9 @@ def between_citizens(app) -> bool:
             return True
         if request.get("action") == "button_test":
             log.info("button test asked from the district server")
-            app.stage.show("technician")
+            app.open_technician()  # (built on first use: the screen may not exist yet)
+            if app.technician is None:
+                return False
             app.technician.unlocked = True
             app.technician_unlocked()
             return True

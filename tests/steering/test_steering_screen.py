@@ -93,6 +93,12 @@ def test_the_units_question_shows_between_citizens(display, tmp_path):
                 assert votes.strip().startswith("1|")  # the vote and its answer, kept
             wait_for(lambda: (d.steering("bm-1") or {}).get("applied_version") == 2,
                      what="version 2 reported applied")
+
+            # the button test asked from afar opens the technician screen, unlocked, even
+            # though nobody opened it before (it is built on first use)
+            d.cli_ok("terminals", "button-test", "bm-1")
+            wait_for(lambda: seen(t.folder)[-1]["screen"] == "technician",
+                     what="the button test on the screen", timeout=120)
         finally:
             command(t.folder, "quit")
             try:
