@@ -40,8 +40,8 @@ def test_one_bad_vote_is_rejected_alone(api):
     # pydantic's English exactly, whatever the CLI shows in Vietnamese: the sync agent reads it
     assert rejected[bad[0]["id"]] == "Value error, level 5 is above the scale 3"
     assert rejected["not-a-uuid"] == "id: Value error, must be a UUID like 0b7c…-…"
-    assert rejected[bad[2]["id"]] == ("flags.0: Input should be 'test', 'suspected_misuse' or "
-                                      "'stuck_button'")
+    assert rejected[bad[2]["id"]] == ("flags.0: Input should be 'test', 'suspected_misuse', "
+                                      "'stuck_button' or 'outside_window'")
     assert rejected[bad[3]["id"]] == "unexpected: Extra inputs are not permitted"
     assert api.vote_count() == 2
 
