@@ -10,9 +10,9 @@ folder), then the same as ``settings.good.json``, the last good version. The nex
 reports the version applied, or the one refused and why.
 
 The screen takes them between citizens (``follow``, the app's hook, looks when the agent
-signals it through a FIFO beside the vote store, ``WAKE_FIFO``, and every ``FALLBACK_S`` in
-case a signal was missed; only while the rating screen waits and no press is queued, else
-again every ``CHECK_S`` until it does): never during a vote or a follow-up,
+signals it through a socket named after the vote store, ``wake_address``, and every
+``FALLBACK_S`` in case a signal was missed; only while the rating screen waits and no press
+is queued, else again every ``CHECK_S`` until it does): never during a vote or a follow-up,
 and nothing is restarted that need not be: the question, the labels, the follow-up, the
 lock-out, the misuse window and the sound are changed in place; a new number of levels or a
 new language needs a new screen, so the UI restarts itself then (systemd starts it again; no
@@ -28,10 +28,11 @@ app.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
-import stat
+import socket
 import subprocess
 import sys
 import threading
@@ -53,7 +54,6 @@ log = logging.getLogger("kiosk.steering")
 SETTINGS_FILE = "settings.json"
 GOOD_FILE = "settings.good.json"
 UI_REQUESTS_FILE = "screen-requests.json"  # restart_ui / button_test, for the screen
-WAKE_FIFO = "screen.wake"  # the agent writes a byte when it stored something for the screen
 JOURNAL_LINES = 100
 DOCTOR_TIMEOUT_S = 120
 
@@ -305,47 +305,43 @@ def ask_screen(folder: Path, request_id: int, action: str) -> None:
     signal_screen(folder)
 
 
+def wake_address(folder: Path) -> bytes:
+    """Where the screen listens for the agent: a Unix datagram socket in Linux's abstract
+    namespace, named after the vote store's folder. No file: nothing is held open on the
+    card, so a technician can still unmount a failing one (``Capture._probe`` closes its
+    files for that reason), and two terminals on one machine (tests, ``make run``) never
+    hear each other."""
+    digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:32]
+    return f"\0hailong-screen-wake-{digest}".encode()
+
+
 def signal_screen(folder: Path) -> None:
     """Tell a running screen that the agent stored something for it (its listener wakes);
-    nothing when no screen listens. Never blocks, never writes anything but a FIFO."""
-    try:
-        fd = os.open(folder / WAKE_FIFO, os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW
-                     | os.O_CLOEXEC)
-    except OSError:  # no screen is listening (ENXIO), or none ever made the FIFO (ENOENT)
-        return
-    try:
-        if stat.S_ISFIFO(os.fstat(fd).st_mode):
-            os.write(fd, b"!")
-    except OSError:  # full (EAGAIN): the screen has been told already
-        pass
-    finally:
-        os.close(fd)
+    nothing when no screen listens. Never blocks."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+        sock.setblocking(False)
+        try:
+            sock.sendto(b"!", wake_address(folder))
+        except OSError:  # no screen listens (ECONNREFUSED), or it has been told (EAGAIN)
+            pass
 
 
 def listen(folder: Path, woken: Callable[[], None]) -> bool:
-    """Call ``woken`` (in a thread of its own, blocked in read(2) meanwhile: no wake-up of
-    the screen's thread) each time the agent signals; False when no FIFO can be made here."""
-    path = folder / WAKE_FIFO
+    """Call ``woken`` (in a thread of its own, blocked in recv(2) meanwhile: no wake-up of
+    the screen's thread) each time the agent signals; False when another screen already
+    listens for this store (the caller then looks every ``CHECK_S``)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
     try:
-        try:
-            os.mkfifo(path, 0o600)
-        except FileExistsError:
-            pass
-        # read and write: the FIFO always has a writer, so read(2) waits instead of seeing
-        # the end of the file between two signals
-        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
-        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise OSError(f"{path} is not a FIFO")
+        sock.bind(wake_address(folder))
     except OSError as exc:
+        sock.close()
         log.warning("no signal from the agent (%s): the screen looks every %g s", exc, CHECK_S)
         return False
 
     def wait() -> None:
         while True:
             try:
-                if not os.read(fd, 512):
-                    return
+                sock.recv(512)
             except OSError:
                 return
             woken()
@@ -422,7 +418,7 @@ def follow(app, local: KioskConfig, schedule: Callable[[Callable, float], object
     with the last good district settings), and a look between citizens whenever the agent
     signals that it stored something, else every ``FALLBACK_S`` (``schedule`` is Kivy's
     ``Clock.schedule_interval``, safe from any thread; a callback returning False ends its
-    interval). Without the FIFO, a look every ``CHECK_S`` as before."""
+    interval). Without the signal, a look every ``CHECK_S`` as before."""
     config, stored, problem = effective(local)
     if problem:
         log.warning("%s", problem)

@@ -1,7 +1,7 @@
 """The sync agent tells the screen when it stored something for it, so the screen's thread
 need not look every 2 s: the real ``kiosk sync`` (its own process, a real ``district
-serve`` on loopback) stores the district's new settings and writes the FIFO beside the vote
-store; the UI's hook (``kiosk.remote_settings.follow``, on a stand-in of the app and of
+serve`` on loopback) stores the district's new settings and signals the socket named after
+the vote store; the UI's hook (``kiosk.remote_settings.follow``, on a stand-in of the app and of
 Kivy's Clock that never fires the slow fallback) takes them between citizens — and only
 then — and a request for the screen reaches it the same way."""
 
@@ -81,7 +81,8 @@ def test_the_agent_signals_the_screen_which_takes_the_settings_between_citizens(
     app, clock = app_stand_in(config), Clock()
     remote_settings.follow(app, config, clock.schedule_interval)
     assert clock.intervals == [remote_settings.FALLBACK_S]  # no look every 2 s
-    assert (tmp_path / remote_settings.WAKE_FIFO).is_fifo()
+    # nothing of the signal on the card (a FIFO held open there kept a bad card mounted)
+    assert not [p for p in tmp_path.iterdir() if p.is_fifo() or p.is_socket()]
 
     app.stage.current_name = "thanks"  # a citizen is being thanked when the settings come
     district.cli("settings", "set", f"scale.question_vi={QUESTION}", "--terminal", TERMINAL_ID)
@@ -108,8 +109,14 @@ def test_the_agent_signals_the_screen_which_takes_the_settings_between_citizens(
 
 
 def test_a_signal_without_a_screen_is_harmless(tmp_path):
-    remote_settings.signal_screen(tmp_path)  # no FIFO: nothing happens
-    (tmp_path / remote_settings.WAKE_FIFO).write_text("a file, not a FIFO")
-    remote_settings.signal_screen(tmp_path)  # never written into
-    assert (tmp_path / remote_settings.WAKE_FIFO).read_text() == "a file, not a FIFO"
-    assert not remote_settings.listen(tmp_path, lambda: None)  # the screen would poll
+    remote_settings.signal_screen(tmp_path)  # nobody listens: nothing happens, no file
+    assert not list(tmp_path.iterdir())
+    woken = threading.Event()
+    assert remote_settings.listen(tmp_path, woken.set)
+    assert not remote_settings.listen(tmp_path, lambda: None)  # a second screen would poll
+    other = tmp_path / "other"
+    other.mkdir()
+    remote_settings.signal_screen(other)  # another terminal's store: not ours
+    assert not woken.wait(0.5)
+    remote_settings.signal_screen(tmp_path)
+    assert woken.wait(30)

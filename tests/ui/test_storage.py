@@ -102,9 +102,6 @@ def test_disk_full_and_recovery(run_scenario, tmp_path, small_disk):
     assert levels == [3, 3], f"acknowledged votes only, none lost: {step['votes']}"
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "regression found at the session's end (passes at 9cfd45e, fails at cd477ca on a quiet "
-    "machine): after the card is mounted again the screen stays out of order; see the note"))
 def test_card_read_only_mid_run_and_recovery(run_scenario, tmp_path, ext4_card):
     card, image = ext4_card
     db = card / "votes.db"
