@@ -32,6 +32,10 @@ from kiosk.update.state import IDLE, INSTALLING, ROLLING_BACK, TRIAL, State
 
 QUIET_WAIT_S = 600   # how long a run waits for a moment between citizens
 POLL_S = 2.0
+CARD = "/usr/sbin/kiosk-card"
+MSG_PROTECTED = ("the card's root is protected (read-only, its changes in RAM): the release "
+                 "would be gone at the next boot. On site: sudo kiosk-card maintenance "
+                 "--reboot, sudo kiosk update --apply, sudo kiosk-card protect --reboot")
 
 
 class Refused(Exception):
@@ -130,6 +134,8 @@ class Updater:
 
     def check(self, version: str, installed: str | None, allow_older: bool) -> apt.Repository:
         """Everything before the install: raises Refused (or AptFailed) with the reason."""
+        if root_protected():
+            raise Refused(MSG_PROTECTED)
         if installed and compare(version, installed) < 0 and not allow_older:
             raise Refused(f"{version} is older than the version installed ({installed})")
         repo = self.repository()
@@ -245,6 +251,16 @@ class Updater:
                            count_failure=st.phase == ROLLING_BACK)
             return update_state.load(self.folder)
         return st
+
+
+def root_protected() -> bool:
+    """kiosk-card's word (packaging/kiosk/kiosk-card): the root's writes go to RAM now. No
+    kiosk-card, no protected root."""
+    try:
+        return subprocess.run([CARD, "protected"], capture_output=True,
+                              timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
 
 
 def between_citizens(quiet_s: float) -> bool:
