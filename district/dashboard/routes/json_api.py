@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from district.dashboard import aggregates as agg
 from district.dashboard import api_models as answers
 from district.dashboard import figures
+from district.dashboard import indices as legal
 from district.dashboard.deps import (
     ApiPaging,
     DashboardDep,
@@ -24,7 +25,6 @@ from district.dashboard.deps import (
 from district.dashboard.health import backlog_fault, silent_hours
 from district.dashboard.periods import Period
 from district.dashboard.render import secure_headers
-from district.dashboard.routes import reports
 from district.dashboard.scope import Scope
 from district.models import ErrorResponse
 
@@ -102,5 +102,10 @@ async def alerts(dash: DashboardDep, scope: VisibleScope, unit: VisibleUnit):
     return answer({"unit_id": unit, "alerts": [a.as_json() for a in rows]})
 
 
-# the index figures (issue 16): Circular 01/2018, Decision 766
-router.include_router(reports.api)
+
+@router.get("/indices", response_model=answers.Indices,
+            summary="Circular 01/2018 indicators and Decision 766 ratio of a unit and period")
+async def indices(dash: DashboardDep, scope: VisibleScope, filters: Filtered):
+    ix = await run_in_threadpool(legal.indices, dash.engine, scope.tree, filters.unit,
+                                 filters.period)
+    return answer(ix.as_json())

@@ -5,9 +5,8 @@ optionally, what the official would otherwise fill in by hand (``number``, ``pla
 ``signer``, ``position``). Included by ``downloads`` (same prefix, same audit record),
 before its catch-all for unknown names.
 
-``pages`` (included by ``routes.pages``): the index figures (``/dashboard/indices``) and the
-scheduled reports (``/dashboard/schedules``); ``api`` (included by ``routes.json_api``): the
-index figures as JSON.
+``pages`` (included by ``routes.pages``): the index figures (``/dashboard/indices``; as JSON
+in ``routes.json_api``) and the scheduled reports (``/dashboard/schedules``).
 """
 
 from __future__ import annotations
@@ -17,11 +16,10 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from district import audit
-from district.dashboard import api_models as answers
 from district.dashboard import indices as legal
 from district.dashboard import report
 from district.dashboard import schedules as plans
@@ -42,7 +40,6 @@ from district.errors import N_, DistrictError
 
 router = APIRouter()
 pages = APIRouter(include_in_schema=False)
-api = APIRouter()
 MAX_FIELD = 200  # characters of a number, place, signer or position
 
 
@@ -99,14 +96,6 @@ async def indices_page(dash: DashboardDep, who: SignedIn, scope: VisibleScope,
     return html.page("report_indices.html", **frame(who, scope, filters.unit, filters.period),
                      ix=ix, indicators=legal.INDICATORS, grade=legal.grade_words(html.gettext),
                      page="indices")
-
-
-@api.get("/indices", response_model=answers.Indices,
-         summary="Circular 01/2018 indicators and Decision 766 ratio of a unit and period")
-async def indices_json(dash: DashboardDep, scope: VisibleScope, filters: Filtered):
-    ix = await run_in_threadpool(legal.indices, dash.engine, scope.tree, filters.unit,
-                                 filters.period)
-    return secure_headers(JSONResponse(ix.as_json()))
 
 
 # --- scheduled reports (district.dashboard.schedules) -------------------------------------
