@@ -11,29 +11,19 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+from kiosk.update import apt
 from kiosk.update import state as update_state
 
 TARGET_FILE = "release-target.json"
-PACKAGE = "hailong-kiosk"
-
-
-def installed_version() -> str | None:
-    try:
-        proc = subprocess.run(["dpkg-query", "-W", "-f=${Version}", PACKAGE],
-                              capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
 
 
 def report(folder: Path = update_state.STATE_DIR) -> dict:
     """The heartbeat's release fields: the version installed, the last update's outcome."""
     out: dict = {}
-    version = installed_version()
+    version, _status = apt.installed()
     if version:
         out["release_version"] = version[:100]
     outcome = update_state.load(folder).outcome
