@@ -115,6 +115,7 @@ def test_the_first_boot_moves_votes_settings_and_journal_to_the_data_partition(c
     m.wait_active("kiosk-sync.service")  # a writable root: the guard lets it start
     status = m.run("kiosk-card", "status").stdout
     assert "root: writable" in status
+    assert m.run("kiosk-card", "protected", check=False).returncode == 1  # updates install
     for place in ON_DATA:
         assert f"{place}: data" in status, status
     # No overlay to switch on here: the first boot said so and went on.
@@ -132,6 +133,7 @@ def test_a_power_cut_on_a_protected_card_changes_no_file_of_the_root_and_loses_n
     m.boot(PROTECTED, m.bind)
     status = m.run("kiosk-card", "status").stdout
     assert "root: protected" in status, status
+    m.run("kiosk-card", "protected")  # kiosk update asks it, and refuses to install into RAM
     for place in ON_DATA:
         assert f"{place}: data" in status, status
     m.run("runuser", "-u", "kiosk", "--", "/usr/sbin/kiosk-card", "check")
