@@ -285,5 +285,11 @@ def indices(engine: Engine, tree: agg.UnitTree, unit: str, period: Period) -> In
         return compute(conn, tree, unit, period)
 
 
+def row_label(row, rows: int, _: Callable[[str], str]) -> str:
+    """A row of the overview (or of the index figures, the same rows) by name, the scope
+    unit's own terminals marked when they are one row of several."""
+    return row.name + (" " + _("(own terminals)") if row.own_only and rows > 1 else "")
+
+
 def grade_words(_: Callable[[str], str]) -> Callable[[str | None], str]:
     return lambda g: "–" if g is None else _(GRADE_NAMES[g])

@@ -153,8 +153,7 @@ def _units(r: Report, _, w: Words) -> list[Block]:
     ov, c = r.overview, r.total
     rows = []
     for row in ov.rows:
-        name = row.name + (" " + _("(own terminals)") if row.own_only and len(ov.rows) > 1
-                           else "")
+        name = legal.row_label(row, len(ov.rows), _)
         rows.append([str(row.rank or "–"), name, w.num(row.counts.votes),
                      w.num(row.counts.satisfaction, 1), w.num(row.counts.index, 1),
                      w.num(row.previous.index, 1), w.signed(row.change("index"))])
@@ -246,7 +245,7 @@ def _indices(r: Report, _, w: Words) -> list[Block]:
     def circ(row: legal.CircularRow, name: str) -> list[str]:
         return [name, w.num(row.counts.votes), *(w.num(s.score, 2) for s in row.scores),
                 w.num(row.total, 2), grade(row.grade)]
-    rows = [circ(row, _row_name(row, len(ix.circular), _)) for row in ix.circular]
+    rows = [circ(row, legal.row_label(row, len(ix.circular), _)) for row in ix.circular]
     n = len(legal.INDICATORS)
     out.append(Block("table", table=Table(
         header, rows, [False, *[True] * (n + 2), False], circ(ix.circular_total, _("Total")),
@@ -257,10 +256,6 @@ def _indices(r: Report, _, w: Words) -> list[Block]:
         "18-point assessment).")))
     out += _decision_766(ix, _, w)
     return out
-
-
-def _row_name(row, rows: int, _) -> str:
-    return row.name + (" " + _("(own terminals)") if row.own_only and rows > 1 else "")
 
 
 def _decision_766(ix, _, w: Words) -> list[Block]:
@@ -284,7 +279,7 @@ def _decision_766(ix, _, w: Words) -> list[Block]:
     widths = [0.3, 0.12, 0.1, 0.12, 0.12, 0.1, 0.14]
     numeric = [False, *[True] * 6]
     out.append(Block("table", table=Table(
-        header, [line(_row_name(r, len(ix.dossiers), _), r.total) for r in ix.dossiers],
+        header, [line(legal.row_label(r, len(ix.dossiers), _), r.total) for r in ix.dossiers],
         numeric, line(_("Total"), total), widths)))
     if len(ix.months) > 1:
         out.append(Block("table", table=Table(

@@ -129,7 +129,7 @@ def summary_sheet(ws: Worksheet, ov: agg.Overview, made: dt.date, _) -> None:
     _header(ws, header)
     first = row = HEADER_ROW + 1
     for r in ov.rows:
-        name = r.name + (" " + _("(own terminals)") if r.own_only and len(ov.rows) > 1 else "")
+        name = legal.row_label(r, len(ov.rows), _)
         c = r.counts
         ws.cell(row=row, column=1, value=r.rank)
         text(ws, row, 2, r.unit_id)
@@ -249,10 +249,6 @@ def report_workbook(engine: Engine, tree: agg.UnitTree, unit: str, period: Perio
     return out.getvalue()
 
 
-def _row_label(name: str, own_only: bool, rows: int, _) -> str:
-    return name + (" " + _("(own terminals)") if own_only and rows > 1 else "")
-
-
 def _bar_chart(ws: Worksheet, title: str, axis: str, col: int, first: int, last: int,
                below: int, top: float) -> None:
     chart = BarChart()
@@ -283,7 +279,7 @@ def circular_sheet(ws: Worksheet, ix: legal.Indices, made: dt.date, _) -> None:
     good, fair = (share * legal.MAX_SCORE * n for share, _g in legal.GRADES[:2])
     total_col = 5 + 2 * n
     first = row = HEADER_ROW + 1
-    rows = [(r, _row_label(r.name, r.own_only, len(ix.circular), _)) for r in ix.circular]
+    rows = [(r, legal.row_label(r, len(ix.circular), _)) for r in ix.circular]
     for r, name in [*rows, (ix.circular_total, _("Total"))]:
         is_total = r is ix.circular_total
         if not is_total:
@@ -344,7 +340,7 @@ def decision_sheet(ws: Worksheet, ix: legal.Indices, made: dt.date, _) -> None:
     first = row = HEADER_ROW + 1
     for month in ix.months:  # month by month, as the ratio is published
         for r in ix.dossiers:
-            name = _row_label(r.name, r.own_only, len(ix.dossiers), _)
+            name = legal.row_label(r, len(ix.dossiers), _)
             d = r.months[month]
             text(ws, row, 1, r.unit_id)
             text(ws, row, 2, name)
