@@ -13,17 +13,20 @@ terminals carry their BOOTTIME (an honest boot, as a terminal sends) and are tim
 as ``POST /api/v1/heartbeat`` runs them in its thread: storing, the clock, the steering's
 answer. Also timed, in the same run: ``store_heartbeat`` alone (no steering answer).
 Prints p50 / p99 of each and the statements each sent to the database (counted by an
-SQLAlchemy event; BEGIN and COMMIT not included).
+SQLAlchemy event; BEGIN and COMMIT not included). The steering's own part is the whole
+heartbeat less storing it (what the former bench/steering_heartbeat.py timed apart).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
-import importlib
 import random
+import secrets
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,6 +38,27 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+@contextlib.contextmanager
+def database(kind: str):
+    """A throwaway database's URL: SQLite in a temporary folder, or a PostgreSQL database
+    created for the run and dropped after it (no district import: --repo's is migrated)."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield f"sqlite:///{folder}/bench.db"
+        return
+    import psycopg
+
+    name = f"hl_bench_steer_{secrets.token_hex(3)}"
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=("postgres", "sqlite"), default="postgres")
@@ -43,7 +67,6 @@ def main() -> int:
     parser.add_argument("--repo", type=Path, default=HERE.parent)
     args = parser.parse_args()
     sys.path.insert(0, str(args.repo.resolve()))
-    sys.path.insert(1, str(HERE))
 
     import sqlalchemy as sa
 
@@ -54,8 +77,6 @@ def main() -> int:
     from district.fleet import load_units
     from district.steering import store
     from district.steering import terminal as steering
-    # the same throwaway databases; imported after district: it puts this checkout first
-    database = importlib.import_module("steering_heartbeat").database
     assert Path(heartbeat.__file__).is_relative_to(args.repo.resolve()), heartbeat.__file__
 
     def whole(engine, token, beat, received_at):
@@ -114,7 +135,7 @@ def main() -> int:
             if n % 2:
                 answer = whole(engine, f"token-{i}", beat, utcnow())
                 assert answer.settings_version > 0
-                assert bool(answer.requests) == (i % 100 == 0)
+                assert bool(answer.requests) == (i % 100 == 0), (i, answer.requests)
             else:
                 heartbeat.store_heartbeat(engine, f"token-{i}", beat, utcnow())
             timed[name].append((time.perf_counter() - start) * 1000)
