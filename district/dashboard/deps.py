@@ -18,6 +18,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
+from district import audit
 from district import auth as terminal_auth
 from district.dashboard import aggregates as agg
 from district.dashboard import periods
@@ -268,3 +269,8 @@ def paging_by(default_order: str):
 
 PagesPaging = Annotated[PageAsked, Depends(paging_by("faults"))]
 ApiPaging = Annotated[PageAsked, Depends(paging_by("unit"))]
+
+
+def actor_of(request: Request, who: Official) -> audit.Actor:
+    """The signed-in official and the address they came from, as the audit log records."""
+    return audit.Actor(who.username, request.client.host if request.client else "?")

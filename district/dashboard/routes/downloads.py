@@ -21,6 +21,7 @@ from district.dashboard.deps import (
     ReportMonth,
     SignedIn,
     VisibleScope,
+    actor_of,
 )
 from district.dashboard.render import secure_headers
 from district.dashboard.routes import reports
@@ -38,7 +39,7 @@ async def recorded(request: Request, dash: DashboardDep, who: SignedIn):
     yield
     await run_in_threadpool(
         audit.record_now, dash.engine,
-        audit.Actor(who.username, request.client.host if request.client else "?"), "export",
+        actor_of(request, who), "export",
         request.url.path.removeprefix("/dashboard/export/"), {"query": request.url.query})
 
 

@@ -19,7 +19,6 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from district import audit
 from district.dashboard import indices as legal
 from district.dashboard import report
 from district.dashboard import schedules as plans
@@ -32,6 +31,7 @@ from district.dashboard.deps import (
     SignedIn,
     ThisMonth,
     VisibleScope,
+    actor_of,
     text_query,
 )
 from district.dashboard.render import frame, secure_headers
@@ -122,10 +122,6 @@ async def schedules_page(dash: DashboardDep, who: SignedIn, scope: VisibleScope,
         smtp=bool(AlertSettings.from_env().smtp_host), local=_local, page="schedules")
 
 
-def _actor(who, request: Request):
-    return audit.Actor(who.username, request.client.host if request.client else "?")
-
-
 async def _changed(html, who, csrf_token: str, unit: str, work) -> Response:
     """A schedule form sent: CSRF and role checked, ``work`` run, back to the page; bad
     values are a 400 page saying what is wrong (nothing stored)."""
@@ -150,7 +146,7 @@ async def add_schedule(request: Request, dash: DashboardDep, who: SignedIn,
                        csrf_token: Annotated[str, Form()] = ""):
     top = scope.resolve(unit or None)
     return await _changed(html, who, csrf_token, top, lambda: plans.add(
-        dash.engine, _actor(who, request), top, frequency, recipients, lang,
+        dash.engine, actor_of(request, who), top, frequency, recipients, lang,
         dt.datetime.now(dt.UTC)))
 
 
@@ -163,7 +159,7 @@ async def change_schedule(request: Request, dash: DashboardDep, who: SignedIn,
                           csrf_token: Annotated[str, Form()] = ""):
     units = scope.tree.subtree(scope.resolve(None))
     return await _changed(html, who, csrf_token, scope.resolve(None), lambda: plans.change(
-        dash.engine, _actor(who, request), schedule_id, units, frequency, recipients, lang,
+        dash.engine, actor_of(request, who), schedule_id, units, frequency, recipients, lang,
         dt.datetime.now(dt.UTC)))
 
 
@@ -173,4 +169,4 @@ async def remove_schedule(request: Request, dash: DashboardDep, who: SignedIn,
                           csrf_token: Annotated[str, Form()] = ""):
     units = scope.tree.subtree(scope.resolve(None))
     return await _changed(html, who, csrf_token, scope.resolve(None), lambda: plans.remove(
-        dash.engine, _actor(who, request), schedule_id, units, dt.datetime.now(dt.UTC)))
+        dash.engine, actor_of(request, who), schedule_id, units, dt.datetime.now(dt.UTC)))

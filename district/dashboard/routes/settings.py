@@ -23,9 +23,15 @@ from starlette.concurrency import run_in_threadpool
 
 from ballot.settings import ALL_KEYS, KEYS, DistrictSettings
 from ballot.wire import REQUEST_ACTIONS
-from district import audit
 from district.dashboard.accounts import csrf_ok
-from district.dashboard.deps import DashboardDep, Page, SignedIn, VisibleScope, text_query
+from district.dashboard.deps import (
+    DashboardDep,
+    Page,
+    SignedIn,
+    VisibleScope,
+    actor_of,
+    text_query,
+)
 from district.dashboard.periods import parse_period
 from district.dashboard.render import frame
 from district.dashboard.scope import NotVisible, Scope
@@ -193,7 +199,7 @@ async def save_settings(request: Request, dash: DashboardDep, who: SignedIn,
         return html.error(403, html.gettext(ONLY_DISTRICT))
     values = {key: str(form.get(key, ""))[:4000] for key in ALL_KEYS}
     changes = {key: from_form(key, text) for key, text in values.items()}
-    actor = audit.Actor(who.username, request.client.host if request.client else "?")
+    actor = actor_of(request, who)
     try:
         number = await run_in_threadpool(
             lambda: store.change(dash.engine, target, changes, actor,
@@ -238,7 +244,7 @@ async def restore_version(request: Request, dash: DashboardDep, who: SignedIn,
         if version.isdigit() and len(version) < 19 else None
     if old is None:
         raise NotVisible()
-    actor = audit.Actor(who.username, request.client.host if request.client else "?")
+    actor = actor_of(request, who)
     try:
         number = await run_in_threadpool(store.restore, dash.engine, old.version, actor)
     except store.SettingsRefused as refused:
@@ -258,7 +264,7 @@ async def ask_terminal(request: Request, terminal_id: str, dash: DashboardDep, w
     scope.resolve(unit_id)  # another unit's terminal: 404, like one that does not exist
     if action not in REQUEST_ACTIONS:
         return html.error(400, html.gettext(UNKNOWN_ACTION))
-    actor = audit.Actor(who.username, request.client.host if request.client else "?")
+    actor = actor_of(request, who)
     try:
         await run_in_threadpool(steering.ask, dash.engine, terminal_id, action, actor)
     except DistrictError as exc:
