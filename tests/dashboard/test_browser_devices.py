@@ -26,7 +26,9 @@ PAGES = ["/dashboard?unit=q&period=month&date=2025-10-01",
          "/dashboard/find?q=phuong",
          "/dashboard/officers?unit=q&period=month&date=2025-10-01",
          "/dashboard/audit",
-         "/dashboard/compare?unit=q&a=2025-09&b=2025-10"]
+         "/dashboard/compare?unit=q&a=2025-09&b=2025-10",
+         "/dashboard/indices?unit=q&period=custom&from=01/09/2025&to=31/10/2025",
+         "/dashboard/schedules?unit=q"]
 WIDTHS = [1366, 390, 360]
 
 
@@ -90,6 +92,7 @@ def test_no_page_is_wider_than_the_window_and_axe_finds_nothing_serious(browser,
             p = page
             p.goto(server + path)
         p.wait_for_load_state("networkidle")
+        assert p.locator("h1").count() == 1, path  # the page itself, not a half-drawn one
         scroll, sticking = widest(p)
         if scroll > width:
             problems[f"{path} width"] = (scroll, sticking)
