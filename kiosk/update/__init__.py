@@ -4,7 +4,8 @@ only once it has proved healthy, and otherwise goes back by itself (docs/updates
 - ``follow``   the sync agent's part: the heartbeat's answer names the release this terminal
                should run (``release-target.json`` beside votes.db); the updater's outcome
                rides the next heartbeat
-- ``state``    the updater's state file (``/var/lib/kiosk-update/state.json``), written
+- ``state``    the updater's state file (``/var/lib/kiosk-update/state.json``; on a card, on its
+               data partition: ``/var/lib/hailong/update``), written
                atomically before each step, so a power cut or a kill resumes where it was
 - ``apt``      apt-get and dpkg with the district's repository alone (its key, its CA)
 - ``health``   what a new release must show within ``[update] health_s``: the UI's READY=1,

@@ -102,4 +102,7 @@ def _check(config, t) -> int:
         print(t("would be refused: {reason}").format(reason=exc))
         return 1
     print(t("signature, hashes and version are good: kiosk update --apply installs it"))
+    if updater.root_protected():
+        print(t("the card is protected: the install reboots it into maintenance and, once "
+                "the release is kept or rolled back, protects it again (two reboots)"))
     return 0

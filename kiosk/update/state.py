@@ -9,7 +9,22 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-STATE_DIR = Path(os.environ.get("KIOSK_UPDATE_DIR", "/var/lib/kiosk-update"))
+CARD_DATA = Path("/var/lib/hailong")  # the card's data partition (packaging/kiosk/kiosk-card)
+
+
+def state_dir() -> Path:
+    """Where the state lives: on a card with a data partition, there (``update/``), so that
+    it outlives the reboots of an update on a protected root, whose own writes go to RAM;
+    elsewhere /var/lib/kiosk-update (kiosk-update.service's StateDirectory)."""
+    given = os.environ.get("KIOSK_UPDATE_DIR")
+    if given:
+        return Path(given)
+    if os.path.ismount(CARD_DATA):
+        return CARD_DATA / "update"
+    return Path("/var/lib/kiosk-update")
+
+
+STATE_DIR = state_dir()
 IDLE, INSTALLING, TRIAL, ROLLING_BACK = "idle", "installing", "trial", "rolling_back"
 
 
@@ -49,14 +64,28 @@ def load(folder: Path = STATE_DIR) -> State:
 def save(state: State, folder: Path = STATE_DIR) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o755)  # the sync agent (user kiosk) reads the outcome
-    target = path(folder)
-    tmp = target.with_name(".state.json.tmp")
+    write_durably(path(folder), json.dumps(asdict(state), indent=1))
+
+
+def write_durably(target: Path, text: str) -> None:
+    """``text`` in ``target`` whole or not at all, on the card before this returns."""
+    tmp = target.with_name(f".{target.name}.tmp")
     with open(tmp, "w") as f:
-        json.dump(asdict(state), f, indent=1)
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.chmod(tmp, 0o644)
     os.replace(tmp, target)
+    _sync_folder(target.parent)
+
+
+def remove_durably(target: Path) -> None:
+    if target.exists():
+        target.unlink()
+        _sync_folder(target.parent)
+
+
+def _sync_folder(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -13,6 +13,14 @@ idle ──turn──> refused?  apt: signature, hashes, version published for t
 apt and dpkg keep their own journal (/var/lib/dpkg/updates, ``dpkg --configure -a``); the
 previous version stays in the district's repository and in apt's cache
 (/var/cache/apt/archives), so going back needs no network.
+
+On a protected card (kiosk-card: the root read-only, its writes in RAM) a release installed
+in place would be gone at the next boot. The updater then does on its own what a technician
+would do on site: once the release has passed the checks and a moment between citizens has
+come, it leaves a note (``protect-after`` beside the state, on the data partition), switches
+the card to maintenance and reboots; on the writable root the update runs as above, and once
+it is kept or rolled back the card is protected again and rebooted. Two reboots, a minute or
+so without the screen, between citizens.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import json
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from kiosk import clock
@@ -33,9 +42,9 @@ from kiosk.update.state import IDLE, INSTALLING, ROLLING_BACK, TRIAL, State
 QUIET_WAIT_S = 600   # how long a run waits for a moment between citizens
 POLL_S = 2.0
 CARD = "/usr/sbin/kiosk-card"
-MSG_PROTECTED = ("the card's root is protected (read-only, its changes in RAM): the release "
-                 "would be gone at the next boot. On site: sudo kiosk-card maintenance "
-                 "--reboot, sudo kiosk update --apply, sudo kiosk-card protect --reboot")
+PROTECT_AFTER = "protect-after"  # the note of an update that made the root writable for itself
+MSG_STAYED_PROTECTED = ("the card's root stayed protected after the reboot into maintenance "
+                        "(kiosk-card maintenance did not take): see 'kiosk-card status'")
 
 
 class Refused(Exception):
@@ -98,6 +107,11 @@ class Updater:
     def run(self, force: bool = False, wait_s: float = QUIET_WAIT_S) -> str:
         """One run of kiosk-update.service (``force``: the technician's --apply). Returns
         what happened, in words."""
+        said = self.update(force, wait_s)
+        again = self.protect_again()
+        return f"{said}; {again}" if again else said
+
+    def update(self, force: bool, wait_s: float) -> str:
         st = update_state.load(self.folder)
         if st.phase != IDLE:
             st = self.repair(st)
@@ -110,13 +124,25 @@ class Updater:
         installed, _status = apt.installed()
         if force and version == installed:
             return f"{version} runs already"
+        protected = root_protected()
+        if protected and self.opened_in_an_earlier_boot():
+            if target and target.get("rollout") is not None:
+                st.failed[version] = target["rollout"]  # not one reboot after another
+            return self.refuse(st, version, Refused(MSG_STAYED_PROTECTED))
         try:
-            repo = self.check(version, installed, bool(target.get("allow_older")))
+            repo = self.check(version, installed, bool(target.get("allow_older")),
+                              download=not protected)
         except (Refused, apt.AptFailed) as exc:
-            update_state.save(st.with_outcome(version, "refused", str(exc)), self.folder)
-            return f"refused {version}: {exc}"
+            return self.refuse(st, version, exc)
         if not self.wait_quiet(wait_s):
             return "no moment between citizens: next run"
+        if protected:
+            if (st.outcome or {}).get("version") == version:  # an earlier refusal of it no
+                update_state.save(replace(st, outcome=None), self.folder)  # longer stands
+            try:
+                return self.open_for(version)
+            except Refused as exc:
+                return self.refuse(st, version, exc)
         # the trial counts from here: the package's postinst restarts the screen and the
         # agent during the install, and they may be up again before apt-get returns
         st = State(phase=INSTALLING, target=version, previous=installed,
@@ -132,10 +158,85 @@ class Updater:
             return self.roll_back(st, f"apt-get install failed: {exc}")
         return self.trial(self.begin_trial(st))
 
-    def check(self, version: str, installed: str | None, allow_older: bool) -> apt.Repository:
-        """Everything before the install: raises Refused (or AptFailed) with the reason."""
+    def refuse(self, st: State, version: str, why: Exception) -> str:
         if root_protected():
-            raise Refused(MSG_PROTECTED)
+            self.clear_note()  # (on a writable root the note still asks to protect it again)
+        update_state.save(st.with_outcome(version, "refused", str(why)), self.folder)
+        return f"refused {version}: {why}"
+
+    # -- a protected card: a writable root for the update, protected again after it ---------
+
+    def open_for(self, version: str) -> str:
+        """The note first (on the data partition), then the switch, then the reboot: cut off
+        anywhere, the next boot finds either the root protected (the switch did not happen
+        or did not take: asked again, or refused) or a writable root and the note (the
+        update runs, then the card is protected again)."""
+        self.write_note("opening", version)
+        card(["maintenance"])
+        self.say(f"the card's root is protected: rebooting into maintenance to install "
+                 f"hailong-kiosk {version}")
+        subprocess.run(["systemctl", "reboot"], check=False, timeout=60)
+        return f"rebooting into a writable root to install {version}"
+
+    def protect_again(self) -> str | None:
+        """After an update that opened the root for itself, once it is over (kept, rolled
+        back or refused): protect the card again and reboot into it."""
+        note = self.note()
+        if note is None or not self.over(note):
+            return None
+        if root_protected():
+            if note.get("boot") != clock.boot_id():
+                self.clear_note()  # protected again after a cut: nothing left to do
+            return None
+        self.write_note("protecting", note.get("version"))
+        try:
+            card(["protect"])
+        except Refused as exc:
+            self.clear_note()
+            return f"the card stays writable: {exc}"
+        self.clear_note()
+        self.say("the update is over: the card's root is protected again from this reboot")
+        subprocess.run(["systemctl", "reboot"], check=False, timeout=60)
+        return "protected again: rebooting"
+
+    def over(self, note: dict) -> bool:
+        """The update the note was left for has ended: kept (nothing due), rolled back (not
+        due again), refused, or no longer asked for. Not while a trial runs, nor while it
+        waits for a moment between citizens."""
+        st = update_state.load(self.folder)
+        if st.phase != IDLE:
+            return False
+        due = self.due(st, self.target())
+        ended = (st.outcome or {}).get("version") == note.get("version") and \
+            (st.outcome or {}).get("outcome") in ("refused", "rolled_back")
+        return due is None or due != note.get("version") or ended
+
+    def opened_in_an_earlier_boot(self) -> bool:
+        """The root still protected after the reboot asked for: the switch did not take."""
+        note = self.note()
+        return bool(note) and note.get("stage") == "opening" and \
+            note.get("boot") != clock.boot_id()
+
+    def note(self) -> dict | None:
+        try:
+            note = json.loads((self.folder / PROTECT_AFTER).read_text())
+        except (OSError, ValueError):
+            return None
+        return note if isinstance(note, dict) else None
+
+    def write_note(self, stage: str, version: str | None) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        update_state.write_durably(self.folder / PROTECT_AFTER, json.dumps(
+            {"stage": stage, "version": version, "boot": clock.boot_id()}))
+
+    def clear_note(self) -> None:
+        update_state.remove_durably(self.folder / PROTECT_AFTER)
+
+    def check(self, version: str, installed: str | None, allow_older: bool,
+              download: bool = True) -> apt.Repository:
+        """Everything before the install: raises Refused (or AptFailed) with the reason.
+        ``download=False`` on a protected root: its cache is in RAM, gone at the reboot
+        that makes it writable, so the packages are fetched once, after it."""
         if installed and compare(version, installed) < 0 and not allow_older:
             raise Refused(f"{version} is older than the version installed ({installed})")
         repo = self.repository()
@@ -149,9 +250,10 @@ class Updater:
         if installed and installed not in published:
             raise Refused(f"the running version {installed} is not in the district's "
                           "repository: without it there is no way back, so no update")
-        repo.download(version)     # hashes checked against the signed index
-        if installed:
-            repo.download(installed)  # the way back, in apt's cache
+        if download:
+            repo.download(version)     # hashes checked against the signed index
+            if installed:
+                repo.download(installed)  # the way back, in apt's cache
         return repo
 
     def wait_quiet(self, wait_s: float) -> bool:
@@ -261,6 +363,16 @@ def root_protected() -> bool:
                               timeout=30).returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
+
+
+def card(args: list[str]) -> None:
+    """``kiosk-card maintenance|protect``: for the next boot; Refused with its words."""
+    try:
+        proc = subprocess.run([CARD, *args], capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise Refused(f"kiosk-card {args[0]}: {exc}") from exc
+    if proc.returncode != 0:
+        raise Refused(proc.stderr.strip() or f"kiosk-card {args[0]} exited {proc.returncode}")
 
 
 def between_citizens(quiet_s: float) -> bool:

@@ -14,6 +14,7 @@ on the image file itself (image/add-data-partition.sh), not booted."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -133,7 +134,7 @@ def test_a_power_cut_on_a_protected_card_changes_no_file_of_the_root_and_loses_n
     m.boot(PROTECTED, m.bind)
     status = m.run("kiosk-card", "status").stdout
     assert "root: protected" in status, status
-    m.run("kiosk-card", "protected")  # kiosk update asks it, and refuses to install into RAM
+    m.run("kiosk-card", "protected")  # kiosk update asks it: no install into RAM
     for place in ON_DATA:
         assert f"{place}: data" in status, status
     m.run("runuser", "-u", "kiosk", "--", "/usr/sbin/kiosk-card", "check")
@@ -179,6 +180,102 @@ def test_a_protected_card_without_its_data_partition_takes_no_vote_into_ram(card
         assert protect.returncode == 1 and "no data partition" in protect.stderr
     finally:
         m.shutdown()
+
+
+# -- a release from afar on a protected card ---------------------------------------------------
+
+# Raspberry Pi OS's raspi-config is not in Debian, and no Pi bootloader runs here: this
+# stand-in makes its two overlay switches as the real one does, in cmdline.txt on the boot
+# partition (a host folder), and the test boots the machine as the Pi's initramfs would:
+# with the overlay when cmdline.txt asks for it.
+RASPI_CONFIG = r"""#!/bin/sh
+set -eu
+file=/boot/firmware/cmdline.txt
+case "$*" in
+  "nonint enable_overlayfs")
+    grep -q overlayroot=tmpfs "$file" || sed -i '1s/$/ overlayroot=tmpfs/' "$file" ;;
+  "nonint disable_overlayfs") sed -i 's/ *overlayroot=tmpfs//' "$file" ;;
+  *) echo "raspi-config (the test's): $*: not here" >&2; exit 1 ;;
+esac
+"""
+CMDLINE = "console=tty1 root=PARTUUID=0b1c2d3e-02 rootfstype=ext4 fsck.repair=yes rootwait"
+UPDATE_ENVIRONMENT = ("KIOSK_SYNC__HEARTBEAT_INTERVAL_S=3\nKIOSK_UPDATE__HEALTH_S=90\n"
+                      "KIOSK_UPDATE__QUIET_S=2\n")
+
+
+def asks_protection(m: Machine) -> bool:
+    return "overlayroot=tmpfs" in (m.boot_folder / "cmdline.txt").read_text()
+
+
+def boot_as_the_card_asks(m: Machine) -> None:
+    m.boot(*([PROTECTED] if asks_protection(m) else []), m.bind,
+           f"--bind={m.boot_folder}:/boot/firmware")
+
+
+def wait_for_reboot(m: Machine, timeout: float, what: str) -> None:
+    """The machine's own reboot ends systemd-nspawn (exit 133); the test boots it again."""
+    wait_for(lambda: m.proc.poll() is not None, timeout, what, interval=2)
+    assert m.proc.returncode == 133, (m.proc.returncode, m.console.read_text()[-3000:])
+    m.proc = None
+
+
+def deb_version(deb: Path) -> str:
+    return subprocess.run(["dpkg-deb", "-f", str(deb), "Version"], check=True, text=True,
+                          capture_output=True).stdout.strip()
+
+
+def test_a_protected_card_takes_a_release_from_afar_and_is_protected_again(card, debs):
+    """kiosk-update on a read-only root: the checks, then maintenance and a reboot, the
+    install and its trial on the writable root, then protected again and a reboot, with
+    the updater's state and note on the data partition across the three boots."""
+    m = card
+    m.shutdown()
+    built = debs("bookworm")
+    old, new = deb_version(built["hailong-kiosk"]), deb_version(built["hailong-kiosk-2"])
+    m.server.cli("releases", "add", str(built["hailong-kiosk"]), str(built["hailong-kiosk-2"]))
+    m.write("/usr/local/sbin/raspi-config", RASPI_CONFIG, 0o755)
+    m.boot_folder = m.workdir / "boot"
+    m.boot_folder.mkdir(exist_ok=True)
+    (m.boot_folder / "cmdline.txt").write_text(f"{CMDLINE} overlayroot=tmpfs\n")
+    environment = m.data / "etc/environment"
+    environment.write_text(environment.read_text() + UPDATE_ENVIRONMENT)
+    boot_as_the_card_asks(m)
+    m.run("kiosk-card", "protected")
+    assert m.run("dpkg-query", "-W", "-f=${Version}", "hailong-kiosk").stdout == old
+    acknowledged = {m.run("kiosk", "vote", "3").stdout.strip().splitlines()[-1]}
+
+    m.server.cli("releases", "rollout", new, "--terminal", TERMINAL)
+    target = m.data / "kiosk/release-target.json"
+    wait_for(lambda: target.exists() and new in target.read_text(), 120,
+             "the heartbeat's answer naming the release")
+    m.run("systemctl", "start", "--no-block", "kiosk-update.service")
+    wait_for_reboot(m, 900, "the updater to reboot the card into maintenance")
+    assert not asks_protection(m)
+    note = json.loads((m.data / "update/protect-after").read_text())
+    assert note["stage"] == "opening" and note["version"] == new, note
+
+    boot_as_the_card_asks(m)  # writable: the update runs (the timer would start it too)
+    assert m.run("kiosk-card", "protected", check=False).returncode == 1
+    acknowledged.add(m.run("kiosk", "vote", "1").stdout.strip().splitlines()[-1])
+    m.run("systemctl", "start", "--no-block", "kiosk-update.service")
+    wait_for_reboot(m, 1800, "the install, its trial and the reboot into protection")
+    assert asks_protection(m)
+    state = json.loads((m.data / "update/state.json").read_text())
+    assert state["phase"] == "idle" and state["outcome"]["outcome"] == "kept", state
+    assert state["outcome"]["version"] == new, state
+    assert not (m.data / "update/protect-after").exists()
+
+    boot_as_the_card_asks(m)
+    m.run("kiosk-card", "protected")
+    assert m.run("dpkg-query", "-W", "-f=${Version}\t${db:Status-Abbrev}",
+                 "hailong-kiosk").stdout == f"{new}\tii "
+    m.wait_active("kiosk-sync.service")
+    wait_for(lambda: (json.loads(m.server.cli("releases", "list", "--json"))["terminals"]
+                      .get(TERMINAL, {}).get("outcome_version") == new), 120,
+             "the server told the release was kept")
+    acknowledged.add(m.run("kiosk", "vote", "2").stdout.strip().splitlines()[-1])
+    m.shutdown()
+    assert acknowledged <= vote_ids(m.data), acknowledged - vote_ids(m.data)
 
 
 # -- the image's third partition, on the image file (no loop device) -------------------------
