@@ -27,6 +27,7 @@ from district.dashboard.deps import (
     Page,
     SignedIn,
     VisibleScope,
+    actor_of,
     language,
     text_query,
 )
@@ -206,10 +207,6 @@ def _back(unit: str, done: str, code: str) -> RedirectResponse:
                                            status_code=303))
 
 
-def _actor(request: Request, who) -> audit.Actor:
-    return audit.Actor(who.username, request.client.host if request.client else "?")
-
-
 async def _photo_of(upload: UploadFile | None) -> tuple[bytes, str] | None:
     """The uploaded photo checked (type by its first bytes, size), or None when no file
     was chosen."""
@@ -265,7 +262,7 @@ async def add_officer(request: Request, dash: DashboardDep, who: SignedIn, scope
         picture = await _photo_of(photo)
         await run_in_threadpool(lambda: officer_store.add_officer(
             dash.engine, code, full_name, target, photo_data=picture,
-            actor=_actor(request, who)))
+            actor=actor_of(request, who)))
     except DistrictError as exc:
         return await _refused(html, dash, who, scope, top, exc, form)
     return _back(top, "added", code)
@@ -285,7 +282,7 @@ async def change_officer(request: Request, code: str, dash: DashboardDep, who: S
         target = _target_unit(scope, unit_id)
         changes = await run_in_threadpool(officer_store.change_officer, dash.engine,
                                           officer.code, full_name, target,
-                                          _actor(request, who))
+                                          actor_of(request, who))
     except DistrictError as exc:
         return await _refused(html, dash, who, scope, top, exc)
     return _back(top, "changed" if changes else "unchanged", officer.code)
@@ -305,7 +302,7 @@ async def replace_photo(request: Request, code: str, dash: DashboardDep, who: Si
         if picture is None:
             raise DistrictError(N_("Choose a photo (JPEG or PNG, at most 512 KiB)."))
         await run_in_threadpool(officer_store.set_photo, dash.engine, officer.code, picture,
-                                _actor(request, who))
+                                actor_of(request, who))
     except DistrictError as exc:
         return await _refused(html, dash, who, scope, top, exc)
     return _back(top, "photo", officer.code)
@@ -324,7 +321,7 @@ async def officer_action(request: Request, code: str, action: str, dash: Dashboa
         return top
     act = {"disable": officer_store.disable_officer, "enable": officer_store.enable_officer,
            "reissue": officer_store.reissue_badge}[action]
-    result = await run_in_threadpool(act, dash.engine, officer.code, _actor(request, who))
+    result = await run_in_threadpool(act, dash.engine, officer.code, actor_of(request, who))
     done = {"disable": "disabled", "enable": "enabled", "reissue": "reissued"}[action]
     return _back(top, done if result else "unchanged", officer.code)
 
@@ -352,7 +349,7 @@ async def badge_sheet(request: Request, dash: DashboardDep, who: SignedIn,
         pdf, count = await run_in_threadpool(_sheet, dash.engine, top, html)
     except DistrictError as exc:
         return await _refused(html, dash, who, scope, top, exc)
-    await run_in_threadpool(audit.record_now, dash.engine, _actor(request, who),
+    await run_in_threadpool(audit.record_now, dash.engine, actor_of(request, who),
                             "badges_printed", top, {"cards": count})
     name = f"the-can-bo-{top}.pdf"
     return secure_headers(Response(pdf, media_type="application/pdf", headers={
