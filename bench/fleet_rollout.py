@@ -31,12 +31,13 @@ OLD, NEW = "0.1.0-1+bookworm", "0.1.0-2+bookworm"
 
 
 def roll_out(database: Database, tokens: dict[str, str]) -> None:
+    from district.audit import Actor
     from district.releases import store
 
-    first = next(iter(tokens))
-    store.start(database.engine, NEW, "terminal", first, "bench")
-    store.start(database.engine, NEW, "unit", "sim-w00", "bench")
-    store.start(database.engine, NEW, "share", "50", "bench")
+    first, bench = next(iter(tokens)), Actor("bench", "bench")
+    store.start(database.engine, NEW, "terminal", first, bench)
+    store.start(database.engine, NEW, "unit", "sim-w00", bench)
+    store.start(database.engine, NEW, "share", "50", bench)
 
 
 def report_releases(tokens: dict[str, str], began: float) -> None:

@@ -58,7 +58,10 @@ ACTIONS = ("signin", "signin_failed", "signin_refused", "signout", "export", "us
            "report_schedule_added", "report_schedule_changed", "report_schedule_removed",
            # officers (district/officers.py; the dashboard's officer management)
            "officer_added", "officer_changed", "officer_photo_set", "officer_disabled",
-           "officer_enabled", "officer_badge_reissued", "badges_printed")
+           "officer_enabled", "officer_badge_reissued", "badges_printed",
+           # software releases (district releases add|rollout|pause|resume|stop)
+           "release_published", "rollout_started", "rollout_paused", "rollout_resumed",
+           "rollout_stopped")
 
 
 @dataclass(frozen=True)

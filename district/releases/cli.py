@@ -103,8 +103,12 @@ def _releases(args, db_url: str, _) -> int:
     if args.action == "add":
         key = release_key(args.settings)
         _write_public_copies(args.settings, repo, key)
+        engine = open_engine(db_url)
         for deb in args.debs:
             pkg = repository.add(repo, Path(deb), key)
+            audit.record_now(engine, audit.cli_actor(), "release_published", pkg.version,
+                             {"package": pkg.name, "arch": pkg.arch, "suite": pkg.suite,
+                              "sha256": pkg.sha256})
             print(_("published {name} {version} ({arch}) for {suite}: {path}").format(
                 name=pkg.name, version=pkg.version, arch=pkg.arch, suite=pkg.suite,
                 path=pkg.path))
@@ -122,14 +126,14 @@ def _releases(args, db_url: str, _) -> int:
         kind, target = (("terminal", args.terminal) if args.terminal else
                         ("unit", args.unit) if args.unit else
                         ("share", str(args.share)) if args.share is not None else ("all", ""))
-        number = store.start(engine, args.version, kind, target, audit.cli_actor().name,
+        number = store.start(engine, args.version, kind, target, audit.cli_actor(),
                              args.allow_older)
         print(_("rollout {n}: hailong-kiosk {version} to {target}; terminals take it with "
                 "their next heartbeat").format(n=number, version=args.version,
                                                target=_target_words(kind, target, _)))
         return 0
     state = {"pause": store.PAUSED, "resume": store.ACTIVE, "stop": store.STOPPED}[args.action]
-    n = store.set_state(engine, state, args.version)
+    n = store.set_state(engine, state, audit.cli_actor(), args.version)
     print(_("{n} rollout(s) changed").format(n=n))
     return 0
 

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
+from district import audit
 from district.db import UTCDateTime, dialect_insert, terminals, units, utcnow, write_transaction
 from district.errors import N_, DistrictError
 
@@ -32,6 +33,7 @@ ACTIVE, PAUSED, STOPPED = "active", "paused", "stopped"
 KINDS = ("terminal", "unit", "share", "all")
 OUTCOMES = ("kept", "rolled_back", "refused")
 CACHE_S = 2.0  # how long a server process trusts its copy of the rollouts
+AUDIT_OF_STATE = {PAUSED: "rollout_paused", ACTIVE: "rollout_resumed", STOPPED: "rollout_stopped"}
 
 release_rollouts = sa.Table(
     "release_rollouts", metadata,
@@ -83,8 +85,9 @@ def bucket(terminal_id: str) -> int:
     return int.from_bytes(hashlib.sha256(terminal_id.encode()).digest()[:4], "big") % 100
 
 
-def start(engine: Engine, version: str, kind: str, target: str, author: str,
+def start(engine: Engine, version: str, kind: str, target: str, actor: audit.Actor,
           allow_older: bool = False) -> int:
+    """A new rollout (``actor`` is its author, recorded in the audit log with it)."""
     if kind not in KINDS:
         raise DistrictError(N_("unknown rollout target {kind!r}"), kind=kind)
     with write_transaction(engine) as conn:
@@ -96,24 +99,33 @@ def start(engine: Engine, version: str, kind: str, target: str, author: str,
                 units.c.id == target)).first() is None:
             raise DistrictError(N_("no unit {unit} on this server"), unit=target)
         now = utcnow()
-        return conn.execute(release_rollouts.insert().values(
+        number = conn.execute(release_rollouts.insert().values(
             version=version, kind=kind, target=target, allow_older=allow_older, state=ACTIVE,
-            author=author[:100], at=now, changed_at=now)
+            author=actor.name[:100], at=now, changed_at=now)
             .returning(release_rollouts.c.pk)).scalar_one()
+        audit.record(conn, actor, "rollout_started", version,
+                     {"rollout": number, "target": kind, "value": target,
+                      "allow_older": allow_older})
+    return number
 
 
-def set_state(engine: Engine, state: str, version: str | None = None) -> int:
+def set_state(engine: Engine, state: str, actor: audit.Actor, version: str | None = None
+              ) -> int:
     """Pause, resume or stop the rollouts (of ``version`` only, when given) that are not
-    stopped already; returns how many changed."""
+    stopped already; returns how many changed (recorded in the audit log when any did)."""
     was = {PAUSED: [ACTIVE], ACTIVE: [PAUSED], STOPPED: [ACTIVE, PAUSED]}[state]
     cond = release_rollouts.c.state.in_(was)
     if version:
         cond = sa.and_(cond, release_rollouts.c.version == version)
     with write_transaction(engine) as conn:
-        n = conn.execute(release_rollouts.update().where(cond).values(
-            state=state, changed_at=utcnow())).rowcount
+        changed = [row.pk for row in conn.execute(sa.select(release_rollouts.c.pk).where(cond))]
+        if changed:
+            conn.execute(release_rollouts.update().where(
+                release_rollouts.c.pk.in_(changed)).values(state=state, changed_at=utcnow()))
+            audit.record(conn, actor, AUDIT_OF_STATE[state], version or "",
+                         {"rollouts": changed})
     _CACHE.clear()
-    return n
+    return len(changed)
 
 
 def rollouts(engine: Engine, include_stopped: bool = True) -> list[Rollout]:

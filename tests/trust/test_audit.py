@@ -9,6 +9,7 @@ import json
 import re
 import socket
 import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
@@ -130,6 +131,51 @@ def test_district_setup_is_recorded_without_the_password(district_root: District
     assert "district.test" in setups[0]["names"]
     password = re.search(r"only this once\): (\S+)", first.stdout).group(1)
     assert password not in json.dumps(setups)
+
+
+def small_kiosk_deb(folder: Path, version: str) -> Path:
+    """A hailong-kiosk package of nothing but its control file (dpkg-deb builds it)."""
+    tree = folder / f"tree-{version}"
+    (tree / "DEBIAN").mkdir(parents=True)
+    (tree / "DEBIAN/control").write_text(
+        f"Package: hailong-kiosk\nVersion: {version}\nArchitecture: amd64\n"
+        "Maintainer: Hài Lòng <kiosk@example.invalid>\nDescription: audit test\n")
+    deb = folder / f"hailong-kiosk_{version}_amd64.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-b", str(tree), str(deb)], check=True,
+                   capture_output=True)
+    return deb
+
+
+def test_releases_published_rolled_out_paused_and_stopped_are_recorded(
+        district_root: District, tmp_path):
+    env = {"SUDO_USER": "ky.thuat"}
+    assert district_root.setup("--host", "district.test").returncode == 0
+    version = "0.1.0-7+bookworm"
+    deb = small_kiosk_deb(tmp_path, version)
+    steps = [("releases", "add", str(deb)), ("terminals", "add", "t-5", "--unit", "unit-1"),
+             ("releases", "rollout", version, "--terminal", "t-5"),
+             ("releases", "pause"), ("releases", "pause"),  # nothing left to pause: no entry
+             ("releases", "resume", version), ("releases", "stop")]
+    for step in steps:
+        done = district_root.run(*step, **env)
+        assert done.returncode == 0, (step, done.stderr)
+    refused = district_root.run("releases", "rollout", "9.9-1+bookworm", "--all", **env)
+    assert refused.returncode == 1 and "not published" in refused.stderr
+    engine = db.create_db_engine(district_root.env["DISTRICT_DB"])
+    try:
+        rows = [row for row in actions(engine) if row[0] == "cli:ky.thuat"]
+        started = details(engine, "rollout_started")
+        published = details(engine, "release_published")
+    finally:
+        engine.dispose()
+    assert [row[2:] for row in rows] == [
+        ("release_published", version), ("terminal_added", "t-5"),
+        ("rollout_started", version), ("rollout_paused", ""), ("rollout_resumed", version),
+        ("rollout_stopped", "")]
+    assert {row[1] for row in rows} == {HERE}
+    assert started == [{"rollout": 1, "target": "terminal", "value": "t-5",
+                        "allow_older": False}]
+    assert published[0]["package"] == "hailong-kiosk" and len(published[0]["sha256"]) == 64
 
 
 def chief_page(server, path: str) -> str:

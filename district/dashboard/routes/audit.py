@@ -43,6 +43,11 @@ ACTION_NAMES = {
     "officer_enabled": N_("officer enabled (new badge number)"),
     "officer_badge_reissued": N_("officer's badge reissued"),
     "badges_printed": N_("badge sheet downloaded"),
+    "release_published": N_("software release published"),
+    "rollout_started": N_("software release rolled out"),
+    "rollout_paused": N_("software rollout paused"),
+    "rollout_resumed": N_("software rollout resumed"),
+    "rollout_stopped": N_("software rollout stopped"),
 }
 
 router = APIRouter(include_in_schema=False)
