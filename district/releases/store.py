@@ -137,9 +137,13 @@ def rollouts(engine: Engine, include_stopped: bool = True) -> list[Rollout]:
                         r.author, r.at) for r in conn.execute(query)]
 
 
-def reports(engine: Engine) -> dict[str, sa.Row]:
+def reports(engine: Engine, terminal_ids: list[str] | None = None) -> dict[str, sa.Row]:
+    """What the terminals (these only, when given: a page of the fleet) reported."""
+    query = sa.select(terminal_releases)
+    if terminal_ids is not None:
+        query = query.where(terminal_releases.c.terminal_id.in_(terminal_ids))
     with engine.connect() as conn:
-        return {r.terminal_id: r for r in conn.execute(sa.select(terminal_releases))}
+        return {r.terminal_id: r for r in conn.execute(query)}
 
 
 # --- with each heartbeat -------------------------------------------------------------------

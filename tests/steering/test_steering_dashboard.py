@@ -119,3 +119,39 @@ def test_unit_officials_read_their_units_and_act_on_their_terminals_only(distric
         assert audit == [{"actor": "bachmai", "target": "bm-1"}]
     finally:
         t.stop()
+
+
+def test_the_fleet_page_shows_each_terminals_software_update(district_server):
+    """What a terminal's heartbeat says of its last update (kept, rolled back with the
+    reason) is on the fleet page, in the official's language; a unit official sees their
+    unit's terminals only."""
+    import datetime as dt
+
+    import httpx
+
+    d = district_server
+    d.register("bm-1", "p1")
+    d.register("tn-1", "p2")
+    d.server.start()
+    reason = "kiosk.service: the screen did not report ready (READY=1) (back to 0.1.0-1)"
+    beats = {"bm-1": {"release_version": "0.1.0-1+bookworm", "release_outcome": "rolled_back",
+                      "release_outcome_version": "0.1.0-3+bookworm", "release_reason": reason},
+             "tn-1": {"release_version": "0.1.0-2+bookworm", "release_outcome": "kept",
+                      "release_outcome_version": "0.1.0-2+bookworm"}}
+    for terminal_id, release in beats.items():
+        sent = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+        answer = httpx.post(f"{d.server.url}/api/v1/heartbeat", timeout=30,
+                            headers={"Authorization": f"Bearer {d.tokens[terminal_id]}"},
+                            json={"terminal_id": terminal_id, "sent_at": sent, **release})
+        assert answer.status_code == 200, answer.text
+    chief = d.official("chief")
+    english = chief.get("/dashboard/fleet", params={"lang": "en"}).text
+    cell = english.split('id="steer-bm-1"')[1].split('data-col="doctor"')[0]
+    assert "runs 0.1.0-1+bookworm" in cell
+    assert "0.1.0-3+bookworm rolled back" in cell and "READY=1" in cell
+    kept = english.split('id="steer-tn-1"')[1].split('data-col="doctor"')[0]
+    assert "0.1.0-2+bookworm kept: it proved healthy" in kept
+    vietnamese = chief.get("/dashboard/fleet", params={"lang": "vi"}).text
+    assert "0.1.0-3+bookworm đã quay về bản cũ" in vietnamese
+    ward = d.official("bachmai", role="unit", unit="p1").get("/dashboard/fleet").text
+    assert 'id="steer-bm-1"' in ward and "tn-1" not in ward.split('id="steering"')[1]

@@ -29,6 +29,7 @@ from district.dashboard.render import frame, trend_label
 from district.dashboard.routes import alert_actions, reports
 from district.dashboard.routes import settings as settings_pages
 from district.dashboard.tables import REASON_CODES
+from district.releases.store import reports as release_reports
 from district.steering.terminal import steering_of
 
 FIND_LIMIT = 50  # units listed by a search
@@ -95,10 +96,11 @@ def unit_chart(d: dict, _) -> dict:
 async def fleet_page(dash: DashboardDep, who: SignedIn, scope: VisibleScope,
                      month: ThisMonth, paging: PagesPaging, html: Page):
     d = await run_in_threadpool(figures.fleet_data, dash.engine, scope, month.unit, paging)
-    steering = await run_in_threadpool(steering_of, dash.engine,
-                                       [t.id for t in d["terminals"]])
+    shown = [t.id for t in d["terminals"]]
+    steering = await run_in_threadpool(steering_of, dash.engine, shown)
+    releases = await run_in_threadpool(release_reports, dash.engine, shown)
     return html.page("fleet.html", **frame(who, scope, month.unit, month.period), d=d,
-                     steering=steering,
+                     steering=steering, releases=releases,
                      silent_hours=silent_hours(), backlog_fault=backlog_fault(),
                      faults=FAULTS, page="fleet")
 
