@@ -182,6 +182,7 @@ def cmd_status(config: KioskConfig, args, t, language) -> int:
         (t("Terminal"), f"{report['terminal_id']} ({report['unit']})"),
         (t("Votes stored"), report["votes_total"]),
         (t("Waiting to be sent"), report["votes_pending"]),
+        (t("Duty periods waiting to be sent"), report["duty_periods_pending"]),
         (t("Sent to the server"), report["votes_synced"]),
         (t("Rejected by the server"), report["votes_rejected"]),
         (t("Last successful sync"), local_time(report["last_sync_at"]) or t("never")),

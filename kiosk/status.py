@@ -43,6 +43,7 @@ def status_report(config: KioskConfig, language: str | None = None) -> dict:
             "unit_name": config.terminal.name,
             "votes_total": counts["total"],
             "votes_pending": store.backlog(counts),
+            "duty_periods_pending": store.duty_backlog(),
             "votes_synced": counts["synced"],
             "votes_rejected": counts["rejected"],
             "last_sync_at": store.meta("last_sync_at"),

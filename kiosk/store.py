@@ -308,6 +308,13 @@ class VoteStore:
             counts = self.counts()
         return sum(counts[status] for status in BACKLOG_STATUSES)
 
+    def duty_backlog(self) -> int:
+        """Duty periods still to be sent (a new one, or an end not sent yet): they say who
+        served, and are lost with the card like the votes waiting."""
+        with self._guard():
+            return self.conn.execute("SELECT count(*) FROM duty_periods"
+                                     " WHERE synced_version < version").fetchone()[0]
+
     def get(self, vote_id: str) -> Vote | None:
         with self._guard():
             row = self.conn.execute("SELECT * FROM votes WHERE id = ?", (vote_id,)).fetchone()

@@ -328,7 +328,7 @@ class SyncAgent:
         if not changed:
             return False
         try:
-            return self.store.counts()["pending"] > 0 or duty_sync.pending_count(self.store) > 0
+            return self.store.counts()["pending"] > 0 or self.store.duty_backlog() > 0
         except StorageError:
             return False
 
@@ -453,7 +453,7 @@ class SyncAgent:
             self.record_error(error)
         counts = self.store.counts()
         left = self.store.backlog(counts)
-        duty_left = duty_sync.pending_count(self.store)
+        duty_left = self.store.duty_backlog()
         t = self.t
         print(t("{sent} votes sent ({accepted} new, {duplicate} already on the server), "
                 "{rejected} rejected, {left} left to send.").format(

@@ -38,12 +38,6 @@ OFFICERS_PATH = "/api/v1/officers"
 PERIOD_FIELDS = ("id", "officer", "counter", "started_at", "ended_at", "end_reason")
 
 
-def pending_count(store: VoteStore) -> int:
-    with store._guard():
-        return store.conn.execute("SELECT count(*) FROM duty_periods"
-                                  " WHERE synced_version < version").fetchone()[0]
-
-
 def upload(store: VoteStore, client: ServerClient, limit: int) -> int:
     """One batch of periods to send; returns how many were settled (0: none to send).
     Raises SyncError when their fate is unknown (they stay to be sent)."""

@@ -19,9 +19,9 @@ from district.officers import add_officer
 from kiosk.capture import Capture
 from kiosk.config import KioskConfig
 from kiosk.duty import Desk
+from kiosk.status import status_report
 from kiosk.store import VoteStore
 from kiosk.sync.agent import SyncAgent
-from kiosk.sync.duty import pending_count
 from kiosk.vote import Source
 from tests.helpers.proxy import FaultProxy
 
@@ -95,7 +95,7 @@ def sync_through(proxy: FaultProxy, cfg: KioskConfig, faults: list[str]) -> None
             except Exception:  # noqa: BLE001 - a fault outlasted the tries: again
                 pass
             with VoteStore(cfg.storage.path, cfg.terminal.id) as store:
-                if store.backlog() == 0 and pending_count(store) == 0:
+                if store.backlog() == 0 and store.duty_backlog() == 0:
                     return
             assert time.monotonic() < deadline, "the backlog never emptied"
     finally:
@@ -132,10 +132,13 @@ def test_duty_periods_and_votes_reach_the_server_exactly_once_through_faults(sys
         finally:
             capture.stop()
         assert [a.kind for a in heard.answers] == ["signed_in", "signed_in"]
+        waiting = status_report(cfg)  # CB-5's end and CB-6's period, for kiosk status
+        assert waiting["duty_periods_pending"] == 2 and waiting["votes_pending"] == 2
         sync_through(proxy, cfg, FAULTS)
         sync_through(proxy, cfg, ["pass"])  # again: nothing more is sent, nothing doubles
     here = local_votes(cfg)
     assert [v["officer"] for v in here] == ["CB-5", "CB-5", "CB-5", "CB-6", "fixed-name"]
+    assert status_report(cfg)["duty_periods_pending"] == 0
     there = server(system, "votes")
     assert sorted(v.vote_id for v in there) == sorted(v["id"] for v in here)  # each once
     assert {v.vote_id: v.officer for v in there} == {v["id"]: v["officer"] for v in here}
