@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
-APT_PACKAGES := xvfb xdotool x11-utils imagemagick e2fsprogs chromium chromium-driver libgl1 libgl1-mesa-dri \
+APT_PACKAGES := xvfb xdotool x11-utils imagemagick e2fsprogs fdisk chromium chromium-driver libgl1 libgl1-mesa-dri \
 	libegl1 libmtdev1 fonts-noto-core shellcheck systemd gettext postgresql \
 	debootstrap systemd-container qemu-user-static binfmt-support fuse3 dpkg-dev libnss3-tools \
 	poppler-utils zbar-tools \
