@@ -3,9 +3,10 @@
 ``release_rollouts`` (revision d0012): one row per ``district releases rollout``: the version,
 its target (one terminal, a unit and the units below it, a share of the fleet, everyone) and
 its state (``active``, ``paused``, ``stopped``). A terminal's target is the version of the
-newest rollout that is not stopped and takes it in; a paused one holds the terminals that
-have not started (those that run it keep it). A share takes the terminals whose bucket (a
-hash of their id, 0–99) is below it, so 10 % then 50 % keeps the first tenth.
+newest rollout that takes it in, unless that one is stopped (then none: it keeps what it
+runs); a paused one holds the terminals that have not started (those that run it keep it).
+A share takes the terminals whose bucket (a hash of their id, 0–99) is below it, so 10 %
+then 50 % keeps the first tenth.
 
 ``terminal_releases``: per terminal, the version it runs and the outcome of its last update
 (``kept``, ``rolled_back``, ``refused``) with the reason, as its heartbeats report them.
@@ -179,10 +180,15 @@ def _units_up(engine: Engine, unit_id: str | None) -> frozenset[str]:
 
 
 def target_for(engine: Engine, terminal_id: str, unit_id: str | None) -> ReleaseTarget | None:
-    """The newest rollout not stopped that takes ``terminal_id`` in (None: none does)."""
-    live = _cached(engine, "rollouts", lambda: rollouts(engine, include_stopped=False))
-    for r in live:  # newest first
+    """The newest rollout that takes ``terminal_id`` in decides: its version (paused or
+    not), or, once it is stopped, none: the terminal keeps what it runs. (An older rollout
+    never comes back by itself: after ``stop v3`` a fleet once sent back to v1 with
+    --allow-older must not go back to v1.)"""
+    every = _cached(engine, "rollouts", lambda: rollouts(engine))
+    for r in every:  # newest first
         if _takes(r, terminal_id, unit_id, engine):
+            if r.state == STOPPED:
+                return None
             return ReleaseTarget(version=r.version, rollout=r.pk, paused=r.state == PAUSED,
                                  allow_older=r.allow_older)
     return None
