@@ -24,7 +24,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,10 +44,11 @@ _UNCOUNTED_BEFORE = tuple(f for f in NOT_COUNTED_FLAGS if f != REPEAT)
 
 # --- one counted rating per dossier ---------------------------------------------------------
 
-def claim(conn: Connection, rows: list[dict]) -> list[str]:
+def claim(conn: Connection, rows: list[dict]) -> dict[str, str]:
     """Flag ``repeat_dossier`` on the vote rows (``votes`` column dicts, not yet inserted)
     whose dossier already has its counted rating; claim the dossier for the others. Returns
-    the codes claimed now (``release_unstored`` undoes those whose vote was not stored)."""
+    the codes claimed now and the vote that claimed each (``release_unstored`` undoes those
+    whose vote was not stored)."""
     first: dict[str, dict] = {}
     for row in sorted((r for r in rows if r.get("dossier_code")),
                       key=lambda r: (r["recorded_at"], r["vote_id"])):
@@ -59,7 +60,7 @@ def claim(conn: Connection, rows: list[dict]) -> list[str]:
         else:
             first[row["dossier_code"]] = row
     if not first:
-        return []
+        return {}
     candidates = [first[code] for code in sorted(first)]  # one lock order everywhere
     stmt = (dialect_insert(conn, dossier_ratings)
             .on_conflict_do_nothing(index_elements=["dossier_code"])
@@ -72,26 +73,26 @@ def claim(conn: Connection, rows: list[dict]) -> list[str]:
     for row in candidates:
         if row["dossier_code"] not in won:
             _flag_repeat(row)
-    return sorted(won)
+    return {code: first[code]["vote_id"] for code in sorted(won)}
 
 
-def release_unstored(conn: Connection, claimed: Sequence[str], rows: list[dict],
+def release_unstored(conn: Connection, claimed: Mapping[str, str], rows: list[dict],
                      stored: set[str]) -> None:
-    """Settle the batch's claims once its votes are stored: a claim whose vote turned out
-    to be on the server already (not stored now) is given back, so the claim always names a
-    stored vote; the kept ones are counted into the coverage and procedure rollups
-    (``district.attribution_rollups``) in the same transaction."""
-    claimed = set(claimed)
-    lost = {r["dossier_code"] for r in rows
-            if r.get("dossier_code") in claimed and r["vote_id"] not in stored}
+    """Settle the batch's claims once its votes are stored: a claim whose own vote turned
+    out to be on the server already (not stored now) is given back, so the claim always
+    names a stored vote; the kept ones are counted into the coverage and procedure rollups
+    (``district.attribution_rollups``) in the same transaction. (Only the claiming vote
+    matters: another vote of the batch with the same code, resent and not stored, leaves
+    the claim alone.)"""
+    lost = {code for code, vote_id in claimed.items() if vote_id not in stored}
     if lost:
         conn.execute(dossier_ratings.delete().where(
             dossier_ratings.c.dossier_code.in_(sorted(lost))))
-    kept = claimed - lost
     attribution_rollups.count_claims(conn, (
         {"dossier_code": r["dossier_code"], "level": r["level"], "scale": r["scale"],
          "corrected_at": r["corrected_at"]} for r in rows
-        if r.get("dossier_code") in kept and r["vote_id"] in stored
+        if r.get("dossier_code") in claimed and claimed[r["dossier_code"]] == r["vote_id"]
+        and r["vote_id"] in stored
         and not set((r["flags"] or "").split(";")) & set(NOT_COUNTED_FLAGS)))
 
 

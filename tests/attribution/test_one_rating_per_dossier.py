@@ -9,7 +9,7 @@ import threading
 
 import sqlalchemy as sa
 
-from district import db, rollups
+from district import attribution_rollups, db, rollups
 from district.attribution import dossier_ratings
 from district.counting import is_counted
 from district.dashboard.tables import unit_day
@@ -90,3 +90,21 @@ def test_two_terminals_racing_on_the_same_dossiers_count_each_once(system):
     for code in codes:
         flags = sorted(f for c, f in rows if c == code)
         assert flags == ["", "repeat_dossier"], code
+
+
+def test_a_resent_uncounted_vote_beside_a_new_one_leaves_the_new_ones_claim(system):
+    """A test vote for a dossier, sent again (a duplicate, not stored now) in the batch that
+    brings the dossier's real rating: the real one claims the dossier and keeps its claim."""
+    code = f"000.00.00.H04-241201-{system.backend[:1]}004"
+    now = utcnow() - dt.timedelta(minutes=2)
+    test_vote = make_vote(dossier_code=code, flags=["test"], seq=1, recorded_at=iso(now))
+    assert system.votes("b-1", [test_vote]).json()["accepted"] == [test_vote["id"]]
+    rating = make_vote(dossier_code=code, level=2, seq=2, monotonic_ns=124_000_000_000,
+                       recorded_at=iso(now + dt.timedelta(minutes=1)))
+    answer = system.votes("b-1", [test_vote, rating]).json()
+    assert answer["duplicate"] == [test_vote["id"]] and answer["accepted"] == [rating["id"]]
+    claim = _claim(system, code)
+    assert claim is not None and claim.vote_id == rating["id"]
+    assert _stored(system, rating["id"]).flags == ""
+    with system.engine.connect() as conn:
+        assert attribution_rollups.differences(conn) == []
