@@ -251,22 +251,24 @@ def _visible(conn: Connection, schedule_id: int, units: list[str]):
 
 # --- sending ---------------------------------------------------------------------------------
 
-def claim(engine: Engine, now: dt.datetime) -> list[tuple[Schedule, dt.datetime]]:
-    """The schedules due at ``now`` that this process won (each with the time it was due):
-    ``next_run_at`` moved from what was read to a lease ahead, by a conditional UPDATE that
-    only one process can make."""
-    won = []
+def due(engine: Engine, now: dt.datetime) -> list[Schedule]:
     with engine.connect() as conn:
-        due = [Schedule.of(r) for r in conn.execute(
+        return [Schedule.of(r) for r in conn.execute(
             sa.select(schedules).where(schedules.c.next_run_at <= now)
             .order_by(schedules.c.id))]
-    for s in due:
-        with write_transaction(engine) as conn:
-            if conn.execute(schedules.update().where(
-                    schedules.c.id == s.id, schedules.c.next_run_at == s.next_run_at)
-                    .values(next_run_at=now + LEASE)).rowcount == 1:
-                won.append((s, s.next_run_at))
-    return won
+
+
+def claim(engine: Engine, s: Schedule, now: dt.datetime) -> dt.datetime | None:
+    """The lease on one due schedule, or None when another process has it: ``next_run_at``
+    moved from what was read to a lease ahead, by a conditional UPDATE only one process can
+    make. Claimed one at a time, just before its sending, so that a long run of sendings
+    (many units on the 1st, a slow SMTP server) never outlasts a lease taken at the start."""
+    lease = now + LEASE
+    with write_transaction(engine) as conn:
+        won = conn.execute(schedules.update().where(
+            schedules.c.id == s.id, schedules.c.next_run_at == s.next_run_at)
+            .values(next_run_at=lease)).rowcount == 1
+    return lease if won else None
 
 
 def send_due(engine: Engine, now: dt.datetime, mail_settings=None) -> list[Sending]:
@@ -276,12 +278,15 @@ def send_due(engine: Engine, now: dt.datetime, mail_settings=None) -> list[Sendi
 
     cfg = mail_settings or AlertSettings.from_env()
     out = []
-    for s, due in claim(engine, now):
-        out.append(_send(engine, s, due, now, cfg))
+    for s in due(engine, now):
+        lease = claim(engine, s, now)
+        if lease is not None:
+            out.append(_send(engine, s, s.next_run_at, lease, now, cfg))
     return out
 
 
-def _send(engine: Engine, s: Schedule, due: dt.datetime, now: dt.datetime, cfg) -> Sending:
+def _send(engine: Engine, s: Schedule, due: dt.datetime, lease: dt.datetime,
+          now: dt.datetime, cfg) -> Sending:
     from district.dashboard import aggregates as agg
 
     period = (read_period(s.pending_period) if s.pending_period
@@ -314,7 +319,10 @@ def _send(engine: Engine, s: Schedule, due: dt.datetime, now: dt.datetime, cfg) 
     sending = Sending(s.id, s.unit_id, text, now, attempt, status, ", ".join(s.recipients),
                       error)
     with write_transaction(engine) as conn:
-        conn.execute(schedules.update().where(schedules.c.id == s.id).values(values))
+        # only while this process still holds the lease (a changed or removed schedule, or
+        # one another process took over, keeps what it has)
+        conn.execute(schedules.update().where(schedules.c.id == s.id,
+                                              schedules.c.next_run_at == lease).values(values))
         conn.execute(sendings.insert().values(
             schedule_id=s.id, unit_id=s.unit_id, period=text, at=now, attempt=attempt,
             status=status, recipients=sending.recipients, error=error))
