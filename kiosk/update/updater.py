@@ -25,6 +25,7 @@ so without the screen, between citizens.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import subprocess
 import time
@@ -40,7 +41,8 @@ from kiosk.update.follow import read_target
 from kiosk.update.state import IDLE, INSTALLING, ROLLING_BACK, TRIAL, State
 
 QUIET_WAIT_S = 600   # how long a run waits for a moment between citizens
-POLL_S = 2.0
+POLL_S = 2.0        # the trial's health checks
+QUIET_POLL_S = 10.0  # asking the store for a quiet moment starts a Python process: not often
 CARD = "/usr/sbin/kiosk-card"
 PROTECT_AFTER = "protect-after"  # the note of an update that made the root writable for itself
 MSG_STAYED_PROTECTED = ("the card's root stayed protected after the reboot into maintenance "
@@ -106,9 +108,16 @@ class Updater:
 
     def run(self, force: bool = False, wait_s: float = QUIET_WAIT_S) -> str:
         """One run of kiosk-update.service (``force``: the technician's --apply). Returns
-        what happened, in words."""
-        said = self.update(force, wait_s)
-        again = self.protect_again()
+        what happened, in words. One run at a time: a technician's --apply while the
+        timer's run waits or tries a release is told so and does nothing."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / ".lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return "another run of the updater is under way: nothing done"
+            said = self.update(force, wait_s)
+            again = self.protect_again(wait_s)
         return f"{said}; {again}" if again else said
 
     def update(self, force: bool, wait_s: float) -> str:
@@ -133,7 +142,7 @@ class Updater:
             repo = self.check(version, installed, bool(target.get("allow_older")),
                               download=not protected)
         except (Refused, apt.AptFailed) as exc:
-            return self.refuse(st, version, exc)
+            return self.refuse(st, version, exc, target)
         if not self.wait_quiet(wait_s):
             return "no moment between citizens: next run"
         if protected:
@@ -142,7 +151,7 @@ class Updater:
             try:
                 return self.open_for(version)
             except Refused as exc:
-                return self.refuse(st, version, exc)
+                return self.refuse(st, version, exc, target)
         # the trial counts from here: the package's postinst restarts the screen and the
         # agent during the install, and they may be up again before apt-get returns
         st = State(phase=INSTALLING, target=version, previous=installed,
@@ -158,7 +167,12 @@ class Updater:
             return self.roll_back(st, f"apt-get install failed: {exc}")
         return self.trial(self.begin_trial(st))
 
-    def refuse(self, st: State, version: str, why: Exception) -> str:
+    def refuse(self, st: State, version: str, why: Exception, target: dict | None = None
+               ) -> str:
+        if self.note() is not None and target and target.get("rollout") is not None:
+            # refused on the root opened for it (or while opening it): not again in this
+            # rollout, else protect, reopen, refuse, protect… all day long
+            st.failed[version] = target["rollout"]
         if root_protected():
             self.clear_note()  # (on a writable root the note still asks to protect it again)
         update_state.save(st.with_outcome(version, "refused", str(why)), self.folder)
@@ -173,14 +187,16 @@ class Updater:
         update runs, then the card is protected again)."""
         self.write_note("opening", version)
         card(["maintenance"])
+        self.write_note("opened", version)  # the switch is made: the next boot is writable
         self.say(f"the card's root is protected: rebooting into maintenance to install "
                  f"hailong-kiosk {version}")
         subprocess.run(["systemctl", "reboot"], check=False, timeout=60)
         return f"rebooting into a writable root to install {version}"
 
-    def protect_again(self) -> str | None:
+    def protect_again(self, wait_s: float = QUIET_WAIT_S) -> str | None:
         """After an update that opened the root for itself, once it is over (kept, rolled
-        back or refused): protect the card again and reboot into it."""
+        back or refused): protect the card again and reboot into it, between citizens. A
+        refusal of kiosk-card keeps the note: the next run tries again."""
         note = self.note()
         if note is None or not self.over(note):
             return None
@@ -188,33 +204,33 @@ class Updater:
             if note.get("boot") != clock.boot_id():
                 self.clear_note()  # protected again after a cut: nothing left to do
             return None
+        if not self.wait_quiet(wait_s):
+            return "the card is protected again at the next moment between citizens"
         self.write_note("protecting", note.get("version"))
         try:
             card(["protect"])
         except Refused as exc:
-            self.clear_note()
-            return f"the card stays writable: {exc}"
+            self.say(f"kiosk-card protect refused, tried again at the next run: {exc}")
+            return f"the card stays writable for now: {exc}"
         self.clear_note()
         self.say("the update is over: the card's root is protected again from this reboot")
         subprocess.run(["systemctl", "reboot"], check=False, timeout=60)
         return "protected again: rebooting"
 
     def over(self, note: dict) -> bool:
-        """The update the note was left for has ended: kept (nothing due), rolled back (not
-        due again), refused, or no longer asked for. Not while a trial runs, nor while it
-        waits for a moment between citizens."""
+        """The update the note was left for has ended: kept (nothing due), rolled back or
+        refused (marked failed in this rollout: not due again), or no longer asked for. Not
+        while a trial runs, nor after an install a cut interrupted (tried again first)."""
         st = update_state.load(self.folder)
         if st.phase != IDLE:
             return False
         due = self.due(st, self.target())
-        ended = (st.outcome or {}).get("version") == note.get("version") and \
-            (st.outcome or {}).get("outcome") in ("refused", "rolled_back")
-        return due is None or due != note.get("version") or ended
+        return due is None or due != note.get("version")
 
     def opened_in_an_earlier_boot(self) -> bool:
         """The root still protected after the reboot asked for: the switch did not take."""
         note = self.note()
-        return bool(note) and note.get("stage") == "opening" and \
+        return bool(note) and note.get("stage") == "opened" and \
             note.get("boot") != clock.boot_id()
 
     def note(self) -> dict | None:
@@ -263,7 +279,7 @@ class Updater:
                 return True
             if time.monotonic() > deadline:
                 return False
-            time.sleep(POLL_S)
+            time.sleep(QUIET_POLL_S)
 
     # -- keep it only if healthy ---------------------------------------------------------
 
