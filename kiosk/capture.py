@@ -312,8 +312,8 @@ class Capture:
 
     def _end_day_if_due(self) -> None:
         desk = self.desk
-        if desk is None or desk.on_duty is None:
-            return
+        if desk is None or desk.on_duty is None or self.storage_error is not None:
+            return  # (while storage fails, the probe alone touches the card)
         try:
             if desk.end_day_if_due(clock.utc_now()):
                 self._tell("duty_changed", None)
@@ -400,6 +400,8 @@ class Capture:
             self._next_probe = time.monotonic() + PROBE_INTERVAL_S
             return
         self.store = store
+        if self.desk is not None:  # the counter's state reads the store reopened, not the
+            self.desk.log.store = store  # closed one (the screen's roster and photo too)
         self.storage_error = None
         log.info("storage works again")
         self._tell("storage_recovered")

@@ -281,3 +281,39 @@ def test_kiosk_run_starts_the_configured_reader_and_waits_for_a_missing_device(t
         finally:
             reader.close()
     assert scans == []
+
+
+def test_after_a_storage_recovery_the_counter_reads_the_reopened_store(tmp_path):
+    """The probe reopens the store after a failure: the counter's state (roster, the
+    end-of-day look, the screen's names and photos) must read that store, not the one the
+    probe closed (which raised at each refresh and put the screen out of order again)."""
+    from kiosk.store import StorageError
+
+    cfg = config(tmp_path, day_end="")
+    with VoteStore(cfg.storage.path, cfg.terminal.id) as store:
+        store.conn.execute("INSERT INTO officers (code, full_name, badge_issue, active) VALUES"
+                           " ('CB-1', 'Nguyễn Văn An', 1, 1)")
+    capture, heard = running(cfg)
+    try:
+        capture.staff_sign_in("CB-1")
+        settled(capture)
+        closed = capture.store
+        failure = StorageError("unavailable", tmp_path / "votes.db", "a card that came back")
+        capture.events.put(lambda: capture._storage_failed(failure))
+        deadline = time.monotonic() + 60  # the probe comes every 2 s: a hang guard
+        while capture.storage_error is None or capture.store is closed:
+            assert time.monotonic() < deadline, "no probe"
+            time.sleep(0.1)
+        while capture.storage_error is not None:
+            assert time.monotonic() < deadline, "storage never recovered"
+            time.sleep(0.1)
+        assert capture.desk.log.store is capture.store
+        names = []  # read on the capture thread, as the screen's roster is
+        capture.events.put(lambda: names.append(capture.desk.log.name_of("CB-1")))
+        settled(capture)
+        assert names == ["Nguyễn Văn An"]
+        vote(capture, 4)
+        assert capture.storage_error is None
+    finally:
+        capture.stop()
+    assert [v["officer"] for v in local_votes(cfg)] == ["CB-1"]
