@@ -78,17 +78,22 @@ def refresh_roster(store: VoteStore, client: ServerClient, photos_fetched: set[s
     """The unit's officers into the store; photos not yet fetched by this run (their
     codes are added to ``photos_fetched``). Returns the number of officers."""
     data = classify(_get(client, OFFICERS_PATH))
-    officers = [o for o in data.get("officers") or [] if isinstance(o, dict)
-                and isinstance(o.get("code"), str) and isinstance(o.get("full_name"), str)]
+    listed = data.get("officers") if isinstance(data, dict) else None
+    officers = [o for o in listed or [] if _well_formed(o)]
+    rows = [(o["code"], o["full_name"], o.get("badge_issue") or 1,
+             int(bool(o.get("active", True)))) for o in officers]
     with store.write() as conn:
-        conn.execute("DELETE FROM officers WHERE code NOT IN (SELECT value FROM json_each(?))",
-                     (_json([o["code"] for o in officers]),))
-        conn.executemany(
-            "INSERT INTO officers (code, full_name, badge_issue, active) VALUES (?,?,?,?)"
-            " ON CONFLICT (code) DO UPDATE SET full_name = excluded.full_name,"
-            " badge_issue = excluded.badge_issue, active = excluded.active",
-            [(o["code"], o["full_name"], int(o.get("badge_issue") or 1),
-              int(bool(o.get("active", True)))) for o in officers])
+        # written only when it changed: a heartbeat every few minutes must not rewrite the
+        # roster (and fsync the card) each time
+        known = {tuple(r) for r in conn.execute(
+            "SELECT code, full_name, badge_issue, active FROM officers")}
+        if known != set(rows):
+            conn.execute("DELETE FROM officers WHERE code NOT IN"
+                         " (SELECT value FROM json_each(?))", (_json([r[0] for r in rows]),))
+            conn.executemany(
+                "INSERT INTO officers (code, full_name, badge_issue, active) VALUES (?,?,?,?)"
+                " ON CONFLICT (code) DO UPDATE SET full_name = excluded.full_name,"
+                " badge_issue = excluded.badge_issue, active = excluded.active", rows)
     for officer in officers:
         code = officer["code"]
         if officer.get("has_photo") and officer.get("active", True) and \
@@ -96,6 +101,15 @@ def refresh_roster(store: VoteStore, client: ServerClient, photos_fetched: set[s
             _fetch_photo(store, client, code)
             photos_fetched.add(code)
     return len(officers)
+
+
+def _well_formed(officer) -> bool:
+    """An entry the roster can hold: a code, a name, a whole badge issue (a server's odd
+    entry is left out rather than stopping the heartbeat's other steps)."""
+    return (isinstance(officer, dict) and isinstance(officer.get("code"), str)
+            and isinstance(officer.get("full_name"), str)
+            and (officer.get("badge_issue") is None
+                 or (type(officer["badge_issue"]) is int and officer["badge_issue"] >= 0)))
 
 
 def _fetch_photo(store: VoteStore, client: ServerClient, code: str) -> None:
