@@ -67,15 +67,17 @@ def store_periods(conn: Connection, terminal_id: str, unit_id: str,
 
 
 def on_duty_seconds(conn: Connection, officer_codes: list[str], start: dt.datetime,
-                    end: dt.datetime, now: dt.datetime) -> dict[str, float]:
+                    end: dt.datetime, now: dt.datetime, units: list[str] | None = None
+                    ) -> dict[str, float]:
     """Seconds each officer was on duty within [start, end): closed periods, and open ones
-    up to ``now``."""
+    up to ``now``; at the counters of ``units`` only, when given (an official's scope: an
+    officer who moved units served elsewhere too)."""
+    where = [duty_periods.c.officer.in_(officer_codes), duty_periods.c.started_at < end,
+             sa.or_(duty_periods.c.ended_at.is_(None), duty_periods.c.ended_at > start)]
+    if units is not None:
+        where.append(duty_periods.c.unit_id.in_(units))
     rows = conn.execute(sa.select(duty_periods.c.officer, duty_periods.c.started_at,
-                                  duty_periods.c.ended_at)
-                        .where(duty_periods.c.officer.in_(officer_codes),
-                               duty_periods.c.started_at < end,
-                               sa.or_(duty_periods.c.ended_at.is_(None),
-                                      duty_periods.c.ended_at > start)))
+                                  duty_periods.c.ended_at).where(*where))
     out = dict.fromkeys(officer_codes, 0.0)
     for officer, began, ended in rows:
         stop = min(ended or now, end)

@@ -142,7 +142,8 @@ def officers_data(engine: Engine, scope: Scope, unit: str, period: Period,
                                   .where(agg.in_values(conn, officers.c.unit_id, units))
                                   .order_by(officers.c.code)).all()
             counts, no_duty = _split_by_officer(agg.counts_by_officer(conn, period, units))
-            duty = on_duty_seconds(conn, [r.code for r in listed], start, end, utcnow())
+            duty = on_duty_seconds(conn, [r.code for r in listed], start, end, utcnow(),
+                                   units)
         if "coverage" in parts or "officers" in parts:
             by_unit, by_officer = _coverage(conn, period, units)
         if "procedures" in parts:
@@ -230,19 +231,22 @@ def officer_data(engine: Engine, scope: Scope, code: str, period: Period) -> dic
             by_counter[(r["unit_id"], r["counter"])].add_row(r["scale"], r)
         by_counter = dict(by_counter)
         trend = _officer_trend(conn, period, units, code)
-        duty = on_duty_seconds(conn, [code], start, end, utcnow())[code]
-        coverage = _officer_coverage(conn, period, code)
+        duty = on_duty_seconds(conn, [code], start, end, utcnow(), units)[code]
+        coverage = _officer_coverage(conn, period, code, units)
     total = _total(by_counter.values())
     return {"officer": OfficerRow(row.code, row.full_name, row.unit_id,
                                   row.disabled_at is None, total, duty, coverage),
             "badge_issue": row.badge_issue, "by_counter": by_counter, "trend": trend}
 
 
-def _officer_coverage(conn: Connection, period: Period, code: str) -> Coverage:
-    """The dossiers the officer handled that were finished in the period, and rated."""
+def _officer_coverage(conn: Connection, period: Period, code: str, units: list[str]
+                      ) -> Coverage:
+    """The dossiers of ``units`` the officer handled that were finished in the period, and
+    rated."""
     cov = Coverage()
     for r in _over_period(conn, period, coverage_day, coverage_month, ["officer"],
-                          lambda t: t.c.officer == code):
+                          lambda t: sa.and_(t.c.officer == code,
+                                            agg.in_values(conn, t.c.unit_id, units))):
         cov.finished += int(r["n_finished"])
         cov.rated += int(r["n_rated"])
     return cov

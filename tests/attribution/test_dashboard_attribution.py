@@ -272,3 +272,26 @@ def test_a_re_dated_rating_moves_its_procedure_to_the_new_day(system, generated)
                                      "v": rating.vote_id, "c": when}])
         with system.engine.connect() as conn:
             assert rollups.differences(conn) == []
+
+
+def test_a_unit_official_sees_an_officers_hours_at_their_own_units_only(system, generated):
+    """CB-B1 (of p-b) also serves two hours at a terminal of p-a: the district counts them,
+    the official of p-b does not (they are p-a's)."""
+    _dossiers, _batches, duty = generated
+    start = dt.datetime(2026, 11, 20, 8, 0, tzinfo=ICT)
+    period = {"id": str(uuid.uuid4()), "officer": "CB-B1", "counter": "Quầy 2",
+              "started_at": iso(start.astimezone(dt.UTC)),
+              "ended_at": iso((start + dt.timedelta(hours=2)).astimezone(dt.UTC)),
+              "end_reason": "badge", "clock_synced": True}
+    answer = system.post("/api/v1/duty", {"terminal_id": "a-1", "sent_at": iso(
+        dt.datetime.now(dt.UTC)), "periods": [period]}, "a-1")
+    assert answer.status_code == 200 and answer.json()["accepted"] == [period["id"]]
+    own = hours_on_duty(duty["CB-B1"])
+    for username, unit, hours in (("chief", "q1", round(own + 2, 2)), ("ward-b", "p-b", own)):
+        with signed_in(system, username) as client:
+            detail = client.get("/api/v1/dashboard/officers/CB-B1", params=PERIOD).json()
+            assert detail["hours_on_duty"] == hours, username
+            listed = client.get("/api/v1/dashboard/officers",
+                                params={**PERIOD, "unit": unit}).json()
+            rows = {r["code"]: r for r in [*listed["ranked"], *listed["unranked"]]}
+            assert rows["CB-B1"]["hours_on_duty"] == hours, username
