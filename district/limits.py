@@ -471,12 +471,14 @@ class IngestLimits:
     a second: a sync agent catching up sends one batch after another, each up to 1000
     votes). Beyond: 429 with Retry-After, which the sync agent waits (kiosk/sync/client.py).
     A request without a token costs no database work (401 at once) and is not counted.
-    Counted in each worker's memory, so each of N workers allows 1/N of the rate (at least
-    one request per period): together they never allow more than the rate."""
+    Counted in each worker's memory (no lock on the ingest's hot path), the whole rate in
+    each: a sync agent keeps one connection, which one worker serves, so dividing the rate
+    by N workers would slow every honest terminal N times; a client spreading its requests
+    over new connections gets at most N times the rate, still a bound."""
 
     def __init__(self):
         self.window = SlidingWindowCounterRateLimiter(MemoryStorage())
-        self.per_terminal = per_worker(_limit("DISTRICT_INGEST_PER_TERMINAL", "20/second"))
+        self.per_terminal = _limit("DISTRICT_INGEST_PER_TERMINAL", "20/second")
 
     def refusal(self, token: str) -> Refusal | None:
         # keyed by a hash: tokens are not kept in memory as they are
@@ -485,14 +487,6 @@ class IngestLimits:
             return None
         reset = self.window.get_window_stats(self.per_terminal, key).reset_time
         return Refusal(max(1, int(reset - _now()) + 1))
-
-
-def per_worker(limit: RateLimitItem) -> RateLimitItem:
-    """This worker's share of a rate that all the workers together must keep."""
-    count = workers()
-    if count == 1:
-        return limit
-    return type(limit)(max(1, limit.amount // count), limit.multiples, limit.namespace)
 
 
 def _limit(env: str, default: str) -> RateLimitItem:

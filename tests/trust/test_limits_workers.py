@@ -66,14 +66,17 @@ def test_the_sign_in_lockout_holds_across_workers(two_workers):
     assert len(workers_that_answered(server.metrics)) == 2
 
 
-def test_each_worker_takes_its_share_of_the_ingest_rate(monkeypatch):
+def test_each_worker_allows_a_terminal_the_whole_ingest_rate(monkeypatch):
+    """A sync agent's one keep-alive connection meets one worker: a share of the rate per
+    worker would slow every terminal by the number of workers."""
     monkeypatch.setenv("DISTRICT_INGEST_PER_TERMINAL", "20/second")
-    monkeypatch.setenv(limits.WORKERS_ENV, "2")
-    assert limits.IngestLimits().per_terminal.amount == 10
-    monkeypatch.setenv(limits.WORKERS_ENV, "64")
-    assert limits.IngestLimits().per_terminal.amount == 1  # never none at all
-    monkeypatch.setenv(limits.WORKERS_ENV, "1")
-    assert limits.IngestLimits().per_terminal.amount == 20
+    for count in ("1", "2", "64"):
+        monkeypatch.setenv(limits.WORKERS_ENV, count)
+        ingest = limits.IngestLimits()
+        assert ingest.per_terminal.amount == 20
+        assert [ingest.refusal("token-a") for _ in range(20)] == [None] * 20
+        assert ingest.refusal("token-a") is not None  # the 21st within the second
+        assert ingest.refusal("token-b") is None  # another terminal's own count
 
 
 def test_one_worker_keeps_its_counts_in_memory(monkeypatch):
