@@ -514,6 +514,13 @@ def import_dossiers(engine: Engine, rows: list[dict], source: str,
                     .values({f: sa.bindparam(f"b_{f}") for f in (*_FIELDS, "imported_at")}))
             conn.execute(stmt, [{"b_code": r["code"], "b_imported_at": now,
                                  **{f"b_{f}": r[f] for f in _FIELDS}} for r in changed])
+        if conn.dialect.name == "postgresql" and (new or changed):
+            # A vote's claim committed since the ratings were read saw none of these rows
+            # (not committed yet) and counted nothing for them: hold the claims until this
+            # commits, then count from the ratings as they are now. (SQLite's writers take
+            # turns: nothing came in between.)
+            conn.exec_driver_sql("LOCK TABLE dossier_ratings IN SHARE MODE")
+            _, ratings = _known(conn, [r["code"] for r in (*new, *changed)])
         _count_rollups(conn, new, changed, existing, ratings)
     return DossierSummary(len(new), len(changed), len(rows) - len(new) - len(changed))
 
