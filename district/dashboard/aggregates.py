@@ -291,10 +291,11 @@ def period_parts(period: Period) -> tuple[tuple[int, int] | None, list[tuple[int
     return (first, last), days
 
 
-def _over_period(conn: Connection, period: Period, day_table: sa.Table,
-                 month_table: sa.Table, keys: list[str], where) -> Iterator[dict]:
-    """Rows of sums grouped by ``keys`` + scale: whole months from ``month_table``, the
-    remaining days from ``day_table``; ``where(table)`` filters either."""
+def over_period(conn: Connection, period: Period, day_table: sa.Table,
+                month_table: sa.Table, keys: list[str], where, sums=None) -> Iterator[dict]:
+    """Rows of sums grouped by ``keys``: whole months from ``month_table``, the remaining
+    days from ``day_table``; ``where(table)`` filters either. ``sums(table)``: the columns
+    summed (the vote counts by default; ``column_sums`` for any rollup's counters)."""
     months, days = period_parts(period)
     parts = []
     # (never the time-unknown bucket, UNKNOWN = -1: a period before 1970 starts at 0)
@@ -304,16 +305,22 @@ def _over_period(conn: Connection, period: Period, day_table: sa.Table,
         parts.append((day_table, sa.or_(*(day_table.c.day.between(max(lo, 0), hi)
                                           for lo, hi in days))))
     for table, in_period in parts:
-        group = [table.c[k] for k in keys] + [table.c.scale]
-        q = sa.select(*group, *_sums(table)).where(in_period, where(table)).group_by(*group)
+        group = [table.c[k] for k in keys]
+        q = sa.select(*group, *(sums or _sums)(table)).where(in_period, where(table)) \
+            .group_by(*group)
         yield from conn.execute(q).mappings()
+
+
+def column_sums(table: sa.Table) -> list:
+    """Every counter of a rollup table (its columns outside the key)."""
+    return [sa.func.sum(c).label(c.name) for c in table.columns if not c.primary_key]
 
 
 def unit_counts(conn: Connection, period: Period, unit_ids: list[str]
                 ) -> dict[tuple[str, bool], Counts]:
     """{(unit, own): counts}: own=True the unit's own terminals, False everything below."""
     out: dict[tuple[str, bool], Counts] = defaultdict(Counts)
-    for row in _over_period(conn, period, unit_day, unit_month, ["unit_id", "own"],
+    for row in over_period(conn, period, unit_day, unit_month, ["unit_id", "own", "scale"],
                             lambda t: in_values(conn, t.c.unit_id, unit_ids)):
         out[(row["unit_id"], bool(row["own"]))].add_row(row["scale"], row)
     return dict(out)
@@ -340,8 +347,8 @@ def counts_by_terminal(conn: Connection, period: Period, unit_ids: list[str] | N
     out: dict[str, Counts] = defaultdict(Counts)
     if terminal_ids is not None and not terminal_ids:
         return {}
-    for row in _over_period(conn, period, terminal_day, terminal_month, ["terminal_id"],
-                            where):
+    for row in over_period(conn, period, terminal_day, terminal_month,
+                           ["terminal_id", "scale"], where):
         out[row["terminal_id"]].add_row(row["scale"], row)
     return dict(out)
 
@@ -352,9 +359,9 @@ def counts_by_officer(conn: Connection, period: Period, unit_ids: list[str]
     was configured), for the units' own terminals: one unit for its page, a subtree for an
     overview."""
     out: dict[tuple[str, str, str], Counts] = defaultdict(Counts)
-    for row in _over_period(conn, period, officer_day, officer_month,
-                            ["unit_id", "counter", "officer"],
-                            lambda t: _unit_filter(conn, t, unit_ids)):
+    for row in over_period(conn, period, officer_day, officer_month,
+                           ["unit_id", "counter", "officer", "scale"],
+                           lambda t: _unit_filter(conn, t, unit_ids)):
         out[(row["unit_id"], row["counter"], row["officer"])].add_row(row["scale"], row)
     return dict(out)
 

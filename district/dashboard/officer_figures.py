@@ -91,26 +91,6 @@ def _split_by_officer(by: dict[tuple[str, str, str], agg.Counts]
     return dict(per_officer), dict(no_duty)
 
 
-def _over_period(conn: Connection, period: Period, day_table: sa.Table,
-                 month_table: sa.Table, keys: list[str], where) -> list[dict]:
-    """Sums grouped by ``keys``: the whole months of the period from ``month_table``, the
-    days around them from ``day_table`` (as ``aggregates`` reads the vote rollups)."""
-    months, days = agg.period_parts(period)
-    parts = []
-    if months:
-        parts.append((month_table, month_table.c.month.between(*months)))
-    if days:
-        parts.append((day_table, sa.or_(*(day_table.c.day.between(lo, hi)
-                                          for lo, hi in days))))
-    out = []
-    for table, in_period in parts:
-        group = [table.c[k] for k in keys]
-        sums = [sa.func.sum(c).label(c.name) for c in table.columns if not c.primary_key]
-        out.extend(conn.execute(sa.select(*group, *sums).where(in_period, where(table))
-                                .group_by(*group)).mappings())
-    return out
-
-
 def _coverage(conn: Connection, period: Period, units: list[str]
               ) -> tuple[dict[str, Coverage], dict[str, Coverage]]:
     """Finished and rated dossiers in the period, per unit and per officer, from the
@@ -118,8 +98,10 @@ def _coverage(conn: Connection, period: Period, units: list[str]
     officer), not the year's 300,000 dossiers joined with their ratings."""
     by_unit: dict[str, Coverage] = defaultdict(Coverage)
     by_officer: dict[str, Coverage] = defaultdict(Coverage)
-    for r in _over_period(conn, period, coverage_day, coverage_month, ["unit_id", "officer"],
-                          lambda t: agg.in_values(conn, t.c.unit_id, units)):
+    for r in agg.over_period(conn, period, coverage_day, coverage_month,
+                             ["unit_id", "officer"],
+                             lambda t: agg.in_values(conn, t.c.unit_id, units),
+                             agg.column_sums):
         for c in (by_unit[r["unit_id"]], *([by_officer[r["officer"]]] if r["officer"] else [])):
             c.finished += int(r["n_finished"])
             c.rated += int(r["n_rated"])
@@ -184,9 +166,10 @@ def procedures_data(conn: Connection, period: Period, units: list[str]) -> list[
     """Per (unit, procedure): the counted ratings given in the period to its dossiers, from
     the procedure rollups; the names from the procedures' list (one row per procedure)."""
     rows: dict[tuple[str, str], ProcedureRow] = {}
-    for r in _over_period(conn, period, procedure_day, procedure_month,
-                          ["unit_id", "procedure_code", "scale"],
-                          lambda t: agg.in_values(conn, t.c.unit_id, units)):
+    for r in agg.over_period(conn, period, procedure_day, procedure_month,
+                             ["unit_id", "procedure_code", "scale"],
+                             lambda t: agg.in_values(conn, t.c.unit_id, units),
+                             agg.column_sums):
         row = rows.setdefault((r["unit_id"], r["procedure_code"]),
                               ProcedureRow(r["unit_id"], r["procedure_code"], ""))
         row.counts.add_row(r["scale"], r)
@@ -224,10 +207,10 @@ def officer_data(engine: Engine, scope: Scope, code: str, period: Period) -> dic
     with engine.connect() as conn:
         by_counter: dict[tuple[str, str], agg.Counts] = defaultdict(agg.Counts)
         # this officer's rows only (the (officer, bucket) index), not every officer's
-        for r in agg._over_period(conn, period, officer_day, officer_month,
-                                  ["unit_id", "counter"],
-                                  lambda t: sa.and_(t.c.officer == code,
-                                                    agg.in_values(conn, t.c.unit_id, units))):
+        for r in agg.over_period(conn, period, officer_day, officer_month,
+                                 ["unit_id", "counter", "scale"],
+                                 lambda t: sa.and_(t.c.officer == code,
+                                                   agg.in_values(conn, t.c.unit_id, units))):
             by_counter[(r["unit_id"], r["counter"])].add_row(r["scale"], r)
         by_counter = dict(by_counter)
         trend = _officer_trend(conn, period, units, code)
@@ -244,9 +227,10 @@ def _officer_coverage(conn: Connection, period: Period, code: str, units: list[s
     """The dossiers of ``units`` the officer handled that were finished in the period, and
     rated."""
     cov = Coverage()
-    for r in _over_period(conn, period, coverage_day, coverage_month, ["officer"],
-                          lambda t: sa.and_(t.c.officer == code,
-                                            agg.in_values(conn, t.c.unit_id, units))):
+    for r in agg.over_period(conn, period, coverage_day, coverage_month, ["officer"],
+                             lambda t: sa.and_(t.c.officer == code,
+                                               agg.in_values(conn, t.c.unit_id, units)),
+                             agg.column_sums):
         cov.finished += int(r["n_finished"])
         cov.rated += int(r["n_rated"])
     return cov
