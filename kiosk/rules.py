@@ -137,8 +137,12 @@ class VotingRules:
         return self._close(Outcome.SKIP, self._open.level, self._open.source, at_ns)
 
     def open_window(self, at_ns: int) -> None:
-        """A dossier scan or "service finished": the next vote within ``window_s`` counts."""
+        """A dossier scan or "service finished": the next vote within ``window_s`` counts,
+        even one right after a press the closed window refused (whose lock-out would
+        otherwise swallow the citizen's real answer without a word)."""
         self._window_until_ns = at_ns + int(self.window_s * 1e9)
+        if self._open is None:
+            self._lockout_until_ns = 0
 
     def window_open(self, at_ns: int) -> bool:
         return not self.window_s or at_ns < self._window_until_ns

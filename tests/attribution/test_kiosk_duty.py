@@ -198,6 +198,23 @@ def test_the_voting_window_counts_only_votes_after_a_scan_or_service_finished(tm
     assert len(heard.outside) == 2
 
 
+def test_a_press_before_the_window_opens_does_not_lock_out_the_answer_after(tmp_path):
+    cfg = config(tmp_path, voting_window_s=30)
+    # a long lock-out: the answer comes well within it
+    cfg = cfg.model_copy(update={"rules": cfg.rules.model_copy(update={"lockout_s": 30})})
+    capture, heard = running(cfg)
+    try:
+        vote(capture, 5)  # too early: stored, flagged, and it arms the lock-out
+        capture.service_finished()
+        vote(capture, 3)  # the citizen's answer, right after: counted
+        vote(capture, 1)  # a second press: the lock-out of the counted vote holds
+    finally:
+        capture.stop()
+    rows = local_votes(cfg)
+    assert [v["flags"] for v in rows] == ["suspected_misuse;outside_window", ""]
+    assert len(heard.outside) == 1
+
+
 def test_the_end_of_the_working_day_signs_out_at_that_time(tmp_path):
     cfg = config(tmp_path, day_end="17:30")
     with VoteStore(cfg.storage.path, cfg.terminal.id) as store:
