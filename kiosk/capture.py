@@ -173,6 +173,7 @@ class Capture:
         elif callable(item):
             item()
         elif isinstance(item, ButtonEvent):
+            self._end_day_if_due()  # a press after day_end is nobody's on duty
             self.process(item)
         self._poll()
 
