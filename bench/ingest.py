@@ -233,14 +233,19 @@ def bench_backend(kind: str, n_votes: int, clients: int, workers: int, naive: in
     try:
         terminals = {f"bench-{i}": register_terminal(database.engine, f"bench-{i}", "bench")
                      for i in range(clients)}
-        per = n_votes // clients
-        votes = {t: make_votes(per) for t in terminals}
+        per, each = n_votes // clients, naive // clients
+        # One boot's votes per terminal, sent in their order (warm-up, run, one per POST):
+        # the server checks a boot's seq against its BOOTTIME, and votes sent out of that
+        # order would be marked uncertain, which an honest terminal's never are.
+        made = {t: make_votes(BATCH + per + each) for t in terminals}
+        warm_up = {t: v[:BATCH] for t, v in made.items()}
+        votes = {t: v[BATCH:BATCH + per] for t, v in made.items()}
+        naive_votes = {t: v[BATCH + per:] for t, v in made.items()}
         proc, base = start_server(database.url, workers, rollups=mode == "rollups")
         try:
-            upload(base, terminals, {t: make_votes(BATCH) for t in terminals}, BATCH)  # warm-up
+            upload(base, terminals, warm_up, BATCH)
             batched = upload(base, terminals, votes, BATCH)
             repeat = upload(base, terminals, votes, BATCH, new=False)  # all duplicates
-            naive_votes = {t: make_votes(naive // clients) for t in terminals}
             one_by_one = upload(base, terminals, naive_votes, 1)
         finally:
             proc.terminate()
@@ -249,16 +254,17 @@ def bench_backend(kind: str, n_votes: int, clients: int, workers: int, naive: in
         register_terminal(database.engine, "bench-raw", "bench")
         raw_terminal = "bench-raw"
         raw = raw_insert(database, raw_terminal, make_votes(total))
-        naive_total = (naive // clients) * clients
+        naive_total = each * clients
         expected = BATCH * clients + total + naive_total + total  # warm-up, run, naive, raw
         assert database.count() == expected, (database.count(), expected)
         if mode == "rollups":  # every vote that came through the API is counted once
-
             with database.engine.connect() as conn:
                 counted = conn.execute(sa.text(
                     "SELECT SUM(n1 + n2 + n3 + n4 + n5 + n_test + n_misuse) "
                     "FROM dash_terminal_day WHERE terminal_id <> 'bench-raw'")).scalar()
+                marked = conn.execute(sa.text("SELECT count(*) FROM vote_time_marks")).scalar()
             assert counted == expected - total, (counted, expected - total)
+            assert marked == 0, f"{marked} honest votes were marked uncertain: the bench's data"
         return {"backend": kind + ("" if mode == "rollups" else f", baseline: {mode}"),
                 "votes": total, "workers": workers, "clients": clients,
                 "batched_vps": total / batched, "duplicate_vps": total / repeat,
