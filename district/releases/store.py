@@ -204,7 +204,12 @@ def _takes(r: Rollout, terminal_id: str, unit_id: str | None, engine: Engine) ->
     return r.target in _units_up(engine, unit_id)
 
 
-_REPORTED: dict[tuple[str, str], tuple] = {}  # what this process stored last, per terminal
+# what this process stored last per terminal, and when
+_REPORTED: dict[tuple[str, str], tuple[tuple, float]] = {}
+# How long a process trusts its memory of a terminal's row: another server process may have
+# stored a newer report since (a terminal that reconnected), so the same values are written
+# again after this long at the latest.
+REPORTED_TRUST_S = 600.0
 
 
 def on_report(engine: Engine, terminal_id: str, version: str | None, outcome: str | None,
@@ -216,11 +221,13 @@ def on_report(engine: Engine, terminal_id: str, version: str | None, outcome: st
         return
     key = (engine.url.render_as_string(hide_password=True), terminal_id)
     values = (version, outcome, outcome_version, reason)
-    if _REPORTED.get(key) == values:
+    known = _REPORTED.get(key)
+    if known is not None and known[0] == values and \
+            time.monotonic() - known[1] < REPORTED_TRUST_S:
         return
     row = dict(zip(("version", "outcome", "outcome_version", "reason"), values, strict=True))
     row["reported_at"] = received_at
     with write_transaction(engine) as conn:
         stmt = dialect_insert(conn, terminal_releases).values(terminal_id=terminal_id, **row)
         conn.execute(stmt.on_conflict_do_update(index_elements=["terminal_id"], set_=row))
-    _REPORTED[key] = values
+    _REPORTED[key] = (values, time.monotonic())
