@@ -102,6 +102,13 @@ def sync_through(proxy: FaultProxy, cfg: KioskConfig, faults: list[str]) -> None
         agent.close()
 
 
+def with_roster(cfg: KioskConfig, *officers: tuple[str, str, int]) -> None:
+    """The unit's roster in the store, as the agent brings it: (code, name, active)."""
+    with VoteStore(cfg.storage.path, cfg.terminal.id) as store:
+        store.conn.executemany("INSERT INTO officers (code, full_name, badge_issue, active)"
+                               " VALUES (?, ?, 1, ?)", officers)
+
+
 def server(system, table: str) -> list:
     with system.engine.connect() as conn:
         return conn.execute(sa.text(f"SELECT * FROM {table} WHERE terminal_id = 'a-2'")).all()
@@ -231,9 +238,7 @@ def test_the_end_of_the_working_day_signs_out_at_that_time(tmp_path):
 
 def test_a_restart_keeps_the_officer_on_duty_and_the_staff_screen_takes_the_roster(tmp_path):
     cfg = config(tmp_path, day_end="")
-    with VoteStore(cfg.storage.path, cfg.terminal.id) as store:
-        store.conn.execute("INSERT INTO officers (code, full_name, badge_issue, active) VALUES"
-                           " ('CB-1', 'Nguyễn Văn An', 1, 1), ('CB-2', 'Phạm Thị Bé', 1, 0)")
+    with_roster(cfg, ("CB-1", "Nguyễn Văn An", 1), ("CB-2", "Phạm Thị Bé", 0))
     capture, heard = running(cfg)
     try:
         capture.staff_sign_in("CB-2")  # disabled: not on the roster's active list
@@ -307,9 +312,7 @@ def test_after_a_storage_recovery_the_counter_reads_the_reopened_store(tmp_path)
     from kiosk.store import StorageError
 
     cfg = config(tmp_path, day_end="")
-    with VoteStore(cfg.storage.path, cfg.terminal.id) as store:
-        store.conn.execute("INSERT INTO officers (code, full_name, badge_issue, active) VALUES"
-                           " ('CB-1', 'Nguyễn Văn An', 1, 1)")
+    with_roster(cfg, ("CB-1", "Nguyễn Văn An", 1))
     capture, heard = running(cfg)
     try:
         capture.staff_sign_in("CB-1")
