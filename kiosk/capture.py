@@ -77,6 +77,8 @@ class Capture:
                                  self.config.followup,
                                  window_s=self.config.attribution.voting_window_s)
         self.desk: Desk | None = None  # made with the store (capture thread)
+        # (officer, until monotonic ns): who finished the service the open window is for
+        self._served_by: tuple[str | None, int] | None = None
         self._next_refresh = 0.0  # when the on-duty officer's name and photo are read again
         #: the held vote whose follow-up is open (capture thread only)
         self.followup_vote: Vote | None = None
@@ -102,7 +104,7 @@ class Capture:
 
     def service_finished(self) -> None:
         """The officer's key or button: the voting window opens."""
-        self.events.put(lambda: self.rules.open_window(time.monotonic_ns()))
+        self.events.put(self._open_window)
 
     def staff_sign_in(self, code: str) -> None:
         self.events.put(lambda: self._staff(code))
@@ -238,9 +240,23 @@ class Capture:
         counted vote, the dossier scanned for it."""
         ui, desk = self.config.ui, self._desk()
         officer = desk.officer if desk is not None else ui.officer
+        if counted:
+            served, self._served_by = self._served_by, None
+            if served is not None and decision.at_ns < served[1]:
+                officer = served[0]  # who finished the service, whoever badged in since
         dossier = desk.take_dossier(decision.at_ns) if desk is not None and counted else None
         return new_vote(decision.level, self.config.scale.levels, decision.source, clock.now(),
                         flags=flags, counter=ui.counter, officer=officer, dossier_code=dossier)
+
+    def _open_window(self) -> None:
+        """The voting window opens (a dossier scan, the officer's key, the staff screen):
+        the vote it lets in is the service of whoever is on duty now."""
+        now_ns = time.monotonic_ns()
+        self.rules.open_window(now_ns)
+        if self.rules.window_s:
+            desk = self.desk
+            officer = desk.officer if desk is not None else self.config.ui.officer
+            self._served_by = (officer, now_ns + int(self.rules.window_s * 1e9))
 
     def _record_outside_window(self, decision: Decision) -> Vote | None:
         log.info("press outside the voting window: level %s from %s stored, not counted",
@@ -282,7 +298,7 @@ class Capture:
             self._storage_failed(error)
             return
         if answer.opens_window:
-            self.rules.open_window(time.monotonic_ns())
+            self._open_window()
         self._tell("scan_answered", answer, desk.on_duty)
         if desk.on_duty != was:
             self._tell("duty_changed", desk.on_duty)

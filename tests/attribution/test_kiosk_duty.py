@@ -222,6 +222,23 @@ def test_a_press_before_the_window_opens_does_not_lock_out_the_answer_after(tmp_
     assert len(heard.outside) == 1
 
 
+def test_the_vote_a_service_opens_is_that_officers_even_after_the_next_one_badges_in(
+        tmp_path):
+    cfg = config(tmp_path, voting_window_s=60)
+    capture, heard = running(cfg)
+    try:
+        capture.scan(sign(KEY, "CB-5", 1))
+        capture.service_finished()  # CB-5 finished the citizen's service
+        capture.scan(sign(KEY, "CB-6", 1))  # CB-6 takes the counter before the citizen rates
+        vote(capture, 4)  # the citizen's rating of CB-5's service
+        capture.service_finished()
+        vote(capture, 2)  # CB-6's first service
+    finally:
+        capture.stop()
+    assert [(v["officer"], v["flags"]) for v in local_votes(cfg)] == [("CB-5", ""),
+                                                                      ("CB-6", "")]
+
+
 def test_the_end_of_the_working_day_signs_out_at_that_time(tmp_path):
     cfg = config(tmp_path, day_end="17:30")
     with VoteStore(cfg.storage.path, cfg.terminal.id) as store:
