@@ -242,10 +242,14 @@ def remove(engine: Engine, actor: audit.Actor, schedule_id: int, units: list[str
                       "recipients": split(old.recipients)}, now)
 
 
+class NoSuchSchedule(DistrictError):
+    """Not there, or not among the official's units: the same answer (404) for both."""
+
+
 def _visible(conn: Connection, schedule_id: int, units: list[str]):
     row = conn.execute(sa.select(schedules).where(schedules.c.id == schedule_id)).first()
     if row is None or row.unit_id not in units:
-        raise DistrictError(N_("no such schedule: {id}"), id=schedule_id)
+        raise NoSuchSchedule(N_("no such schedule: {id}"), id=schedule_id)
     return row
 
 

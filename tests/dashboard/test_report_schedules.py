@@ -165,6 +165,9 @@ def test_changes_are_checked_and_audited(engine, client_for):
     bad = client.post(f"/dashboard/schedules/{schedule_id}", data={
         "frequency": "daily", "recipients": "a@example.vn", "csrf_token": token})
     assert bad.status_code == 400 and "daily" in bad.text
+    missing = client.post(f"/dashboard/schedules/{schedule_id + 1000}", data={
+        "frequency": "weekly", "recipients": "a@example.vn", "csrf_token": token})
+    assert missing.status_code == 404
     assert len(schedules.listed(engine, ["q"])[0]) == 1  # nothing stored
     r = client.post(f"/dashboard/schedules/{schedule_id}", data={
         "frequency": "weekly", "recipients": "vp@example.vn", "lang": "en",

@@ -131,6 +131,8 @@ async def _changed(html, who, csrf_token: str, unit: str, work) -> Response:
         return html.error(403, html.gettext("Only district officials schedule reports."))
     try:
         await run_in_threadpool(work)
+    except plans.NoSuchSchedule as exc:
+        return html.error(404, exc.translated(html.gettext))
     except DistrictError as exc:
         return html.error(400, exc.translated(html.gettext))
     return secure_headers(RedirectResponse(
