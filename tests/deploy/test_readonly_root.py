@@ -252,7 +252,7 @@ def test_a_protected_card_takes_a_release_from_afar_and_is_protected_again(card,
     wait_for_reboot(m, 900, "the updater to reboot the card into maintenance")
     assert not asks_protection(m)
     note = json.loads((m.data / "update/protect-after").read_text())
-    assert note["stage"] == "opening" and note["version"] == new, note
+    assert note["stage"] == "opened" and note["version"] == new, note
 
     boot_as_the_card_asks(m)  # writable: the update runs (the timer would start it too)
     assert m.run("kiosk-card", "protected", check=False).returncode == 1
